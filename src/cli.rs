@@ -1,0 +1,233 @@
+//! The command line: parses arguments (clap derive) and dispatches to
+//! `commands::<name>::run`. No logic of its own lives here.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+
+use crate::commands;
+use crate::exit::{EXIT_CODES_HELP, Exit};
+
+/// Move OpenStack servers between availability zones, declaratively.
+///
+/// Write a plan file listing servers and their target AZ, review what
+/// `azmove plan` says will happen, then `azmove apply` it. azmove keeps no
+/// state file: everything it creates in the cloud is tagged, so any run can be
+/// interrupted and resumed by running the same command again.
+#[derive(Debug, Parser)]
+#[command(name = "azmove", version, after_help = EXIT_CODES_HELP, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// More log output (-v info, -vv debug, -vvv trace). RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Format of log lines on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+    /// When to use colour in output.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Output format of plans and saved plans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum OutputFormat {
+    /// For a terminal: Terraform-like `+`/`~`/`-` lines, coloured on a TTY.
+    #[default]
+    Text,
+    /// For a pull-request comment: summary table and collapsible details.
+    Markdown,
+    /// Machine-readable, schema in schemas/changeset.schema.json.
+    Json,
+}
+
+/// Which cloud to talk to.
+#[derive(Debug, Clone, Args, Default)]
+pub struct CloudArgs {
+    /// Name of the clouds.yaml entry to use; overrides the plan's `cloud:` and OS_CLOUD.
+    #[arg(long, value_name = "NAME")]
+    pub os_cloud: Option<String>,
+    /// Run against the built-in simulated cloud described by this scenario
+    /// file instead of a real cloud (e.g. plans/seed-cloud.yaml).
+    #[arg(long, value_name = "SCENARIO", conflicts_with = "os_cloud")]
+    pub sim: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check plan files offline: syntax, types, references, cycles.
+    ///
+    /// Reports every problem in every file with file:line:column, and exits 1
+    /// if any file has an error. Needs no cloud.
+    Validate(ValidateArgs),
+    /// Show what apply would do: resolve the plan against the live cloud.
+    ///
+    /// Reads the cloud in bulk, and prints per server the current AZ/host,
+    /// the target, the strategy, the steps and anything that blocks the move.
+    /// Changes nothing in the cloud.
+    Plan(PlanArgs),
+    /// Move the servers: execute a plan file, or a plan saved with `plan -o`.
+    ///
+    /// Safe to interrupt and to run again: it continues where the cloud is.
+    Apply(ApplyArgs),
+    /// Render a plan saved with `azmove plan -o FILE`.
+    Show(ShowArgs),
+    /// Compare two versions of a plan file, offline, for change review.
+    Diff(DiffArgs),
+    /// The built-in simulated OpenStack cloud.
+    #[command(subcommand)]
+    Sim(SimCommand),
+    /// Print shell completions (bash, zsh, fish, …) to stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Plan files to check.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The plan file.
+    #[arg(value_name = "PLANFILE")]
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub cloud: CloudArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    /// Save the plan (with fingerprints of what was observed) to FILE, for
+    /// `azmove show FILE` and `azmove apply FILE`.
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Do not fail (exit 3) because some entries are blocked.
+    #[arg(long)]
+    pub allow_blocked: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A plan file (it is planned first), or a plan saved with `plan -o`.
+    #[arg(value_name = "PLAN")]
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub cloud: CloudArgs,
+    /// Do not ask for confirmation.
+    #[arg(short = 'y', long = "yes", visible_alias = "auto-approve")]
+    pub yes: bool,
+    /// Go ahead even though some entries are blocked (they are skipped).
+    #[arg(long)]
+    pub allow_blocked: bool,
+    /// Write a JSON report of every server's outcome and timings to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Format of the plan shown before confirmation.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    /// Directory for the journal (JSON lines, mode 0600).
+    #[arg(long, value_name = "DIR", default_value = ".azmove")]
+    pub journal_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A plan saved with `azmove plan -o FILE`.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The old plan file (omit with --git).
+    #[arg(value_name = "OLD")]
+    pub old: Option<PathBuf>,
+    /// The new plan file.
+    #[arg(value_name = "NEW")]
+    pub new: PathBuf,
+    /// Compare NEW with its version at this git revision instead of OLD.
+    #[arg(long, value_name = "REV", conflicts_with = "old")]
+    pub git: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// Serve a simulated cloud on loopback until interrupted, and print the
+    /// OS_* variables and clouds.yaml entry to use it.
+    Serve {
+        /// The scenario file describing the cloud.
+        #[arg(long, value_name = "FILE")]
+        scenario: PathBuf,
+        /// Port to listen on (127.0.0.1); a free one when omitted.
+        #[arg(long)]
+        port: Option<u16>,
+    },
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    Exit::Success
+                }
+                _ => Exit::Usage,
+            };
+            let _ = e.print();
+            return code.into();
+        }
+    };
+    run(cli).into()
+}
+
+/// Dispatch a parsed command line.
+pub fn run(cli: Cli) -> Exit {
+    match cli.command {
+        Command::Validate(args) => commands::validate::run(&cli.global, &args),
+        Command::Plan(args) => commands::plan::run(&cli.global, &args),
+        Command::Apply(args) => commands::apply::run(&cli.global, &args),
+        Command::Show(args) => commands::show::run(&cli.global, &args),
+        Command::Diff(args) => commands::diff::run(&cli.global, &args),
+        Command::Sim(cmd) => commands::sim::run(&cli.global, &cmd),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "azmove", &mut std::io::stdout());
+            Exit::Success
+        }
+    }
+}

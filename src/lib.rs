@@ -1,0 +1,16 @@
+//! azmove moves OpenStack servers between availability zones, declaratively.
+//!
+//! The crate is laid out by concept: [`plan`] is the pure core (plan file,
+//! validation, planner), [`openstack`] the HTTP client, [`observe`] the edge
+//! that reads the cloud in bulk, [`apply`] the engine, [`sim`] the embedded
+//! simulated cloud, [`render`] the output formats and [`cli`] the command line.
+
+pub mod apply;
+pub mod cli;
+pub mod commands;
+pub mod exit;
+pub mod observe;
+pub mod openstack;
+pub mod plan;
+pub mod render;
+pub mod sim;

@@ -1,0 +1,7 @@
+//! The pure core: the plan file, its validation, and the planner that turns
+//! (plan file, observed cloud) into a changeset. No I/O, no clock, no env.
+
+pub mod file;
+pub mod changeset;
+pub mod graph;
+pub mod inventory;

@@ -1,0 +1,1 @@
+//! Output formats for plans and reports: text, markdown, JSON.

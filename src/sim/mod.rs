@@ -1,0 +1,1 @@
+//! The embedded simulated cloud: a fake OpenStack speaking the real HTTP APIs.
