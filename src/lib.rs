@@ -8,7 +8,9 @@
 pub mod apply;
 pub mod cli;
 pub mod commands;
+pub mod connect;
 pub mod exit;
+pub mod logging;
 pub mod observe;
 pub mod openstack;
 pub mod plan;

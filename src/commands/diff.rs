@@ -1,8 +1,168 @@
-//! `azmove diff`.
+//! `azmove diff OLD NEW` and `azmove diff --git REV NEW`: compare two
+//! versions of a plan file offline, for change review.
+//!
+//! Exits 0 whether or not there are differences (the output says which);
+//! 1 when a file cannot be read or parsed, or git fails.
 
-use crate::cli::{DiffArgs, GlobalArgs};
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::process::Command;
+
+use super::validate::{anstream_choice, use_color};
+use crate::cli::{DiffArgs, GlobalArgs, OutputFormat};
 use crate::exit::Exit;
+use crate::plan::diff::{diff_plans, render_json, render_markdown, render_text};
+use crate::plan::file::{Limits, Options, PLAN_VERSION, PlanFile};
+use crate::plan::yaml::{self, Diagnostic, MAX_PLAN_BYTES, PlanErrors};
 
-pub fn run(_global: &GlobalArgs, _args: &DiffArgs) -> Exit {
-    super::not_implemented("azmove diff")
+/// The old side: a plan, or nothing when the file is new at that revision.
+enum Old {
+    Plan(Box<PlanFile>),
+    Absent,
+}
+
+pub fn run(global: &GlobalArgs, args: &DiffArgs) -> Exit {
+    let color_err = use_color(global.color, std::io::stderr().is_terminal());
+    let mut stderr = anstream::AutoStream::new(std::io::stderr(), anstream_choice(global.color));
+    let report = |errors: PlanErrors, stderr: &mut dyn Write| {
+        let _ = write!(stderr, "{}", errors.render(color_err));
+        Exit::Failure
+    };
+
+    let (old_name, old) = match (&args.old, &args.git) {
+        (Some(path), None) => match read_plan(path) {
+            Ok(p) => (path.display().to_string(), Old::Plan(Box::new(p))),
+            Err(e) => return report(e, &mut stderr),
+        },
+        (None, Some(rev)) => {
+            let name = format!("{rev}:{}", args.new.display());
+            match git_show(rev, &args.new) {
+                Ok(Some(bytes)) => match yaml::parse_plan(&name, &bytes) {
+                    Ok((p, _)) => (name, Old::Plan(Box::new(p))),
+                    Err(e) => return report(e, &mut stderr),
+                },
+                Ok(None) => (name, Old::Absent),
+                Err(d) => {
+                    return report(
+                        PlanErrors {
+                            file: name,
+                            diagnostics: vec![*d],
+                        },
+                        &mut stderr,
+                    );
+                }
+            }
+        }
+        _ => {
+            let _ = writeln!(
+                stderr,
+                "azmove diff: give the old and the new plan file (`azmove diff OLD NEW`), or a git revision (`azmove diff --git HEAD NEW`)"
+            );
+            return Exit::Usage;
+        }
+    };
+    let new_name = args.new.display().to_string();
+    let new = match read_plan(&args.new) {
+        Ok(p) => p,
+        Err(e) => return report(e, &mut stderr),
+    };
+    let old = match old {
+        Old::Plan(p) => *p,
+        Old::Absent => {
+            let _ = writeln!(
+                stderr,
+                "note: {new_name} does not exist at {}; every move shows as added",
+                args.git.as_deref().unwrap_or("")
+            );
+            empty_plan()
+        }
+    };
+
+    let diff = diff_plans(&old, &new);
+    let out = match args.format {
+        OutputFormat::Text => {
+            let color = use_color(global.color, std::io::stdout().is_terminal());
+            render_text(&diff, &old_name, &new_name, color)
+        }
+        OutputFormat::Markdown => render_markdown(&diff, &old_name, &new_name),
+        OutputFormat::Json => {
+            let mut s = serde_json::to_string_pretty(&render_json(&diff, &old_name, &new_name))
+                .unwrap_or_default();
+            s.push('\n');
+            s
+        }
+    };
+    let mut stdout = anstream::AutoStream::new(std::io::stdout(), anstream_choice(global.color));
+    let _ = stdout.write_all(out.as_bytes());
+    let _ = stdout.flush();
+    Exit::Success
+}
+
+fn read_plan(path: &Path) -> Result<PlanFile, PlanErrors> {
+    let bytes = yaml::read_source(path, MAX_PLAN_BYTES)?;
+    yaml::parse_plan(&path.display().to_string(), &bytes).map(|(p, _)| p)
+}
+
+fn empty_plan() -> PlanFile {
+    PlanFile {
+        version: PLAN_VERSION,
+        cloud: None,
+        region: None,
+        defaults: Options::default(),
+        limits: Limits::default(),
+        moves: Vec::new(),
+    }
+}
+
+/// `git show REV:./FILE`, run in the file's directory so that relative paths
+/// work from anywhere in the work tree. `Ok(None)`: the file did not exist
+/// at that revision.
+fn git_show(rev: &str, path: &Path) -> Result<Option<Vec<u8>>, Box<Diagnostic>> {
+    let name = format!("{rev}:{}", path.display());
+    let fail = |message: String, help: &str| {
+        Box::new(Diagnostic::whole_file("diff::git", &name, message).with_help(help))
+    };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let Some(file) = path.file_name() else {
+        return Err(fail("NEW must name a file".into(), "name a plan file"));
+    };
+    if rev.starts_with('-') {
+        return Err(fail(
+            format!("`{rev}` is not a revision"),
+            "write a commit, branch or tag, e.g. `--git HEAD` or `--git main`",
+        ));
+    }
+    let spec = format!("{rev}:./{}", file.to_string_lossy());
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .arg("show")
+        .arg(&spec)
+        .output()
+        .map_err(|e| {
+            fail(
+                format!("cannot run git: {e}"),
+                "install git, or compare two files: `azmove diff OLD NEW`",
+            )
+        })?;
+    if output.status.success() {
+        if output.stdout.len() > MAX_PLAN_BYTES {
+            return Err(fail(
+                "the file at that revision is larger than plan files may be".into(),
+                "compare smaller plan files",
+            ));
+        }
+        return Ok(Some(output.stdout));
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if stderr.contains("exists on disk, but not in") || stderr.contains("does not exist in") {
+        return Ok(None);
+    }
+    Err(fail(
+        format!("git could not show the file at `{rev}`: {}", stderr.trim()),
+        "check the revision (`git log --oneline`) and that the file is inside a git work tree",
+    ))
 }

@@ -1,8 +1,73 @@
-//! `azmove validate`.
+//! `azmove validate FILE…`: check plan files offline and report every
+//! problem with file:line:column.
 
-use crate::cli::{ValidateArgs, GlobalArgs};
+use std::io::{IsTerminal, Write};
+
+use crate::cli::{ColorChoice, GlobalArgs, ValidateArgs};
 use crate::exit::Exit;
+use crate::plan::validate::validate_file;
 
-pub fn run(_global: &GlobalArgs, _args: &ValidateArgs) -> Exit {
-    super::not_implemented("azmove validate")
+/// Whether to colour output on a stream, per `--color` (and, for `auto`,
+/// whether the stream is a terminal). `NO_COLOR`/`CLICOLOR` are honoured by
+/// the `anstream` writer the output goes through.
+pub(crate) fn use_color(choice: ColorChoice, is_terminal: bool) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => is_terminal,
+    }
+}
+
+pub(crate) fn anstream_choice(choice: ColorChoice) -> anstream::ColorChoice {
+    match choice {
+        ColorChoice::Always => anstream::ColorChoice::Always,
+        ColorChoice::Never => anstream::ColorChoice::Never,
+        ColorChoice::Auto => anstream::ColorChoice::Auto,
+    }
+}
+
+pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> Exit {
+    let color = use_color(global.color, std::io::stderr().is_terminal());
+    let mut stderr = anstream::AutoStream::new(std::io::stderr(), anstream_choice(global.color));
+    let mut stdout = std::io::stdout();
+    let mut failed = 0usize;
+    for file in &args.files {
+        let report = validate_file(file);
+        let name = file.display();
+        match (&report.plan, report.diagnostics.is_empty()) {
+            (Some(plan), true) => {
+                let n = plan.moves.len();
+                let _ = writeln!(
+                    stdout,
+                    "ok: {name} ({n} {})",
+                    if n == 1 { "move" } else { "moves" }
+                );
+            }
+            _ => {
+                failed += 1;
+                for d in &report.diagnostics {
+                    let _ = write!(stderr, "{}", d.render(color));
+                }
+                let n = report.diagnostics.len();
+                let _ = writeln!(
+                    stderr,
+                    "error: {name}: {n} {}",
+                    if n == 1 { "problem" } else { "problems" }
+                );
+            }
+        }
+    }
+    let _ = stdout.flush();
+    if failed == 0 {
+        Exit::Success
+    } else {
+        if args.files.len() > 1 {
+            let _ = writeln!(
+                stderr,
+                "{failed} of {} files have problems",
+                args.files.len()
+            );
+        }
+        Exit::Failure
+    }
 }

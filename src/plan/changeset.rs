@@ -5,18 +5,24 @@
 //! carries everything apply needs to act exactly as reviewed: the remaining
 //! steps, the spec of the server to boot, the dependencies, and a
 //! fingerprint of what was observed (for the staleness check).
+//!
+//! The JSON form of [`Changeset`] *is* the saved-plan format; its schema is
+//! generated from these types into `schemas/changeset.schema.json`.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
-use super::file::{Effective, Limits, Strategy};
-use super::inventory::Capabilities;
+use super::file::{Effective, Limits, SourceAfter, Strategy};
+use super::inventory::{Capabilities, Server};
 
 /// Version of the saved-plan format; bumped on incompatible change.
 pub const CHANGESET_FORMAT: u32 = 1;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Changeset {
     pub format: u32,
     /// azmove version that made it.
@@ -32,13 +38,67 @@ pub struct Changeset {
     pub limits: Limits,
     /// One per server (or per unresolved entry), in topological order of `after`.
     pub moves: Vec<PlannedMove>,
-    /// Keys of `moves` grouped by topological level: a level depends only on
-    /// earlier ones; moves within a level are independent.
+    /// Keys of the moves that have work to do (`action: move`), grouped by
+    /// topological level: a level depends only on earlier ones; moves within
+    /// a level are independent. Unchanged and blocked moves are not listed.
     pub levels: Vec<Vec<String>>,
     pub summary: Summary,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Why a saved plan cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangesetError {
+    #[error("{path} is not a saved azmove plan ({source}); write one with `azmove plan PLANFILE -o {path}`")]
+    Parse {
+        path: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error(
+        "{path} is a saved plan of format {found}, but this azmove reads format {CHANGESET_FORMAT}; run `azmove plan` again with this version"
+    )]
+    Format { path: String, found: u32 },
+}
+
+impl Changeset {
+    /// The saved-plan JSON (pretty, stable field order).
+    pub fn to_json(&self) -> String {
+        // Serialising plain data with string keys cannot fail.
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// Read a saved plan; `path` only labels errors.
+    pub fn from_json(path: &str, text: &str) -> Result<Changeset, ChangesetError> {
+        #[derive(Deserialize)]
+        struct Head {
+            format: u32,
+        }
+        if let Ok(head) = serde_json::from_str::<Head>(text)
+            && head.format != CHANGESET_FORMAT
+        {
+            return Err(ChangesetError::Format { path: path.to_string(), found: head.format });
+        }
+        serde_json::from_str(text)
+            .map_err(|source| ChangesetError::Parse { path: path.to_string(), source })
+    }
+
+    /// The move with this key.
+    pub fn get(&self, key: &str) -> Option<&PlannedMove> {
+        self.moves.iter().find(|m| m.key == key)
+    }
+
+    /// The first 12 hex digits of the plan digest, as put in `azmove_plan` tags.
+    pub fn short_digest(&self) -> &str {
+        short_digest(&self.plan_digest)
+    }
+}
+
+/// The first 12 characters of a hex digest (the whole string if shorter).
+pub fn short_digest(digest: &str) -> &str {
+    digest.get(..12).unwrap_or(digest)
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Summary {
     pub to_move: usize,
     pub unchanged: usize,
@@ -60,12 +120,13 @@ impl Summary {
 }
 
 /// The planned fate of one server (or of an entry that resolved to nothing).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PlannedMove {
     /// Unique key of this move within the changeset: the source server's
     /// UUID, or `entry:<entry key>` for an entry that resolved to no server.
     pub key: String,
-    /// Key of the plan entry this move comes from.
+    /// Key of the plan entry this move comes from (`#N`, 1-based, for a
+    /// `select` entry without `id`).
     pub entry: String,
     /// The source server as observed; `None` when the entry found no server.
     pub source: Option<ServerSpec>,
@@ -77,10 +138,13 @@ pub struct PlannedMove {
     /// The steps that remain, in order. Empty for unchanged and blocked moves.
     pub steps: Vec<Step>,
     /// Keys of moves that must finish successfully before this one starts.
+    /// Only moves with work to do are listed: an unchanged prerequisite is
+    /// already done.
     pub after: Vec<String>,
     /// Settings with defaults and overrides applied.
     pub settings: Effective,
-    /// What to boot (snapshot strategy): absent for other strategies.
+    /// What to boot (snapshot strategy): absent for other strategies, and
+    /// when it could not be worked out (the move is then blocked).
     pub boot: Option<BootSpec>,
     /// Progress already found in the cloud from an earlier run.
     pub existing: Existing,
@@ -88,8 +152,70 @@ pub struct PlannedMove {
     pub fingerprint: Option<Fingerprint>,
 }
 
+impl PlannedMove {
+    pub fn is_move(&self) -> bool {
+        matches!(self.action, Action::Move)
+    }
+
+    pub fn is_blocked(&self) -> bool {
+        matches!(self.action, Action::Blocked { .. })
+    }
+
+    /// The source's name, or the entry key when no server was found.
+    pub fn display_name(&self) -> &str {
+        self.source.as_ref().map(|s| s.name.as_str()).unwrap_or(&self.entry)
+    }
+
+    /// Whether apply will create a server (the `+` of the rendering).
+    pub fn creates_replacement(&self) -> bool {
+        self.steps.contains(&Step::Boot)
+    }
+
+    /// Whether apply will delete the source (the `-` of the rendering).
+    pub fn deletes_source(&self) -> bool {
+        self.steps.contains(&Step::HandleSource)
+            && self.settings.source_after == SourceAfter::Delete
+    }
+
+    /// The replacement server as it will look once the move is done, for the
+    /// spec diff. Values only known at apply time are written in parentheses.
+    pub fn predicted_replacement(&self) -> Option<ServerSpec> {
+        let source = self.source.as_ref()?;
+        let boot = self.boot.as_ref()?;
+        let id = self
+            .existing
+            .replacement_id
+            .clone()
+            .unwrap_or_else(|| "(known after apply)".to_string());
+        let image = match &self.existing.snapshot_id {
+            Some(sid) if self.existing.snapshot_status.as_deref() != Some("killed") => {
+                format!("{sid} (snapshot {})", boot.snapshot_name)
+            }
+            _ => format!("(new snapshot {})", boot.snapshot_name),
+        };
+        let networks = source
+            .networks
+            .keys()
+            .map(|n| (n.clone(), vec!["(new port, new address)".to_string()]))
+            .collect();
+        Some(ServerSpec {
+            id,
+            name: boot.name.clone(),
+            status: "ACTIVE".to_string(),
+            availability_zone: Some(self.target_az.clone()),
+            host: source.host.as_ref().map(|_| "(chosen by the scheduler)".to_string()),
+            flavor: source.flavor.clone(),
+            image: Some(image),
+            networks,
+            security_groups: boot.security_groups.clone(),
+            key_name: boot.key_name.clone(),
+            metadata: boot.metadata.clone(),
+        })
+    }
+}
+
 /// What the plan does with a server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Action {
     /// The server moves (or continues moving).
@@ -100,9 +226,9 @@ pub enum Action {
     Blocked { reasons: Vec<Blocker> },
 }
 
-/// Why a move cannot go ahead. Each variant renders as a sentence that says
-/// what to do about it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Why a move cannot go ahead. Each variant renders (`Display`) as a
+/// sentence that says what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Blocker {
     NotFound { reference: String },
@@ -118,16 +244,123 @@ pub enum Blocker {
     VolumesAttached { volumes: Vec<String> },
     StrategyUnsupported { strategy: Strategy, why: String },
     PrerequisiteBlocked { entry: String },
+    /// The server is matched by several entries, which would give it several targets.
+    MatchedByEntries { entries: Vec<String> },
+    /// `after` names an entry key that no entry has.
+    UnknownPrerequisite { entry: String },
     Other { message: String },
 }
 
+impl fmt::Display for Blocker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Blocker::NotFound { reference } => write!(
+                f,
+                "no server named or with id `{reference}` exists in this project; check the name with `openstack server list --name '{reference}'`, or remove the entry"
+            ),
+            Blocker::Ambiguous { name, ids } => write!(
+                f,
+                "{} servers are named `{name}` ({}); refer to one by its UUID instead",
+                ids.len(),
+                ids.join(", ")
+            ),
+            Blocker::TargetAzMissing { az, known } => {
+                write!(f, "availability zone `{az}` does not exist")?;
+                if known.is_empty() {
+                    write!(f, "; this cloud reports no availability zones")
+                } else {
+                    write!(f, "; known zones: {}", known.join(", "))?;
+                    if let Some(best) = closest(az, known) {
+                        write!(f, " (did you mean `{best}`?)")?;
+                    }
+                    Ok(())
+                }
+            }
+            Blocker::TargetAzUnavailable { az } => write!(
+                f,
+                "availability zone `{az}` is marked unavailable (its compute services are down); wait until it is back, or pick another zone"
+            ),
+            Blocker::TargetAzNoHost { az } => write!(
+                f,
+                "availability zone `{az}` has no enabled compute host that is up; enable one (`openstack compute service set --enable HOST nova-compute`) or pick another zone"
+            ),
+            Blocker::BadState { status, task_state } => match (status.as_str(), task_state) {
+                (_, Some(task)) => write!(
+                    f,
+                    "the server is busy (status {status}, task `{task}`); wait until the task ends, then plan again"
+                ),
+                ("PAUSED", None) | ("SUSPENDED", None) => write!(
+                    f,
+                    "the server is {status} and cannot be stopped for a consistent snapshot; resume it, or set `stop_before_snapshot: false`"
+                ),
+                ("ERROR", None) => write!(
+                    f,
+                    "the server is in ERROR and cannot be snapshotted; repair it (e.g. `openstack server set --state active`, then reboot) and plan again"
+                ),
+                _ => write!(
+                    f,
+                    "the server is {status}; a snapshot needs it ACTIVE or SHUTOFF (or PAUSED/SUSPENDED without stop_before_snapshot) — bring it to one of these states and plan again"
+                ),
+            },
+            Blocker::FlavorNotUsable { flavor, az, why } => write!(
+                f,
+                "flavor `{flavor}` cannot be used in `{az}`: {why}"
+            ),
+            Blocker::QuotaShort { resource, needed, available } => write!(
+                f,
+                "the project's {resource} quota is short: the moves up to this one need {needed}, only {available} free (a replacement exists next to its source until the source is handled); raise the quota, lower `limits.concurrency` with `source_after: delete`, or move fewer servers at once"
+            ),
+            Blocker::Cycle { path } => write!(
+                f,
+                "`after` forms a cycle: {}; remove one of these references",
+                path.join(" → ")
+            ),
+            Blocker::VolumeBacked => write!(
+                f,
+                "the server boots from a volume; moving volume-backed servers is not supported yet (its snapshot would need Cinder volumes in the target AZ); move it by hand or leave it out"
+            ),
+            Blocker::VolumesAttached { volumes } => write!(
+                f,
+                "volumes are attached ({}); servers with attached volumes are not supported yet: detach them first (and re-attach in the target AZ), or leave the server out",
+                volumes.join(", ")
+            ),
+            Blocker::StrategyUnsupported { why, .. } => f.write_str(why),
+            Blocker::PrerequisiteBlocked { entry } => write!(
+                f,
+                "it comes after `{entry}`, which is blocked; fix `{entry}` first"
+            ),
+            Blocker::MatchedByEntries { entries } => write!(
+                f,
+                "the server is matched by several entries ({}); make them exclusive so the server has one target",
+                entries.join(", ")
+            ),
+            Blocker::UnknownPrerequisite { entry } => write!(
+                f,
+                "`after` names `{entry}`, but no entry has that key; give that entry `id: {entry}` or fix the name"
+            ),
+            Blocker::Other { message } => f.write_str(message),
+        }
+    }
+}
+
+/// The known name most like `name`, if any is close enough to be a likely typo.
+fn closest<'a>(name: &str, known: &'a [String]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (strsim::jaro_winkler(name, k), k))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k.as_str())
+}
+
 /// One step of a move. A strategy is a list of these.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Step {
     /// `os-stop` the source and wait for SHUTOFF.
     StopSource,
-    /// `createImage` of the source (tagged with azmove's properties).
+    /// `createImage` of the source (tagged with azmove's properties). When
+    /// `existing.snapshot_status` is `killed`, that image is deleted first.
     Snapshot,
     /// Wait for the snapshot image to be `active`.
     WaitImage,
@@ -137,9 +370,12 @@ pub enum Step {
     WaitActive,
     /// Check the replacement: ACTIVE, target AZ, host of that AZ, flavor, networks.
     Verify,
-    /// Apply `source_after` (keep / stop / delete) to the source.
+    /// Apply `source_after` to the source; always the last step. For `keep`
+    /// and `stop` it ends by tagging the source `azmove_moved_to=<replacement
+    /// id>`: that tag is how a later plan knows the move is done.
     HandleSource,
-    /// Delete azmove's snapshot (unless `keep_snapshot`).
+    /// Delete azmove's snapshot (unless `keep_snapshot`). Runs before
+    /// `HandleSource`, so that the source is the last thing touched.
     DeleteSnapshot,
 }
 
@@ -159,7 +395,7 @@ impl Step {
 }
 
 /// The parts of a server that matter for a move and for review.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ServerSpec {
     pub id: String,
     pub name: String,
@@ -168,7 +404,7 @@ pub struct ServerSpec {
     pub host: Option<String>,
     pub flavor: String,
     pub image: Option<String>,
-    /// Network id (or name when ids are not known) → fixed IPs.
+    /// Network name (as in the server's `addresses`) → addresses on it.
     pub networks: BTreeMap<String, Vec<String>>,
     pub security_groups: Vec<String>,
     pub key_name: Option<String>,
@@ -177,26 +413,60 @@ pub struct ServerSpec {
 
 /// What `POST /servers` will be sent for the replacement (snapshot strategy).
 /// The image is the snapshot, known only at apply time.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct BootSpec {
     pub name: String,
     pub flavor_id: String,
     /// Network ids to attach (one new port each).
     pub networks: Vec<String>,
+    /// Security group names, as Nova accepts them in `POST /servers`.
     pub security_groups: Vec<String>,
     pub key_name: Option<String>,
-    /// The source's metadata plus azmove's tags.
+    /// The source's metadata (without its own `azmove_*` keys) plus azmove's tags.
     pub metadata: BTreeMap<String, String>,
-    /// base64, when the caller could see it (admin, 2.3+).
+    /// base64, when the caller could see it (admin, 2.3+). User data often
+    /// holds credentials, so it is never written to a saved plan or to JSON
+    /// output: a plan read back from a file has `None` here and only
+    /// [`BootSpec::user_data_sha256`]; apply then reads the source's user
+    /// data again and must find this digest.
+    #[serde(skip_serializing, default)]
+    #[schemars(skip)]
     pub user_data: Option<String>,
+    /// sha256 (hex) of `user_data`, when the source has user data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_data_sha256: Option<String>,
     pub snapshot_name: String,
     /// Properties put on the snapshot image (azmove's tags).
     pub snapshot_properties: BTreeMap<String, String>,
 }
 
+impl fmt::Debug for BootSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BootSpec")
+            .field("name", &self.name)
+            .field("flavor_id", &self.flavor_id)
+            .field("networks", &self.networks)
+            .field("security_groups", &self.security_groups)
+            .field("key_name", &self.key_name)
+            .field("metadata", &self.metadata)
+            .field("user_data", &self.user_data.as_ref().map(|_| "[redacted]"))
+            .field("user_data_sha256", &self.user_data_sha256)
+            .field("snapshot_name", &self.snapshot_name)
+            .field("snapshot_properties", &self.snapshot_properties)
+            .finish()
+    }
+}
+
+/// sha256 (hex) of user data, as stored in [`BootSpec::user_data_sha256`].
+pub fn user_data_digest(user_data: &str) -> String {
+    hex::encode(Sha256::digest(user_data.as_bytes()))
+}
+
 /// Objects from an earlier run that this move continues with.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Existing {
+    /// An azmove snapshot of this source for this target. With status
+    /// `killed` it is a failed one that apply deletes before snapshotting again.
     pub snapshot_id: Option<String>,
     pub snapshot_status: Option<String>,
     pub replacement_id: Option<String>,
@@ -204,7 +474,7 @@ pub struct Existing {
 }
 
 /// What was observed of the source server when the plan was made.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Fingerprint {
     pub id: String,
     pub status: String,
@@ -212,4 +482,162 @@ pub struct Fingerprint {
     pub availability_zone: Option<String>,
     pub host: Option<String>,
     pub updated: String,
+}
+
+impl Fingerprint {
+    pub fn of(server: &Server) -> Fingerprint {
+        Fingerprint {
+            id: server.id.clone(),
+            status: server.status.clone(),
+            task_state: server.task_state.clone(),
+            availability_zone: server.availability_zone.clone(),
+            host: server.host.clone(),
+            updated: server.updated.clone(),
+        }
+    }
+}
+
+/// Why a saved move no longer matches the server as it is `now`; empty when
+/// it still does. Apply refuses a move with any reason (the plan was
+/// reviewed against a different server).
+pub fn stale_reasons(saved: &PlannedMove, now: &Server) -> Vec<String> {
+    let Some(fp) = &saved.fingerprint else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if fp.id != now.id {
+        out.push(format!("the plan was made for server {}, not {}", fp.id, now.id));
+        return out;
+    }
+    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "none".to_string());
+    if fp.status != now.status {
+        out.push(format!("status changed from {} to {}", fp.status, now.status));
+    }
+    if fp.task_state != now.task_state {
+        out.push(format!(
+            "task state changed from {} to {}",
+            opt(&fp.task_state),
+            opt(&now.task_state)
+        ));
+    }
+    if fp.availability_zone != now.availability_zone {
+        out.push(format!(
+            "availability zone changed from {} to {}",
+            opt(&fp.availability_zone),
+            opt(&now.availability_zone)
+        ));
+    }
+    if fp.host != now.host {
+        out.push(format!("host changed from {} to {}", opt(&fp.host), opt(&now.host)));
+    }
+    if out.is_empty() && fp.updated != now.updated {
+        out.push(format!(
+            "the server was modified after the plan was made (updated {} → {})",
+            fp.updated, now.updated
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server() -> Server {
+        Server {
+            id: "s1".into(),
+            name: "vm".into(),
+            status: "ACTIVE".into(),
+            availability_zone: Some("nova".into()),
+            host: Some("node-1".into()),
+            updated: "2026-01-01T00:00:00Z".into(),
+            ..Default::default()
+        }
+    }
+
+    fn saved(s: &Server) -> PlannedMove {
+        PlannedMove {
+            key: s.id.clone(),
+            entry: "vm".into(),
+            source: None,
+            target_az: "nova2".into(),
+            action: Action::Move,
+            strategy: Strategy::Snapshot,
+            strategy_reason: String::new(),
+            steps: vec![],
+            after: vec![],
+            settings: crate::plan::file::Options::default().resolve(),
+            boot: None,
+            existing: Existing::default(),
+            fingerprint: Some(Fingerprint::of(s)),
+        }
+    }
+
+    #[test]
+    fn unchanged_server_is_not_stale() {
+        let s = server();
+        assert!(stale_reasons(&saved(&s), &s).is_empty());
+    }
+
+    #[test]
+    fn each_changed_field_is_named() {
+        let s = server();
+        let m = saved(&s);
+        let mut now = s.clone();
+        now.status = "SHUTOFF".into();
+        now.task_state = Some("powering-off".into());
+        now.availability_zone = Some("nova3".into());
+        now.host = Some("node-9".into());
+        now.updated = "2026-01-02T00:00:00Z".into();
+        let r = stale_reasons(&m, &now);
+        assert_eq!(
+            r,
+            vec![
+                "status changed from ACTIVE to SHUTOFF",
+                "task state changed from none to powering-off",
+                "availability zone changed from nova to nova3",
+                "host changed from node-1 to node-9",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_touched_server_is_stale_even_if_its_state_is_the_same() {
+        let s = server();
+        let m = saved(&s);
+        let mut now = s.clone();
+        now.updated = "2026-01-02T00:00:00Z".into();
+        let r = stale_reasons(&m, &now);
+        assert_eq!(r.len(), 1);
+        assert!(r[0].contains("modified"), "{r:?}");
+    }
+
+    #[test]
+    fn user_data_is_neither_serialised_nor_debug_printed() {
+        let b = BootSpec {
+            user_data: Some("I2Nsb3VkLWNvbmZpZwpwYXNzd29yZDogaHVudGVyMg==".into()),
+            user_data_sha256: Some(user_data_digest("x")),
+            ..Default::default()
+        };
+        let json = serde_json::to_string(&b).unwrap();
+        assert!(!json.contains("I2Nsb3Vk"), "{json}");
+        assert!(!format!("{b:?}").contains("I2Nsb3Vk"));
+        let back: BootSpec = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.user_data, None);
+        assert_eq!(back.user_data_sha256, b.user_data_sha256);
+    }
+
+    #[test]
+    fn wrong_format_is_refused_with_advice() {
+        let e = Changeset::from_json("p.json", r#"{"format": 99}"#).unwrap_err();
+        assert!(e.to_string().contains("format 99"), "{e}");
+        let e = Changeset::from_json("p.json", "not json").unwrap_err();
+        assert!(e.to_string().contains("azmove plan"), "{e}");
+    }
+
+    #[test]
+    fn az_typo_gets_a_suggestion() {
+        let b = Blocker::TargetAzMissing { az: "nvoa2".into(), known: vec!["nova".into(), "nova2".into()] };
+        assert!(b.to_string().contains("did you mean `nova2`"), "{b}");
+    }
 }

@@ -284,7 +284,7 @@ impl MoveEntry {
 }
 
 /// Settings of one move with every default filled in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Effective {
     pub strategy: Strategy,
     pub stop_before_snapshot: bool,
@@ -294,12 +294,16 @@ pub struct Effective {
     pub snapshot_name: String,
     pub retries: u32,
     #[serde(with = "humantime_serde_dur")]
+    #[schemars(with = "String")]
     pub timeout_stop: Duration,
     #[serde(with = "humantime_serde_dur")]
+    #[schemars(with = "String")]
     pub timeout_snapshot: Duration,
     #[serde(with = "humantime_serde_dur")]
+    #[schemars(with = "String")]
     pub timeout_boot: Duration,
     #[serde(with = "humantime_serde_dur")]
+    #[schemars(with = "String")]
     pub timeout_source: Duration,
 }
 
@@ -398,7 +402,15 @@ mod humantime_serde_dur {
 ///
 /// The message names the accepted units, since a wrong unit is the usual mistake.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    use humantime::DurationError as E;
     humantime::parse_duration(s.trim()).map_err(|e| {
-        format!("invalid duration `{s}` ({e}); write a number and a unit, e.g. `90s`, `30m`, `2h` (units: ms, s, m, h, d)")
+        let why = match e {
+            E::UnknownUnit { unit, .. } => format!("unknown unit `{unit}`"),
+            E::NumberExpected(_) => "a number is missing".to_string(),
+            E::InvalidCharacter(_) => "it contains a character that is not part of a duration".to_string(),
+            E::NumberOverflow => "the number is too large".to_string(),
+            E::Empty => "it is empty".to_string(),
+        };
+        format!("invalid duration `{s}`: {why}; write a number and a unit, e.g. `90s`, `30m`, `1h 30m` (units: ms, s, m, h, d)")
     })
 }

@@ -21,10 +21,15 @@ pub mod tags {
     pub const MOVED_TO: &str = "azmove_moved_to";
     /// On the source when azmove stopped it, so a failed move restarts it.
     pub const STOPPED_BY: &str = "azmove_stopped";
+    /// On snapshots and replacement servers: the name of the source server,
+    /// so a move by name is recognised as done after the source is deleted.
+    pub const SOURCE_NAME: &str = "azmove_source_name";
 }
 
 /// A compute API microversion such as 2.104.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Microversion {
     pub major: u16,
     pub minor: u16,
@@ -49,7 +54,7 @@ impl std::fmt::Display for Microversion {
 }
 
 /// What the cloud and the caller can do, as far as azmove needs to know.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Capabilities {
     /// The compute microversion negotiated for this session.
     pub compute_microversion: Microversion,
@@ -124,6 +129,14 @@ pub struct Port {
     pub security_group_ids: Vec<String>,
 }
 
+/// A Neutron network visible to the project: maps the network names found in
+/// a server's `addresses` to the ids a boot request needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Network {
+    pub id: String,
+    pub name: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Flavor {
     pub id: String,
@@ -190,4 +203,7 @@ pub struct Inventory {
     pub images: Vec<Image>,
     pub quota: Option<Quota>,
     pub capabilities: Capabilities,
+    /// Networks visible to the project (`GET /v2.0/networks`).
+    #[serde(default)]
+    pub networks: Vec<Network>,
 }

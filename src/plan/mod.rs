@@ -5,3 +5,11 @@ pub mod file;
 pub mod changeset;
 pub mod graph;
 pub mod inventory;
+pub mod diff;
+pub mod schema;
+pub mod validate;
+pub mod yaml;
+pub mod planner;
+pub mod quota;
+#[cfg(test)]
+pub(crate) mod fixtures;

@@ -1,0 +1,790 @@
+//! The dispatcher: a pure state machine that decides which server may start,
+//! which step it runs next, and what a step's outcome means for it and for
+//! the servers that come `after` it.
+//!
+//! It does no I/O and reads no clock: the executor passes the time in
+//! (elapsed since the run started) and carries out the commands it returns.
+//! That keeps every scheduling rule — limits, ordering, retries, skipping,
+//! interruption — testable with property tests, without a cloud.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::limits::{Slots, azs_of};
+use crate::plan::changeset::Step;
+use crate::plan::file::Limits;
+
+/// One server to move, as the dispatcher sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobSpec {
+    pub key: String,
+    pub source_az: Option<String>,
+    pub target_az: String,
+    /// Keys that must have finished successfully before this job starts.
+    pub after: Vec<String>,
+    pub steps: Vec<Step>,
+    /// How many times a step may be redone (failed snapshot, boot in ERROR).
+    pub retries: u32,
+}
+
+/// What the executor is told to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Run `step` of job `key`. `attempt` is 0 for the first try.
+    Run { key: String, step: Step, attempt: u32 },
+    /// The job failed: undo what it did (restart the source if azmove
+    /// stopped it, delete the failed replacement and the snapshot).
+    Rollback { key: String, reason: String },
+}
+
+impl Command {
+    pub fn key(&self) -> &str {
+        match self {
+            Command::Run { key, .. } | Command::Rollback { key, .. } => key,
+        }
+    }
+}
+
+/// What the executor reports when a command finishes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The step is done; go on with the next one.
+    Done,
+    /// The step failed in a way another try may fix (snapshot `killed`,
+    /// replacement in ERROR). What it left behind is already cleaned up;
+    /// the job goes back to `from` if it has retries left.
+    Redo { from: Step, reason: String },
+    /// The job cannot go on. With `rollback`, it is undone first; without
+    /// (e.g. the replacement is already verified), it is left as it is.
+    Failed { reason: String, rollback: bool },
+    /// The step stopped at a safe point because the run is being interrupted.
+    Interrupted,
+}
+
+/// Where a job stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum JobState {
+    /// Not started: waiting for its `after`, for a free slot, or for nothing yet.
+    Waiting,
+    /// In flight: on step `steps[index]` (or rolling back).
+    Running,
+    Done,
+    Failed { reason: String },
+    /// Not started because something it comes after failed or was skipped.
+    Skipped { because: String },
+    /// The run was interrupted before this job finished (or started).
+    Interrupted,
+}
+
+impl JobState {
+    pub fn is_terminal(&self) -> bool {
+        !matches!(self, JobState::Waiting | JobState::Running)
+    }
+}
+
+/// One executed step, for the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StepRecord {
+    /// `None` for a rollback.
+    pub step: Option<Step>,
+    pub attempt: u32,
+    pub started: Duration,
+    pub finished: Option<Duration>,
+    /// `done`, `redo: …`, `failed: …`, `interrupted`, or `rolled back`.
+    pub outcome: Option<String>,
+}
+
+/// A job and its history.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub spec: JobSpec,
+    pub state: JobState,
+    /// Index into `spec.steps` of the current (or next) step.
+    index: usize,
+    /// Redos used so far.
+    pub redos: u32,
+    /// A command for this job is with the executor.
+    busy: bool,
+    /// The job's next command, decided but not handed out yet.
+    pending: Option<Command>,
+    /// The failure being rolled back.
+    rollback_reason: Option<String>,
+    pub started: Option<Duration>,
+    pub finished: Option<Duration>,
+    pub history: Vec<StepRecord>,
+}
+
+impl Job {
+    /// The step it is on (or would run next), if any.
+    pub fn current_step(&self) -> Option<Step> {
+        self.spec.steps.get(self.index).copied()
+    }
+
+    /// Steps not yet done, in order.
+    pub fn remaining_steps(&self) -> &[Step] {
+        self.spec.steps.get(self.index..).unwrap_or(&[])
+    }
+
+    pub fn is_rolling_back(&self) -> bool {
+        self.rollback_reason.is_some() && self.state == JobState::Running
+    }
+}
+
+/// Scheduling state of a whole run.
+#[derive(Debug, Clone)]
+pub struct Dispatcher {
+    jobs: Vec<Job>,
+    index: BTreeMap<String, usize>,
+    /// job → jobs that name it in `after`.
+    dependents: Vec<Vec<usize>>,
+    /// Outcome of keys that are not jobs of this run: `true` when they count
+    /// as finished (unchanged, moved earlier), `false` when they failed or
+    /// are blocked, so whatever comes after them is skipped.
+    external: BTreeMap<String, bool>,
+    slots: Slots,
+    interrupted: bool,
+}
+
+impl Dispatcher {
+    /// `jobs` in the order they should be preferred (the changeset's
+    /// topological order). Keys in `after` that are neither jobs nor in
+    /// `external` are taken as satisfied: the planner only keeps references
+    /// to moves it knows, so an unknown one finished in an earlier run.
+    pub fn new(jobs: Vec<JobSpec>, external: BTreeMap<String, bool>, limits: &Limits) -> Self {
+        let mut index = BTreeMap::new();
+        let mut kept = Vec::with_capacity(jobs.len());
+        for spec in jobs {
+            if index.contains_key(&spec.key) {
+                continue;
+            }
+            index.insert(spec.key.clone(), kept.len());
+            kept.push(Job {
+                spec,
+                state: JobState::Waiting,
+                index: 0,
+                redos: 0,
+                busy: false,
+                pending: None,
+                rollback_reason: None,
+                started: None,
+                finished: None,
+                history: Vec::new(),
+            });
+        }
+        let mut dependents = vec![Vec::new(); kept.len()];
+        for (i, job) in kept.iter().enumerate() {
+            for dep in &job.spec.after {
+                if let Some(&d) = index.get(dep)
+                    && !dependents[d].contains(&i)
+                {
+                    dependents[d].push(i);
+                }
+            }
+        }
+        let mut d = Dispatcher {
+            jobs: kept,
+            index,
+            dependents,
+            external,
+            slots: Slots::new(limits),
+            interrupted: false,
+        };
+        // Whatever comes after a failed or blocked outside key is skipped now.
+        let failed_outside: Vec<(usize, String)> = d
+            .jobs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, j)| {
+                j.spec
+                    .after
+                    .iter()
+                    .find(|k| d.external.get(*k) == Some(&false))
+                    .map(|k| (i, k.clone()))
+            })
+            .collect();
+        for (i, k) in failed_outside {
+            d.skip_from(i, &k, Duration::ZERO);
+        }
+        d
+    }
+
+    pub fn jobs(&self) -> &[Job] {
+        &self.jobs
+    }
+
+    pub fn job(&self, key: &str) -> Option<&Job> {
+        self.index.get(key).map(|&i| &self.jobs[i])
+    }
+
+    pub fn slots(&self) -> &Slots {
+        &self.slots
+    }
+
+    pub fn is_interrupted(&self) -> bool {
+        self.interrupted
+    }
+
+    /// Start nothing new; jobs in flight stop after their current command
+    /// (rollbacks still finish, since they restore a server).
+    pub fn interrupt(&mut self, now: Duration) {
+        if self.interrupted {
+            return;
+        }
+        self.interrupted = true;
+        for i in 0..self.jobs.len() {
+            let job = &mut self.jobs[i];
+            match job.state {
+                JobState::Waiting => {
+                    job.state = JobState::Interrupted;
+                }
+                JobState::Running if !job.busy && job.rollback_reason.is_none() => {
+                    job.pending = None;
+                    self.finish(i, JobState::Interrupted, now);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Everything is settled: no job is waiting or in flight.
+    pub fn is_finished(&self) -> bool {
+        self.jobs.iter().all(|j| j.state.is_terminal())
+    }
+
+    /// Commands that may be handed to the executor now: next steps of jobs
+    /// in flight, then first steps of jobs that may start within the limits.
+    pub fn next_commands(&mut self, now: Duration) -> Vec<Command> {
+        let mut out = Vec::new();
+        for job in &mut self.jobs {
+            if job.state == JobState::Running
+                && !job.busy
+                && let Some(cmd) = job.pending.take()
+            {
+                job.busy = true;
+                job.history.push(record_of(&cmd, now));
+                out.push(cmd);
+            }
+        }
+        if self.interrupted {
+            return out;
+        }
+        for i in 0..self.jobs.len() {
+            if self.jobs[i].state != JobState::Waiting || !self.prerequisites_done(i) {
+                continue;
+            }
+            if self.jobs[i].spec.steps.is_empty() {
+                // Nothing left to do: it needs no slot.
+                self.jobs[i].started = Some(now);
+                self.finish_unslotted(i, JobState::Done, now);
+                continue;
+            }
+            let spec = &self.jobs[i].spec;
+            let azs = azs_of(spec.source_az.as_deref(), &spec.target_az);
+            if !self.slots.fits(&azs) {
+                continue;
+            }
+            self.slots.take(&azs);
+            let job = &mut self.jobs[i];
+            job.state = JobState::Running;
+            job.started = Some(now);
+            job.busy = true;
+            let cmd = Command::Run { key: job.spec.key.clone(), step: job.spec.steps[0], attempt: 0 };
+            job.history.push(record_of(&cmd, now));
+            out.push(cmd);
+        }
+        if out.is_empty() && !self.anything_in_flight() {
+            // Nothing runs and nothing may start: whatever still waits
+            // depends on something that can never finish (a cycle).
+            self.skip_unreachable(now);
+        }
+        out
+    }
+
+    /// The executor finished the command it was given for `key`.
+    /// Reports for unknown keys or for jobs with nothing in flight are ignored.
+    pub fn report(&mut self, key: &str, outcome: Outcome, now: Duration) {
+        let Some(&i) = self.index.get(key) else {
+            return;
+        };
+        if !self.jobs[i].busy || self.jobs[i].state != JobState::Running {
+            return;
+        }
+        let job = &mut self.jobs[i];
+        job.busy = false;
+        if let Some(rec) = job.history.last_mut() {
+            rec.finished = Some(now);
+            rec.outcome = Some(describe(&outcome, job.rollback_reason.is_some()));
+        }
+        if let Some(reason) = job.rollback_reason.clone() {
+            // A rollback ended (whatever its outcome): the job has failed.
+            let reason = match outcome {
+                Outcome::Done => reason,
+                Outcome::Failed { reason: r, .. } | Outcome::Redo { reason: r, .. } => {
+                    format!("{reason}; undoing it also failed: {r}")
+                }
+                Outcome::Interrupted => format!("{reason}; interrupted while undoing it"),
+            };
+            self.fail(i, reason, now);
+            return;
+        }
+        match outcome {
+            Outcome::Done => {
+                job.index += 1;
+                if job.index >= job.spec.steps.len() {
+                    self.finish(i, JobState::Done, now);
+                } else if self.interrupted {
+                    self.finish(i, JobState::Interrupted, now);
+                } else {
+                    job.pending = Some(Command::Run {
+                        key: job.spec.key.clone(),
+                        step: job.spec.steps[job.index],
+                        attempt: job.redos,
+                    });
+                }
+            }
+            Outcome::Redo { from, reason } => {
+                let back_to = job.spec.steps[..=job.index.min(job.spec.steps.len() - 1)]
+                    .iter()
+                    .rposition(|s| *s == from);
+                match back_to {
+                    Some(at) if job.redos < job.spec.retries => {
+                        job.redos += 1;
+                        job.index = at;
+                        if self.interrupted {
+                            self.finish(i, JobState::Interrupted, now);
+                        } else {
+                            job.pending = Some(Command::Run {
+                                key: job.spec.key.clone(),
+                                step: from,
+                                attempt: job.redos,
+                            });
+                        }
+                    }
+                    Some(_) => {
+                        let tries = job.redos + 1;
+                        self.start_rollback(i, format!("{reason} (after {tries} attempts)"));
+                    }
+                    None => self.start_rollback(i, reason),
+                }
+            }
+            Outcome::Failed { reason, rollback: true } => self.start_rollback(i, reason),
+            Outcome::Failed { reason, rollback: false } => self.fail(i, reason, now),
+            Outcome::Interrupted => self.finish(i, JobState::Interrupted, now),
+        }
+    }
+
+    fn start_rollback(&mut self, i: usize, reason: String) {
+        let job = &mut self.jobs[i];
+        job.rollback_reason = Some(reason.clone());
+        // Rollbacks run even when interrupted: they put a server back.
+        job.pending = Some(Command::Rollback { key: job.spec.key.clone(), reason });
+    }
+
+    fn fail(&mut self, i: usize, reason: String, now: Duration) {
+        self.finish(i, JobState::Failed { reason }, now);
+        let key = self.jobs[i].spec.key.clone();
+        for d in self.dependents[i].clone() {
+            self.skip_from(d, &key, now);
+        }
+    }
+
+    /// Skip job `i` (because of `because`) and everything after it.
+    fn skip_from(&mut self, i: usize, because: &str, now: Duration) {
+        let mut queue = VecDeque::from([(i, because.to_string())]);
+        while let Some((j, why)) = queue.pop_front() {
+            if self.jobs[j].state != JobState::Waiting {
+                continue;
+            }
+            self.jobs[j].state = JobState::Skipped { because: why };
+            self.jobs[j].finished = Some(now);
+            let key = self.jobs[j].spec.key.clone();
+            for &d in &self.dependents[j] {
+                queue.push_back((d, key.clone()));
+            }
+        }
+    }
+
+    fn skip_unreachable(&mut self, now: Duration) {
+        for i in 0..self.jobs.len() {
+            if self.jobs[i].state == JobState::Waiting {
+                self.jobs[i].state = JobState::Skipped {
+                    because: "its `after` entries wait on each other (a cycle)".into(),
+                };
+                self.jobs[i].finished = Some(now);
+            }
+        }
+    }
+
+    fn finish(&mut self, i: usize, state: JobState, now: Duration) {
+        let job = &self.jobs[i];
+        let azs: Vec<String> = azs_of(job.spec.source_az.as_deref(), &job.spec.target_az)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        let azs: Vec<&str> = azs.iter().map(String::as_str).collect();
+        self.slots.release(&azs);
+        self.finish_unslotted(i, state, now);
+    }
+
+    fn finish_unslotted(&mut self, i: usize, state: JobState, now: Duration) {
+        let job = &mut self.jobs[i];
+        job.state = state;
+        job.busy = false;
+        job.pending = None;
+        job.finished = Some(now);
+    }
+
+    fn prerequisites_done(&self, i: usize) -> bool {
+        self.jobs[i].spec.after.iter().all(|k| match self.index.get(k) {
+            Some(&d) => self.jobs[d].state == JobState::Done,
+            None => self.external.get(k).copied().unwrap_or(true),
+        })
+    }
+
+    fn anything_in_flight(&self) -> bool {
+        self.jobs.iter().any(|j| j.state == JobState::Running)
+    }
+}
+
+fn record_of(cmd: &Command, now: Duration) -> StepRecord {
+    match cmd {
+        Command::Run { step, attempt, .. } => StepRecord {
+            step: Some(*step),
+            attempt: *attempt,
+            started: now,
+            finished: None,
+            outcome: None,
+        },
+        Command::Rollback { .. } => StepRecord {
+            step: None,
+            attempt: 0,
+            started: now,
+            finished: None,
+            outcome: None,
+        },
+    }
+}
+
+fn describe(outcome: &Outcome, rollback: bool) -> String {
+    match (outcome, rollback) {
+        (Outcome::Done, true) => "rolled back".into(),
+        (Outcome::Done, false) => "done".into(),
+        (Outcome::Redo { reason, .. }, _) => format!("redo: {reason}"),
+        (Outcome::Failed { reason, .. }, _) => format!("failed: {reason}"),
+        (Outcome::Interrupted, _) => "interrupted".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SNAP: [Step; 3] = [Step::Snapshot, Step::WaitImage, Step::Boot];
+
+    fn job(key: &str, from: &str, to: &str, after: &[&str]) -> JobSpec {
+        JobSpec {
+            key: key.into(),
+            source_az: Some(from.into()),
+            target_az: to.into(),
+            after: after.iter().map(|s| s.to_string()).collect(),
+            steps: SNAP.to_vec(),
+            retries: 1,
+        }
+    }
+
+    fn limits(c: u32, per: &[(&str, u32)]) -> Limits {
+        Limits {
+            concurrency: c,
+            per_az: per.iter().map(|(a, n)| (a.to_string(), *n)).collect(),
+            requests_per_second: 10.0,
+        }
+    }
+
+    fn keys(cmds: &[Command]) -> Vec<&str> {
+        cmds.iter().map(Command::key).collect()
+    }
+
+    const T: Duration = Duration::ZERO;
+
+    #[test]
+    fn starts_within_limits_in_order_and_walks_the_steps() {
+        let mut d = Dispatcher::new(
+            vec![job("a", "nova", "nova2", &[]), job("b", "nova", "nova2", &[]), job("c", "x", "y", &[])],
+            BTreeMap::new(),
+            &limits(2, &[("nova", 1)]),
+        );
+        let cmds = d.next_commands(T);
+        assert_eq!(keys(&cmds), vec!["a", "c"]);
+        d.report("a", Outcome::Done, T);
+        assert_eq!(
+            d.next_commands(T),
+            vec![Command::Run { key: "a".into(), step: Step::WaitImage, attempt: 0 }]
+        );
+        d.report("a", Outcome::Done, T);
+        d.next_commands(T);
+        d.report("a", Outcome::Done, T);
+        assert_eq!(d.job("a").map(|j| j.state.clone()), Some(JobState::Done));
+        assert_eq!(keys(&d.next_commands(T)), vec!["b"]);
+    }
+
+    #[test]
+    fn after_waits_for_success_and_failure_skips_transitively() {
+        let mut d = Dispatcher::new(
+            vec![job("db", "a", "b", &[]), job("app", "a", "b", &["db"]), job("web", "a", "b", &["app"])],
+            BTreeMap::new(),
+            &limits(8, &[]),
+        );
+        assert_eq!(keys(&d.next_commands(T)), vec!["db"]);
+        d.report("db", Outcome::Failed { reason: "boom".into(), rollback: true }, T);
+        assert_eq!(
+            d.next_commands(T),
+            vec![Command::Rollback { key: "db".into(), reason: "boom".into() }]
+        );
+        d.report("db", Outcome::Done, T);
+        assert!(d.next_commands(T).is_empty());
+        assert!(d.is_finished());
+        assert_eq!(d.job("app").map(|j| j.state.clone()), Some(JobState::Skipped { because: "db".into() }));
+        assert_eq!(d.job("web").map(|j| j.state.clone()), Some(JobState::Skipped { because: "app".into() }));
+    }
+
+    #[test]
+    fn redo_goes_back_until_retries_run_out_then_rolls_back() {
+        let mut d = Dispatcher::new(vec![job("a", "x", "y", &[])], BTreeMap::new(), &limits(1, &[]));
+        d.next_commands(T);
+        d.report("a", Outcome::Done, T);
+        d.next_commands(T);
+        d.report("a", Outcome::Redo { from: Step::Snapshot, reason: "killed".into() }, T);
+        assert_eq!(
+            d.next_commands(T),
+            vec![Command::Run { key: "a".into(), step: Step::Snapshot, attempt: 1 }]
+        );
+        d.report("a", Outcome::Done, T);
+        d.next_commands(T);
+        d.report("a", Outcome::Redo { from: Step::Snapshot, reason: "killed".into() }, T);
+        let cmds = d.next_commands(T);
+        assert!(matches!(&cmds[..], [Command::Rollback { reason, .. }] if reason.contains("after 2 attempts")));
+        d.report("a", Outcome::Done, T);
+        assert!(matches!(d.job("a").map(|j| &j.state), Some(JobState::Failed { .. })));
+    }
+
+    #[test]
+    fn interrupt_starts_nothing_new_and_lets_in_flight_commands_end() {
+        let mut d = Dispatcher::new(
+            vec![job("a", "x", "y", &[]), job("b", "x", "y", &[])],
+            BTreeMap::new(),
+            &limits(1, &[]),
+        );
+        d.next_commands(T);
+        d.interrupt(T);
+        assert_eq!(d.job("b").map(|j| j.state.clone()), Some(JobState::Interrupted));
+        assert!(!d.is_finished());
+        d.report("a", Outcome::Done, T);
+        assert!(d.next_commands(T).is_empty());
+        assert!(d.is_finished());
+        let a = d.job("a").expect("job a");
+        assert_eq!(a.state, JobState::Interrupted);
+        assert_eq!(a.remaining_steps(), &[Step::WaitImage, Step::Boot]);
+    }
+
+    #[test]
+    fn outside_failures_skip_and_outside_successes_satisfy() {
+        let ext = BTreeMap::from([("blocked".to_string(), false), ("same".to_string(), true)]);
+        let mut d = Dispatcher::new(
+            vec![job("a", "x", "y", &["blocked"]), job("b", "x", "y", &["same", "gone"])],
+            ext,
+            &limits(4, &[]),
+        );
+        assert_eq!(keys(&d.next_commands(T)), vec!["b"]);
+        assert_eq!(d.job("a").map(|j| j.state.clone()), Some(JobState::Skipped { because: "blocked".into() }));
+    }
+
+    #[test]
+    fn a_cycle_ends_as_skipped_instead_of_hanging() {
+        let mut d = Dispatcher::new(
+            vec![job("a", "x", "y", &["b"]), job("b", "x", "y", &["a"])],
+            BTreeMap::new(),
+            &limits(4, &[]),
+        );
+        assert!(d.next_commands(T).is_empty());
+        assert!(d.is_finished());
+    }
+}
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+
+    const AZS: [&str; 3] = ["nova", "nova2", "nova3"];
+    const STEPS: [Step; 4] = [Step::StopSource, Step::Snapshot, Step::WaitImage, Step::Boot];
+
+    /// A scripted outcome for one report: 0 done (most likely), 1 redo, 2 failed
+    /// with rollback, 3 failed without.
+    #[derive(Debug, Clone)]
+    struct Case {
+        jobs: Vec<(usize, usize, Vec<usize>, usize, u32)>,
+        concurrency: u32,
+        per_az: Vec<Option<u32>>,
+        outcomes: Vec<u8>,
+        picks: Vec<usize>,
+        interrupt_at: Option<usize>,
+    }
+
+    fn case() -> impl Strategy<Value = Case> {
+        (1usize..25)
+            .prop_flat_map(|n| {
+                let jobs = (0..n)
+                    .map(|i| {
+                        (
+                            0usize..3,
+                            0usize..3,
+                            proptest::collection::vec(0..i.max(1), 0..3),
+                            1usize..=4,
+                            0u32..3,
+                        )
+                    })
+                    .collect::<Vec<_>>();
+                (
+                    jobs,
+                    1u32..6,
+                    proptest::collection::vec(proptest::option::of(1u32..4), 3),
+                    proptest::collection::vec(0u8..12, 400),
+                    proptest::collection::vec(0usize..1000, 400),
+                    proptest::option::of(0usize..60),
+                )
+            })
+            .prop_map(|(jobs, concurrency, per_az, outcomes, picks, interrupt_at)| Case {
+                jobs,
+                concurrency,
+                per_az,
+                outcomes,
+                picks,
+                interrupt_at,
+            })
+    }
+
+    fn build(c: &Case) -> (Vec<JobSpec>, Limits) {
+        let specs = c
+            .jobs
+            .iter()
+            .enumerate()
+            .map(|(i, (from, to, after, nsteps, retries))| JobSpec {
+                key: format!("j{i}"),
+                source_az: Some(AZS[*from].to_string()),
+                target_az: AZS[*to].to_string(),
+                // Only earlier jobs, so the graph is acyclic.
+                after: if i == 0 {
+                    Vec::new()
+                } else {
+                    after.iter().map(|a| format!("j{a}")).collect()
+                },
+                steps: STEPS[..*nsteps].to_vec(),
+                retries: *retries,
+            })
+            .collect();
+        let per_az = c
+            .per_az
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| n.map(|n| (AZS[i].to_string(), n)))
+            .collect();
+        (specs, Limits { concurrency: c.concurrency, per_az, requests_per_second: 1.0 })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn limits_order_and_termination_hold(c in case()) {
+            let (specs, limits) = build(&c);
+            let by_key: BTreeMap<String, JobSpec> =
+                specs.iter().map(|s| (s.key.clone(), s.clone())).collect();
+            let mut d = Dispatcher::new(specs.clone(), BTreeMap::new(), &limits);
+            let mut in_flight: BTreeMap<String, Command> = BTreeMap::new();
+            let mut active: BTreeSet<String> = BTreeSet::new();
+            let mut started: BTreeSet<String> = BTreeSet::new();
+            let mut done: BTreeSet<String> = BTreeSet::new();
+            let mut rounds = 0usize;
+            let mut o = 0usize;
+            loop {
+                rounds += 1;
+                prop_assert!(rounds < 10_000, "the run does not end");
+                if Some(rounds) == c.interrupt_at {
+                    d.interrupt(Duration::from_secs(rounds as u64));
+                }
+                let now = Duration::from_secs(rounds as u64);
+                for cmd in d.next_commands(now) {
+                    let key = cmd.key().to_string();
+                    prop_assert!(!in_flight.contains_key(&key), "two commands at once for {}", key);
+                    if !active.contains(&key) {
+                        let is_rollback = matches!(cmd, Command::Rollback { .. });
+                        prop_assert!(!d.is_interrupted() || is_rollback, "new job after interrupt");
+                        prop_assert!(started.insert(key.clone()), "{} started twice", key);
+                        for a in &by_key[&key].after {
+                            prop_assert!(done.contains(a), "{} started before {} was done", key, a);
+                        }
+                        active.insert(key.clone());
+                    }
+                    in_flight.insert(key, cmd);
+                }
+                // Independent count of what is in flight, against the limits.
+                prop_assert!(active.len() <= limits.concurrency as usize);
+                for (az, cap) in &limits.per_az {
+                    let n = active
+                        .iter()
+                        .filter(|k| azs_of(by_key[*k].source_az.as_deref(), &by_key[*k].target_az).contains(&az.as_str()))
+                        .count();
+                    prop_assert!(n <= *cap as usize, "{} in flight in {} (cap {})", n, az, cap);
+                }
+                if in_flight.is_empty() {
+                    prop_assert!(d.is_finished(), "nothing in flight but not finished");
+                    break;
+                }
+                let pick = c.picks[rounds % c.picks.len()] % in_flight.len();
+                let key = in_flight.keys().nth(pick).cloned().expect("picked");
+                let cmd = in_flight.remove(&key).expect("present");
+                let roll = c.outcomes[o % c.outcomes.len()];
+                o += 1;
+                let outcome = match (&cmd, roll) {
+                    (Command::Rollback { .. }, _) => Outcome::Done,
+                    (Command::Run { step, .. }, 9) => Outcome::Redo { from: *step, reason: "x".into() },
+                    (Command::Run { .. }, 10) => Outcome::Failed { reason: "x".into(), rollback: true },
+                    (Command::Run { .. }, 11) => Outcome::Failed { reason: "x".into(), rollback: false },
+                    _ => Outcome::Done,
+                };
+                d.report(&key, outcome, now);
+                if let Some(job) = d.job(&key)
+                    && job.state.is_terminal()
+                {
+                    active.remove(&key);
+                    if job.state == JobState::Done {
+                        done.insert(key.clone());
+                    }
+                }
+            }
+            // Every job ended; failures skipped their dependents.
+            for job in d.jobs() {
+                prop_assert!(job.state.is_terminal());
+                if job.state == JobState::Done {
+                    prop_assert_eq!(job.remaining_steps().len(), 0);
+                    prop_assert!(job.redos <= job.spec.retries);
+                }
+                if d.is_interrupted() {
+                    continue;
+                }
+                let any_prereq_failed = job.spec.after.iter().any(|a| {
+                    !matches!(d.job(a).map(|j| &j.state), Some(JobState::Done))
+                });
+                prop_assert_eq!(
+                    any_prereq_failed,
+                    matches!(job.state, JobState::Skipped { .. }),
+                    "{} is {:?}", job.spec.key, job.state
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,462 @@
+//! The executor: the only part of the engine that does I/O. It asks the
+//! dispatcher what may run, runs each step as a tokio task against the
+//! cloud, reports outcomes back, and records everything in the journal,
+//! the progress display and the final report.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::cloud::Cloud;
+use super::dispatcher::{Command, Dispatcher, JobSpec, JobState, Outcome};
+use super::journal::{Event, Journal, now_rfc3339};
+use super::progress::{Progress, ProgressMode};
+use super::report::{ApplyReport, REPORT_FORMAT, ServerOutcome, ServerReport, StepTiming};
+use super::signals::StopSignal;
+use super::steps::{JobCtx, RunEnv, StepResult, rollback, run_step};
+use super::waiter::{PollMode, Waiter};
+use crate::plan::changeset::{Action, Changeset, PlannedMove};
+use crate::plan::inventory::{AvailabilityZone, Image, Server};
+
+/// What a run works on, besides the cloud.
+#[derive(Debug, Clone)]
+pub struct RunInput {
+    pub changeset: Changeset,
+    /// Servers observed just before the run (the waiter starts from them).
+    pub servers: Vec<Server>,
+    /// azmove's images observed just before the run.
+    pub images: Vec<Image>,
+    pub availability_zones: Vec<AvailabilityZone>,
+    /// Moves refused because their server changed since the saved plan was
+    /// made: key → what changed.
+    pub stale: BTreeMap<String, Vec<String>>,
+    /// `plan` (planned just now) or `saved` (from `plan -o`), for the journal.
+    pub origin: String,
+}
+
+/// How a run behaves.
+#[derive(Debug)]
+pub struct ApplyOptions {
+    pub poll: PollMode,
+    pub progress: ProgressMode,
+    pub journal: Arc<Journal>,
+    /// Raised on the first Ctrl-C.
+    pub stop: StopSignal,
+    /// The command that resumes this run, shown when something remains.
+    pub resume_command: Option<String>,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            poll: PollMode::Shared(Default::default()),
+            progress: ProgressMode::Quiet,
+            journal: Arc::new(Journal::disabled()),
+            stop: StopSignal::never(),
+            resume_command: None,
+        }
+    }
+}
+
+/// A finished command, sent back by its task.
+struct Finished {
+    key: String,
+    ctx: JobCtx,
+    result: StepResult,
+    elapsed: Duration,
+    label: String,
+    attempt: u32,
+}
+
+/// Execute the changeset's moves and report on every entry.
+pub async fn execute(cloud: Arc<dyn Cloud>, input: RunInput, options: ApplyOptions) -> ApplyReport {
+    let started_at = now_rfc3339();
+    let t0 = Instant::now();
+    let requests_before = cloud.requests_sent();
+    let cs = &input.changeset;
+
+    let moves: BTreeMap<String, Arc<PlannedMove>> =
+        cs.moves.iter().map(|m| (m.key.clone(), Arc::new(m.clone()))).collect();
+    let mut jobs = Vec::new();
+    let mut external = BTreeMap::new();
+    for m in &cs.moves {
+        let runs = m.is_move() && m.source.is_some() && !input.stale.contains_key(&m.key);
+        if runs {
+            jobs.push(JobSpec {
+                key: m.key.clone(),
+                source_az: m.source.as_ref().and_then(|s| s.availability_zone.clone()),
+                target_az: m.target_az.clone(),
+                after: m.after.clone(),
+                steps: m.steps.clone(),
+                retries: m.settings.retries,
+            });
+        } else {
+            external.insert(m.key.clone(), matches!(m.action, Action::NoChange { .. }));
+        }
+    }
+    let mut dispatcher = Dispatcher::new(jobs, external, &cs.limits);
+
+    let waiter = Waiter::new(
+        cloud.clone(),
+        options.poll,
+        cs.short_digest().to_string(),
+        input.servers.clone(),
+        input.images.clone(),
+    );
+    let poller = waiter.spawn();
+    let hosts_by_az = input
+        .availability_zones
+        .iter()
+        .filter_map(|az| az.hosts.as_ref().map(|h| (az.name.clone(), h.iter().map(|h| h.name.clone()).collect())))
+        .collect();
+    let env = Arc::new(RunEnv { cloud: cloud.clone(), waiter: waiter.clone(), hosts_by_az });
+
+    let journal = options.journal.clone();
+    journal.record(Event::RunStarted {
+        azmove_version: env!("CARGO_PKG_VERSION").to_string(),
+        plan_path: cs.plan_path.clone(),
+        plan_digest: cs.plan_digest.clone(),
+        cloud: cs.cloud.clone(),
+        servers: dispatcher.jobs().len(),
+        source: input.origin.clone(),
+        polling: options.poll.name().to_string(),
+    });
+    for (key, changed) in &input.stale {
+        let name = moves.get(key).map(|m| m.display_name().to_string()).unwrap_or_default();
+        journal.record(Event::Stale { server: key.clone(), name, changed: changed.clone() });
+    }
+
+    let progress = Progress::new(options.progress, dispatcher.jobs().len());
+    let mut ctxs: HashMap<String, JobCtx> = HashMap::new();
+    for m in moves.values() {
+        ctxs.insert(
+            m.key.clone(),
+            JobCtx {
+                snapshot_id: m.existing.snapshot_id.clone().filter(|_| m.existing.snapshot_status.as_deref() != Some("killed")),
+                replacement_id: None,
+                ..JobCtx::default()
+            },
+        );
+    }
+    let (tx, mut rx) = mpsc::unbounded_channel::<Finished>();
+    let mut stop = options.stop.clone();
+    let mut in_flight = 0usize;
+
+    loop {
+        let now = t0.elapsed();
+        for cmd in dispatcher.next_commands(now) {
+            let key = cmd.key().to_string();
+            let Some(mv) = moves.get(&key).cloned() else { continue };
+            let ctx = ctxs.remove(&key).unwrap_or_default();
+            let (label, attempt) = match &cmd {
+                Command::Run { step, attempt, .. } => {
+                    progress.step(&key, mv.display_name(), *step, *attempt);
+                    (step.as_str().to_string(), *attempt)
+                }
+                Command::Rollback { reason, .. } => {
+                    progress.rollback(&key, mv.display_name(), reason);
+                    ("rollback".to_string(), 0)
+                }
+            };
+            journal.record(Event::StepStarted {
+                server: key.clone(),
+                name: mv.display_name().to_string(),
+                step: label.clone(),
+                attempt,
+            });
+            in_flight += 1;
+            spawn_command(cmd, env.clone(), mv, ctx, stop.clone(), tx.clone(), label, attempt);
+        }
+        if dispatcher.is_finished() && in_flight == 0 {
+            break;
+        }
+        tokio::select! {
+            msg = rx.recv() => {
+                let Some(msg) = msg else { break };
+                in_flight = in_flight.saturating_sub(1);
+                handle_finished(msg, &mut dispatcher, &mut ctxs, &moves, &journal, &progress, t0.elapsed());
+            }
+            _ = stop.stopped(), if !dispatcher.is_interrupted() => {
+                dispatcher.interrupt(t0.elapsed());
+                let remaining = dispatcher.jobs().iter().filter(|j| j.state != JobState::Done).count();
+                progress.note("stopping: no new server starts; letting calls in flight finish");
+                journal.record(Event::Interrupted { remaining });
+            }
+        }
+    }
+    poller.abort();
+    progress.finish();
+
+    let elapsed = t0.elapsed();
+    let servers = server_reports(cs, &dispatcher, &ctxs, &input.stale, &waiter);
+    let counts = ApplyReport::counts_of(&servers);
+    let api_requests = match (cloud.requests_sent(), requests_before) {
+        (Some(a), Some(b)) => Some(a.saturating_sub(b)),
+        _ => None,
+    };
+    journal.record(Event::RunFinished {
+        moved: counts.moved,
+        unchanged: counts.unchanged,
+        failed: counts.failed,
+        skipped: counts.skipped,
+        interrupted: counts.interrupted,
+        elapsed_ms: elapsed.as_millis() as u64,
+        api_requests,
+    });
+    let mut report = ApplyReport {
+        format: REPORT_FORMAT,
+        azmove_version: env!("CARGO_PKG_VERSION").to_string(),
+        plan_path: cs.plan_path.clone(),
+        plan_digest: cs.plan_digest.clone(),
+        cloud: cs.cloud.clone(),
+        started_at,
+        finished_at: now_rfc3339(),
+        elapsed_s: elapsed.as_secs_f64(),
+        interrupted: dispatcher.is_interrupted(),
+        counts,
+        api_requests,
+        polling: options.poll.name().to_string(),
+        journal: journal.path().map(|p| p.display().to_string()),
+        resume: None,
+        servers,
+    };
+    if !report.is_success() {
+        report.resume = options.resume_command.clone();
+    }
+    report
+}
+
+#[allow(clippy::too_many_arguments)]
+fn spawn_command(
+    cmd: Command,
+    env: Arc<RunEnv>,
+    mv: Arc<PlannedMove>,
+    ctx: JobCtx,
+    stop: StopSignal,
+    tx: mpsc::UnboundedSender<Finished>,
+    label: String,
+    attempt: u32,
+) {
+    let key = cmd.key().to_string();
+    let backup = ctx.clone();
+    let started = Instant::now();
+    let inner = tokio::spawn(async move {
+        let mut ctx = ctx;
+        let result = match cmd {
+            Command::Run { step, .. } => run_step(&env, &mv, &mut ctx, step, stop).await,
+            // A rollback puts a server back: the first Ctrl-C does not cut it short.
+            Command::Rollback { .. } => rollback(&env, &mv, &mut ctx, StopSignal::never()).await,
+        };
+        (ctx, result)
+    });
+    tokio::spawn(async move {
+        let (ctx, result) = match inner.await {
+            Ok(done) => done,
+            Err(e) => {
+                let reason = format!("internal error while running {label}: {e}");
+                (
+                    backup,
+                    StepResult {
+                        outcome: Outcome::Failed { reason: reason.clone(), rollback: false },
+                        message: Some(reason),
+                        object_id: None,
+                        request_ids: Vec::new(),
+                    },
+                )
+            }
+        };
+        let _ = tx.send(Finished { key, ctx, result, elapsed: started.elapsed(), label, attempt });
+    });
+}
+
+fn handle_finished(
+    msg: Finished,
+    dispatcher: &mut Dispatcher,
+    ctxs: &mut HashMap<String, JobCtx>,
+    moves: &BTreeMap<String, Arc<PlannedMove>>,
+    journal: &Journal,
+    progress: &Progress,
+    now: Duration,
+) {
+    let Finished { key, ctx, result, elapsed, label, attempt } = msg;
+    let name = moves.get(&key).map(|m| m.display_name().to_string()).unwrap_or_default();
+    let outcome_word = match &result.outcome {
+        Outcome::Done => "done",
+        Outcome::Redo { .. } => "redo",
+        Outcome::Failed { .. } => "failed",
+        Outcome::Interrupted => "interrupted",
+    };
+    journal.record(Event::StepFinished {
+        server: key.clone(),
+        name: name.clone(),
+        step: label,
+        attempt,
+        outcome: outcome_word.to_string(),
+        elapsed_ms: elapsed.as_millis() as u64,
+        message: result.message.clone(),
+        request_ids: result.request_ids.clone(),
+        object_id: result.object_id.clone(),
+    });
+    ctxs.insert(key.clone(), ctx);
+    dispatcher.report(&key, result.outcome, now);
+    let Some(job) = dispatcher.job(&key) else { return };
+    let replacement = ctxs.get(&key).and_then(|c| c.replacement_id.clone());
+    let (word, detail) = match &job.state {
+        JobState::Done => (
+            "moved",
+            replacement.as_ref().map(|r| format!("replacement {r}")).unwrap_or_default(),
+        ),
+        JobState::Failed { reason } => ("failed", reason.clone()),
+        JobState::Interrupted => ("interrupted", "run again to continue".to_string()),
+        _ => return,
+    };
+    progress.finished(&key, &name, word, &detail);
+    journal.record(Event::ServerFinished {
+        server: key.clone(),
+        name: name.clone(),
+        outcome: word.to_string(),
+        replacement,
+        message: (!detail.is_empty() && word != "moved").then_some(detail),
+    });
+    // Servers skipped because this one failed.
+    if matches!(job.state, JobState::Failed { .. }) {
+        for other in dispatcher.jobs() {
+            if let JobState::Skipped { because } = &other.state
+                && other.finished == Some(now)
+            {
+                let oname = moves.get(&other.spec.key).map(|m| m.display_name().to_string()).unwrap_or_default();
+                let why = format!("comes after {because}, which did not succeed");
+                progress.finished(&other.spec.key, &oname, "skipped", &why);
+                journal.record(Event::ServerFinished {
+                    server: other.spec.key.clone(),
+                    name: oname,
+                    outcome: "skipped".into(),
+                    replacement: None,
+                    message: Some(why),
+                });
+            }
+        }
+    }
+}
+
+fn server_reports(
+    cs: &Changeset,
+    dispatcher: &Dispatcher,
+    ctxs: &HashMap<String, JobCtx>,
+    stale: &BTreeMap<String, Vec<String>>,
+    waiter: &Waiter,
+) -> Vec<ServerReport> {
+    let name_of = |key: &str| cs.get(key).map(|m| m.display_name().to_string()).unwrap_or_else(|| key.to_string());
+    cs.moves
+        .iter()
+        .map(|m| {
+            let src = m.source.as_ref();
+            let ctx = ctxs.get(&m.key);
+            let mut r = ServerReport {
+                key: m.key.clone(),
+                name: m.display_name().to_string(),
+                entry: m.entry.clone(),
+                outcome: ServerOutcome::Unchanged,
+                source_id: src.map(|s| s.id.clone()),
+                from_az: src.and_then(|s| s.availability_zone.clone()),
+                from_host: src.and_then(|s| s.host.clone()),
+                target_az: m.target_az.clone(),
+                replacement_id: None,
+                replacement_az: None,
+                replacement_host: None,
+                snapshot_id: ctx.and_then(|c| c.snapshot_id.clone()),
+                source_after: m.settings.source_after.as_str().to_string(),
+                source_state: ctx.and_then(|c| c.source_state.clone()),
+                message: None,
+                request_ids: ctx.map(|c| c.request_ids.clone()).unwrap_or_default(),
+                remaining_steps: Vec::new(),
+                steps: Vec::new(),
+                elapsed_s: None,
+            };
+            if let Some(changed) = stale.get(&m.key) {
+                r.outcome = ServerOutcome::Stale;
+                r.message = Some(format!(
+                    "changed since the plan was saved ({}); run `azmove plan` again and review it",
+                    changed.join("; ")
+                ));
+                r.remaining_steps = m.steps.clone();
+                return r;
+            }
+            match &m.action {
+                Action::NoChange { reason } => {
+                    r.message = Some(reason.clone());
+                    return r;
+                }
+                Action::Blocked { reasons } => {
+                    r.outcome = ServerOutcome::Blocked;
+                    r.message = Some(reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "));
+                    return r;
+                }
+                Action::Move => {}
+            }
+            let Some(job) = dispatcher.job(&m.key) else {
+                r.outcome = ServerOutcome::Blocked;
+                r.message = Some("the entry resolved to no server".into());
+                return r;
+            };
+            let replacement = ctx
+                .and_then(|c| c.replacement_id.as_deref())
+                .and_then(|id| waiter.server(id).or_else(|| ctx.and_then(|c| c.replacement.clone())));
+            r.replacement_id = ctx.and_then(|c| c.replacement_id.clone());
+            r.replacement_az = replacement.as_ref().and_then(|s| s.availability_zone.clone());
+            r.replacement_host = replacement.as_ref().and_then(|s| s.host.clone());
+            r.steps = job
+                .history
+                .iter()
+                .map(|h| StepTiming {
+                    step: h.step.map(|s| s.as_str().to_string()).unwrap_or_else(|| "rollback".into()),
+                    attempt: h.attempt,
+                    started_s: h.started.as_secs_f64(),
+                    elapsed_s: h.finished.map(|f| f.saturating_sub(h.started).as_secs_f64()),
+                    outcome: h.outcome.clone(),
+                })
+                .collect();
+            r.elapsed_s = match (job.started, job.finished) {
+                (Some(a), Some(b)) => Some(b.saturating_sub(a).as_secs_f64()),
+                _ => None,
+            };
+            match &job.state {
+                JobState::Done => r.outcome = ServerOutcome::Moved,
+                JobState::Failed { reason } => {
+                    r.outcome = ServerOutcome::Failed;
+                    r.message = Some(reason.clone());
+                    r.remaining_steps = job.remaining_steps().to_vec();
+                    // Rolled back: the replacement and snapshot are gone.
+                    if job.history.iter().any(|h| h.step.is_none()) {
+                        r.replacement_id = None;
+                        r.replacement_az = None;
+                        r.replacement_host = None;
+                        r.snapshot_id = None;
+                    }
+                }
+                JobState::Skipped { because } => {
+                    r.outcome = ServerOutcome::Skipped;
+                    r.message = Some(format!("not started: it comes after {}, which did not succeed", name_of(because)));
+                    r.remaining_steps = m.steps.clone();
+                }
+                JobState::Interrupted | JobState::Waiting | JobState::Running => {
+                    r.outcome = ServerOutcome::Interrupted;
+                    r.remaining_steps = job.remaining_steps().to_vec();
+                    r.message = Some(if job.started.is_some() {
+                        format!("interrupted; remaining: {}", steps_text(job.remaining_steps()))
+                    } else {
+                        "not started (interrupted)".to_string()
+                    });
+                }
+            }
+            r
+        })
+        .collect()
+}
+
+fn steps_text(steps: &[crate::plan::changeset::Step]) -> String {
+    steps.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+}

@@ -1,0 +1,165 @@
+//! What the user sees while apply runs.
+//!
+//! On a terminal: an overall bar and one line per server in flight with its
+//! step and how long the step has taken (indicatif). Elsewhere (CI, a pipe,
+//! a log file): one timestamped log line per event through `tracing`, so the
+//! output can be read back later and filtered or parsed (`--log-format json`).
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::logging::PROGRESS_TARGET;
+use crate::plan::changeset::Step;
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressMode {
+    /// Live bars on a terminal.
+    Bars,
+    /// Log lines (through `tracing`).
+    Log,
+    /// Nothing (library use, tests).
+    Quiet,
+}
+
+/// The progress display of one run. Cheap to call from any task.
+pub struct Progress {
+    mode: ProgressMode,
+    bars: Option<(MultiProgress, ProgressBar)>,
+    lines: Mutex<BTreeMap<String, ProgressBar>>,
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Progress").field("mode", &self.mode).finish()
+    }
+}
+
+impl Progress {
+    /// `total`: servers this run works on.
+    pub fn new(mode: ProgressMode, total: usize) -> Progress {
+        let bars = (mode == ProgressMode::Bars).then(|| {
+            let mp = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+            let overall = mp.add(ProgressBar::new(total as u64));
+            overall.set_style(
+                ProgressStyle::with_template(
+                    "{elapsed_precise:.dim} [{bar:30.cyan/blue}] {pos}/{len} servers  {msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            overall.enable_steady_tick(Duration::from_millis(250));
+            crate::logging::set_progress_bars(Some(mp.clone()));
+            (mp, overall)
+        });
+        Progress { mode, bars, lines: Mutex::new(BTreeMap::new()) }
+    }
+
+    pub fn mode(&self) -> ProgressMode {
+        self.mode
+    }
+
+    /// A step starts (also the first one of a server, and retries).
+    pub fn step(&self, key: &str, name: &str, step: Step, attempt: u32) {
+        let retry = if attempt > 0 { format!(" (retry {attempt})") } else { String::new() };
+        match (&self.mode, &self.bars) {
+            (ProgressMode::Bars, Some((mp, _))) => {
+                let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+                let line = lines.entry(key.to_string()).or_insert_with(|| {
+                    let pb = mp.add(ProgressBar::new_spinner());
+                    pb.set_style(
+                        ProgressStyle::with_template("  {spinner:.green} {prefix:24!} {msg} {elapsed:.dim}")
+                            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                    );
+                    pb.set_prefix(name.to_string());
+                    pb.enable_steady_tick(Duration::from_millis(250));
+                    pb
+                });
+                line.reset_elapsed();
+                line.set_message(format!("{}{retry}", step.as_str()));
+            }
+            (ProgressMode::Log, _) => {
+                tracing::info!(target: PROGRESS_TARGET, server = %key, "{name}: {}{retry}", step.as_str());
+            }
+            _ => {}
+        }
+    }
+
+    /// A failed server is being put back as it was.
+    pub fn rollback(&self, key: &str, name: &str, reason: &str) {
+        match (&self.mode, &self.bars) {
+            (ProgressMode::Bars, Some(_)) => {
+                let lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(line) = lines.get(key) {
+                    line.reset_elapsed();
+                    line.set_message("undoing (restart source, delete leftovers)");
+                }
+            }
+            (ProgressMode::Log, _) => {
+                tracing::warn!(target: PROGRESS_TARGET, server = %key, "{name}: failed ({reason}); undoing: restarting the source if azmove stopped it, deleting leftovers");
+            }
+            _ => {}
+        }
+    }
+
+    /// A server reached its end: `outcome` is moved/failed/skipped/interrupted.
+    pub fn finished(&self, key: &str, name: &str, outcome: &str, detail: &str) {
+        match (&self.mode, &self.bars) {
+            (ProgressMode::Bars, Some((mp, overall))) => {
+                let line = self.lines.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+                if let Some(line) = line {
+                    line.finish_and_clear();
+                    mp.remove(&line);
+                }
+                overall.inc(1);
+                if outcome != "moved" {
+                    let _ = mp.println(format!("  {name}: {outcome}{}", sep(detail)));
+                }
+            }
+            (ProgressMode::Log, _) => {
+                if outcome == "moved" || outcome == "interrupted" {
+                    tracing::info!(target: PROGRESS_TARGET, server = %key, "{name}: {outcome}{}", sep(detail));
+                } else {
+                    tracing::warn!(target: PROGRESS_TARGET, server = %key, "{name}: {outcome}{}", sep(detail));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A message about the whole run (e.g. "stopping after Ctrl-C").
+    pub fn note(&self, message: &str) {
+        match (&self.mode, &self.bars) {
+            (ProgressMode::Bars, Some((_, overall))) => overall.set_message(message.to_string()),
+            (ProgressMode::Log, _) => tracing::info!(target: PROGRESS_TARGET, "{message}"),
+            _ => {}
+        }
+    }
+
+    /// Remove the bars before the summary is printed.
+    pub fn finish(&self) {
+        if let Some((mp, overall)) = &self.bars {
+            for (_, line) in std::mem::take(&mut *self.lines.lock().unwrap_or_else(|p| p.into_inner())) {
+                line.finish_and_clear();
+            }
+            overall.finish_and_clear();
+            let _ = mp.clear();
+            crate::logging::set_progress_bars(None);
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if self.bars.is_some() {
+            crate::logging::set_progress_bars(None);
+        }
+    }
+}
+
+fn sep(detail: &str) -> String {
+    if detail.is_empty() { String::new() } else { format!(": {detail}") }
+}

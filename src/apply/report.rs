@@ -1,0 +1,350 @@
+//! The end of a run: per-server outcomes and timings, as a summary table on
+//! stdout and as JSON for `--report FILE`.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::plan::changeset::Step;
+
+/// Version of the report's JSON format.
+pub const REPORT_FORMAT: u32 = 1;
+
+/// How one server ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerOutcome {
+    /// In the target AZ, verified; the source handled per `source_after`.
+    Moved,
+    /// Nothing to do (already in the target AZ, or moved earlier).
+    Unchanged,
+    /// Tried and failed; left as it was (see `message`).
+    Failed,
+    /// Not tried because something it comes `after` did not succeed.
+    Skipped,
+    /// Not tried because the plan blocks it.
+    Blocked,
+    /// Not tried: the server changed since the saved plan was made.
+    Stale,
+    /// The run was interrupted before this server finished; run again to resume.
+    Interrupted,
+}
+
+impl ServerOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerOutcome::Moved => "moved",
+            ServerOutcome::Unchanged => "unchanged",
+            ServerOutcome::Failed => "failed",
+            ServerOutcome::Skipped => "skipped",
+            ServerOutcome::Blocked => "blocked",
+            ServerOutcome::Stale => "stale",
+            ServerOutcome::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// One executed step and how long it took.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepTiming {
+    /// The step, or `rollback`.
+    pub step: String,
+    pub attempt: u32,
+    /// Seconds since the run started.
+    pub started_s: f64,
+    pub elapsed_s: Option<f64>,
+    pub outcome: Option<String>,
+}
+
+/// The fate of one server.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServerReport {
+    /// The move's key (the source UUID, or `entry:<key>`).
+    pub key: String,
+    pub name: String,
+    pub entry: String,
+    pub outcome: ServerOutcome,
+    pub source_id: Option<String>,
+    pub from_az: Option<String>,
+    pub from_host: Option<String>,
+    pub target_az: String,
+    pub replacement_id: Option<String>,
+    pub replacement_az: Option<String>,
+    pub replacement_host: Option<String>,
+    pub snapshot_id: Option<String>,
+    /// `keep`, `stop` or `delete`.
+    pub source_after: String,
+    /// What was found/left of the source at the end, in words.
+    pub source_state: Option<String>,
+    /// Why it failed, was skipped, blocked, stale or unchanged.
+    pub message: Option<String>,
+    /// OpenStack request ids of the calls that failed, for the cloud's operators.
+    pub request_ids: Vec<String>,
+    /// Steps still to do (interrupted, failed without rollback).
+    pub remaining_steps: Vec<Step>,
+    pub steps: Vec<StepTiming>,
+    pub elapsed_s: Option<f64>,
+}
+
+/// Counts per outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub moved: usize,
+    pub unchanged: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub blocked: usize,
+    pub stale: usize,
+    pub interrupted: usize,
+}
+
+/// The whole run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApplyReport {
+    pub format: u32,
+    pub azmove_version: String,
+    pub plan_path: String,
+    pub plan_digest: String,
+    pub cloud: Option<String>,
+    pub started_at: String,
+    pub finished_at: String,
+    pub elapsed_s: f64,
+    pub interrupted: bool,
+    pub counts: Counts,
+    /// HTTP requests sent during the run (all retries included), when known.
+    pub api_requests: Option<u64>,
+    /// `changes-since` (shared list polls) or `naive` (one GET per server).
+    pub polling: String,
+    pub journal: Option<String>,
+    /// The command that continues the run, when something is left to do.
+    pub resume: Option<String>,
+    pub servers: Vec<ServerReport>,
+}
+
+impl ApplyReport {
+    pub fn counts_of(servers: &[ServerReport]) -> Counts {
+        let mut c = Counts::default();
+        for s in servers {
+            match s.outcome {
+                ServerOutcome::Moved => c.moved += 1,
+                ServerOutcome::Unchanged => c.unchanged += 1,
+                ServerOutcome::Failed => c.failed += 1,
+                ServerOutcome::Skipped => c.skipped += 1,
+                ServerOutcome::Blocked => c.blocked += 1,
+                ServerOutcome::Stale => c.stale += 1,
+                ServerOutcome::Interrupted => c.interrupted += 1,
+            }
+        }
+        c
+    }
+
+    /// Everything that was to be done was done.
+    pub fn is_success(&self) -> bool {
+        !self.interrupted
+            && self.counts.failed == 0
+            && self.counts.skipped == 0
+            && self.counts.stale == 0
+            && self.counts.interrupted == 0
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// The one-line summary, e.g. "Apply complete in 2m 3s: 3 moved, 1 unchanged, 0 failed, 0 skipped."
+    pub fn summary_line(&self) -> String {
+        let c = &self.counts;
+        let head = if self.interrupted { "Apply interrupted" } else { "Apply complete" };
+        let mut line = format!(
+            "{head} after {}: {} moved, {} unchanged, {} failed, {} skipped",
+            human(Duration::from_secs_f64(self.elapsed_s.max(0.0))),
+            c.moved,
+            c.unchanged,
+            c.failed,
+            c.skipped
+        );
+        for (n, what) in [(c.blocked, "blocked"), (c.stale, "stale"), (c.interrupted, "not finished")] {
+            if n > 0 {
+                let _ = write!(line, ", {n} {what}");
+            }
+        }
+        line.push('.');
+        line
+    }
+
+    /// The summary table printed at the end of `azmove apply`.
+    pub fn render_text(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "{}", self.summary_line());
+        let rows: Vec<[String; 5]> = self
+            .servers
+            .iter()
+            .map(|s| {
+                let ids = match (&s.source_id, &s.replacement_id) {
+                    (Some(a), Some(b)) if a != b => format!("{a} → {b}"),
+                    (Some(a), _) => a.clone(),
+                    (None, _) => "-".into(),
+                };
+                let place = match s.outcome {
+                    ServerOutcome::Moved => format!(
+                        "{}/{}",
+                        s.replacement_az.as_deref().unwrap_or(&s.target_az),
+                        s.replacement_host.as_deref().unwrap_or("(host hidden)")
+                    ),
+                    _ => format!(
+                        "{}/{} → {}",
+                        s.from_az.as_deref().unwrap_or("?"),
+                        s.from_host.as_deref().unwrap_or("?"),
+                        s.target_az
+                    ),
+                };
+                let detail = match s.outcome {
+                    ServerOutcome::Moved => step_times(&s.steps),
+                    _ => s.message.clone().unwrap_or_default(),
+                };
+                [s.name.clone(), s.outcome.as_str().to_string(), ids, place, detail]
+            })
+            .collect();
+        if !rows.is_empty() {
+            let header = ["SERVER", "OUTCOME", "ID (OLD → NEW)", "AZ/HOST", "STEPS / DETAIL"];
+            let mut width = header.map(|h| h.chars().count());
+            for r in &rows {
+                for (i, c) in r.iter().enumerate().take(4) {
+                    width[i] = width[i].max(c.chars().count());
+                }
+            }
+            out.push('\n');
+            let mut line = |cols: [&str; 5]| {
+                let mut l = String::from(" ");
+                for (i, c) in cols.iter().enumerate() {
+                    if i < 4 {
+                        let _ = write!(l, " {c:<w$} ", w = width[i]);
+                    } else {
+                        let _ = write!(l, " {c}");
+                    }
+                }
+                let _ = writeln!(out, "{}", l.trim_end());
+            };
+            line(header);
+            for r in &rows {
+                line([&r[0], &r[1], &r[2], &r[3], &r[4]]);
+            }
+        }
+        if let Some(j) = &self.journal {
+            let _ = write!(out, "\nJournal: {j}");
+        }
+        if let Some(r) = &self.resume {
+            let _ = write!(out, "\nTo continue, run: {r}");
+        }
+        out.push('\n');
+        out
+    }
+}
+
+fn step_times(steps: &[StepTiming]) -> String {
+    steps
+        .iter()
+        .filter_map(|s| {
+            let t = s.elapsed_s?;
+            let retry = if s.attempt > 0 { format!(" (retry {})", s.attempt) } else { String::new() };
+            Some(format!("{}{retry} {}", s.step, human(Duration::from_secs_f64(t.max(0.0)))))
+        })
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+/// A short human duration: `850ms`, `4.2s`, `3m 12s`, `1h 4m`.
+pub fn human(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 {
+        format!("{:.1}s", d.as_secs_f64())
+    } else if ms < 3_600_000 {
+        format!("{}m {}s", ms / 60_000, (ms / 1000) % 60)
+    } else {
+        format!("{}h {}m", ms / 3_600_000, (ms / 60_000) % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(name: &str, outcome: ServerOutcome) -> ServerReport {
+        ServerReport {
+            key: format!("id-{name}"),
+            name: name.into(),
+            entry: name.into(),
+            outcome,
+            source_id: Some(format!("id-{name}")),
+            from_az: Some("nova".into()),
+            from_host: Some("node-1".into()),
+            target_az: "nova2".into(),
+            replacement_id: (outcome == ServerOutcome::Moved).then(|| format!("new-{name}")),
+            replacement_az: (outcome == ServerOutcome::Moved).then(|| "nova2".into()),
+            replacement_host: (outcome == ServerOutcome::Moved).then(|| "node-31".into()),
+            snapshot_id: None,
+            source_after: "keep".into(),
+            source_state: None,
+            message: (outcome == ServerOutcome::Failed).then(|| "boot ended in ERROR: No valid host".into()),
+            request_ids: vec![],
+            remaining_steps: vec![],
+            steps: vec![StepTiming {
+                step: "snapshot".into(),
+                attempt: 0,
+                started_s: 0.0,
+                elapsed_s: Some(4.31),
+                outcome: Some("done".into()),
+            }],
+            elapsed_s: Some(5.0),
+        }
+    }
+
+    fn report(servers: Vec<ServerReport>) -> ApplyReport {
+        ApplyReport {
+            format: REPORT_FORMAT,
+            azmove_version: "0".into(),
+            plan_path: "p.yaml".into(),
+            plan_digest: "d".into(),
+            cloud: None,
+            started_at: "t0".into(),
+            finished_at: "t1".into(),
+            elapsed_s: 75.0,
+            interrupted: false,
+            counts: ApplyReport::counts_of(&servers),
+            api_requests: None,
+            polling: "changes-since".into(),
+            journal: None,
+            resume: None,
+            servers,
+        }
+    }
+
+    #[test]
+    fn success_needs_no_failed_skipped_or_stale_server() {
+        assert!(report(vec![server("a", ServerOutcome::Moved), server("b", ServerOutcome::Unchanged)]).is_success());
+        assert!(!report(vec![server("a", ServerOutcome::Failed)]).is_success());
+        assert!(!report(vec![server("a", ServerOutcome::Skipped)]).is_success());
+        assert!(!report(vec![server("a", ServerOutcome::Stale)]).is_success());
+    }
+
+    #[test]
+    fn table_shows_ids_place_and_step_times() {
+        let text = report(vec![server("web1", ServerOutcome::Moved), server("db1", ServerOutcome::Failed)])
+            .render_text();
+        assert!(text.starts_with("Apply complete after 1m 15s: 1 moved, 0 unchanged, 1 failed, 0 skipped."), "{text}");
+        assert!(text.contains("id-web1 → new-web1"), "{text}");
+        assert!(text.contains("nova2/node-31"), "{text}");
+        assert!(text.contains("snapshot 4.3s"), "{text}");
+        assert!(text.contains("No valid host"), "{text}");
+    }
+
+    #[test]
+    fn human_durations() {
+        assert_eq!(human(Duration::from_millis(850)), "850ms");
+        assert_eq!(human(Duration::from_secs(192)), "3m 12s");
+        assert_eq!(human(Duration::from_secs(3840)), "1h 4m");
+    }
+}

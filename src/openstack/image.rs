@@ -1,0 +1,218 @@
+//! Glance v2: the snapshots azmove makes, found again by their properties.
+
+use std::collections::BTreeMap;
+
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::client::Client;
+use super::error::{Error, Service};
+use super::paging::{Page, marker_from_url};
+use super::transport::decode_error;
+use crate::plan::inventory::Image;
+
+/// Filters of `GET /v2/images`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageQuery {
+    /// Custom properties that must match exactly (`?azmove_source=<id>`).
+    pub properties: BTreeMap<String, String>,
+    /// queued, saving, active, killed, …
+    pub status: Option<String>,
+    /// Only images changed at or after this ISO 8601 time (`updated_at=gte:…`).
+    pub updated_since: Option<String>,
+    pub name: Option<String>,
+    pub owner: Option<String>,
+    /// public, private, shared, community, all.
+    pub visibility: Option<String>,
+}
+
+impl ImageQuery {
+    /// Images tagged with `key=value`.
+    pub fn with_property(key: impl Into<String>, value: impl Into<String>) -> ImageQuery {
+        let mut q = ImageQuery::default();
+        q.properties.insert(key.into(), value.into());
+        q
+    }
+}
+
+/// Properties Glance defines itself; everything else at the top level of
+/// an image is a custom property.
+const CORE_KEYS: &[&str] = &[
+    "id",
+    "name",
+    "status",
+    "size",
+    "created_at",
+    "updated_at",
+    "checksum",
+    "container_format",
+    "disk_format",
+    "visibility",
+    "owner",
+    "os_hash_algo",
+    "os_hash_value",
+    "os_hidden",
+    "protected",
+    "min_disk",
+    "min_ram",
+    "virtual_size",
+    "tags",
+    "self",
+    "file",
+    "schema",
+    "locations",
+    "direct_url",
+    "stores",
+];
+
+#[derive(Deserialize)]
+struct ImageWire {
+    id: String,
+    #[serde(default)]
+    name: Option<String>,
+    status: String,
+    #[serde(default)]
+    size: Option<u64>,
+    #[serde(default)]
+    created_at: Option<String>,
+    #[serde(default)]
+    updated_at: Option<String>,
+    #[serde(flatten)]
+    rest: BTreeMap<String, Value>,
+}
+
+impl From<ImageWire> for Image {
+    fn from(w: ImageWire) -> Image {
+        let properties = w
+            .rest
+            .into_iter()
+            .filter(|(k, _)| !CORE_KEYS.contains(&k.as_str()))
+            .filter_map(|(k, v)| match v {
+                Value::String(s) => Some((k, s)),
+                Value::Null => None,
+                other => Some((k, other.to_string())),
+            })
+            .collect();
+        Image {
+            id: w.id,
+            name: w.name.unwrap_or_default(),
+            status: w.status,
+            properties,
+            size: w.size,
+            created_at: w.created_at.unwrap_or_default(),
+            updated_at: w.updated_at.unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ImageListWire {
+    images: Vec<ImageWire>,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// Parses `GET /v2/images`: Glance says there is more with
+/// `"next": "/v2/images?marker=…"`.
+pub fn parse_image_list(body: &[u8]) -> Result<Page<Image>, serde_json::Error> {
+    let wire: ImageListWire = serde_json::from_slice(body)?;
+    let last = wire.images.last().map(|i| i.id.clone());
+    let next_marker = wire
+        .next
+        .as_deref()
+        .and_then(|n| marker_from_url(n).or(last));
+    Ok(Page {
+        items: wire.images.into_iter().map(Image::from).collect(),
+        next_marker,
+    })
+}
+
+/// Parses `GET /v2/images/{id}` (the image itself, not wrapped).
+pub fn parse_image(body: &[u8]) -> Result<Image, serde_json::Error> {
+    Ok(serde_json::from_slice::<ImageWire>(body)?.into())
+}
+
+impl Client {
+    /// Every image matching `query`, following pages.
+    pub async fn list_images(&self, query: &ImageQuery) -> Result<Vec<Image>, Error> {
+        let mut out = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let mut req = self.service_request(Service::Image, Method::GET, &["images"])?;
+            {
+                let mut q = req.url.query_pairs_mut();
+                q.append_pair("limit", &self.page_size().to_string());
+                for (k, v) in &query.properties {
+                    q.append_pair(k, v);
+                }
+                if let Some(v) = &query.status {
+                    q.append_pair("status", v);
+                }
+                if let Some(v) = &query.updated_since {
+                    q.append_pair("updated_at", &format!("gte:{v}"));
+                }
+                if let Some(v) = &query.name {
+                    q.append_pair("name", v);
+                }
+                if let Some(v) = &query.owner {
+                    q.append_pair("owner", v);
+                }
+                if let Some(v) = &query.visibility {
+                    q.append_pair("visibility", v);
+                }
+                if let Some(m) = &marker {
+                    q.append_pair("marker", m);
+                }
+            }
+            let resp = self.send(&req).await?;
+            let page = parse_image_list(&resp.body).map_err(|e| decode_error(&req, &e))?;
+            let empty = page.items.is_empty();
+            out.extend(page.items);
+            match page.next_marker {
+                Some(next) if !empty && marker.as_deref() != Some(next.as_str()) => {
+                    marker = Some(next)
+                }
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    /// `GET /v2/images/{id}`; `None` when there is no such image.
+    pub async fn get_image(&self, id: &str) -> Result<Option<Image>, Error> {
+        let req = self.service_request(Service::Image, Method::GET, &["images", id])?;
+        match self.send(&req).await {
+            Ok(resp) => parse_image(&resp.body)
+                .map(Some)
+                .map_err(|e| decode_error(&req, &e)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `DELETE /v2/images/{id}`; an image that is already gone is fine.
+    pub async fn delete_image(&self, id: &str) -> Result<(), Error> {
+        let req = self.service_request(Service::Image, Method::DELETE, &["images", id])?;
+        self.send_allow_missing(&req).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn custom_properties_are_separated_from_core_ones() {
+        let body = br#"{"id": "i", "name": null, "status": "active", "size": null, "container_format": "bare",
+            "azmove_source": "s1", "image_type": "snapshot", "min_ram": 0, "os_hidden": false, "tags": []}"#;
+        let image = parse_image(body).expect("parses");
+        assert_eq!(image.name, "");
+        assert_eq!(
+            image.properties.into_iter().collect::<Vec<_>>(),
+            [
+                ("azmove_source".to_owned(), "s1".to_owned()),
+                ("image_type".to_owned(), "snapshot".to_owned())
+            ]
+        );
+    }
+}

@@ -1,0 +1,164 @@
+//! Cinder v3: volumes and their availability zones — a volume stays in its
+//! AZ, which decides whether a server can move without it.
+
+use reqwest::Method;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::client::Client;
+use super::error::{Error, Service};
+use super::paging::{Link, Page, marker_from_links};
+use super::transport::decode_error;
+use crate::plan::inventory::AvailabilityZone;
+
+/// Filters of `GET /volumes/detail`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VolumeQuery {
+    /// Volumes of every project; admin only.
+    pub all_tenants: bool,
+    pub availability_zone: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Volume {
+    pub id: String,
+    pub name: Option<String>,
+    pub availability_zone: Option<String>,
+    pub bootable: bool,
+    /// available, in-use, creating, error, …
+    pub status: String,
+    pub size_gb: u64,
+    pub volume_type: Option<String>,
+    pub attachments: Vec<VolumeAttachment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeAttachment {
+    pub server_id: String,
+    pub attachment_id: Option<String>,
+    pub device: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct VolumesWire {
+    volumes: Vec<VolumeWire>,
+    #[serde(default)]
+    volumes_links: Vec<Link>,
+}
+
+#[derive(Deserialize)]
+struct VolumeWire {
+    id: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    availability_zone: Option<String>,
+    #[serde(default, deserialize_with = "bool_or_string")]
+    bootable: bool,
+    status: String,
+    #[serde(default)]
+    size: u64,
+    #[serde(default)]
+    volume_type: Option<String>,
+    #[serde(default)]
+    attachments: Vec<AttachmentWire>,
+}
+
+#[derive(Deserialize)]
+struct AttachmentWire {
+    server_id: String,
+    #[serde(default)]
+    attachment_id: Option<String>,
+    #[serde(default)]
+    device: Option<String>,
+}
+
+/// Cinder writes `"bootable": "false"` (a string); accept a boolean too.
+fn bool_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum B {
+        Bool(bool),
+        Str(String),
+    }
+    Ok(match Option::<B>::deserialize(d)? {
+        Some(B::Bool(b)) => b,
+        Some(B::Str(s)) => s.eq_ignore_ascii_case("true"),
+        None => false,
+    })
+}
+
+/// Parses `GET /volumes/detail`.
+pub fn parse_volume_list(body: &[u8]) -> Result<Page<Volume>, serde_json::Error> {
+    let wire: VolumesWire = serde_json::from_slice(body)?;
+    let last = wire.volumes.last().map(|v| v.id.clone());
+    let next_marker = marker_from_links(&wire.volumes_links, last.as_deref());
+    let items = wire
+        .volumes
+        .into_iter()
+        .map(|v| Volume {
+            id: v.id,
+            name: v.name.filter(|n| !n.is_empty()),
+            availability_zone: v.availability_zone.filter(|z| !z.is_empty()),
+            bootable: v.bootable,
+            status: v.status,
+            size_gb: v.size,
+            volume_type: v.volume_type,
+            attachments: v
+                .attachments
+                .into_iter()
+                .map(|a| VolumeAttachment {
+                    server_id: a.server_id,
+                    attachment_id: a.attachment_id,
+                    device: a.device,
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(Page { items, next_marker })
+}
+
+impl Client {
+    /// Every volume matching `query`, following pages.
+    pub async fn list_volumes(&self, query: &VolumeQuery) -> Result<Vec<Volume>, Error> {
+        let mut out = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let mut req =
+                self.service_request(Service::BlockStorage, Method::GET, &["volumes", "detail"])?;
+            {
+                let mut q = req.url.query_pairs_mut();
+                q.append_pair("limit", &self.page_size().to_string());
+                if query.all_tenants {
+                    q.append_pair("all_tenants", "True");
+                }
+                if let Some(az) = &query.availability_zone {
+                    q.append_pair("availability_zone", az);
+                }
+                if let Some(m) = &marker {
+                    q.append_pair("marker", m);
+                }
+            }
+            let resp = self.send(&req).await?;
+            let page = parse_volume_list(&resp.body).map_err(|e| decode_error(&req, &e))?;
+            let empty = page.items.is_empty();
+            out.extend(page.items);
+            match page.next_marker {
+                Some(next) if !empty && marker.as_deref() != Some(next.as_str()) => {
+                    marker = Some(next)
+                }
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    /// Cinder's availability zones (no hosts: Cinder does not list them).
+    pub async fn list_volume_availability_zones(&self) -> Result<Vec<AvailabilityZone>, Error> {
+        let req = self.service_request(
+            Service::BlockStorage,
+            Method::GET,
+            &["os-availability-zone"],
+        )?;
+        let resp = self.send(&req).await?;
+        super::compute::parse_availability_zones(&resp.body).map_err(|e| decode_error(&req, &e))
+    }
+}

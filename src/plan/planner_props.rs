@@ -1,0 +1,240 @@
+//! Properties of the planner over random plans and clouds: the order honours
+//! every `after`, planning is deterministic, and planning again after apply
+//! did some or all of the steps continues exactly where it stopped.
+
+use proptest::prelude::{ProptestConfig, Strategy as Gen, any, prop};
+use proptest::{prop_assert, prop_assert_eq, prop_oneof, proptest};
+
+use super::tests::{entry, file, inventory, select, server};
+use super::*;
+use crate::plan::file::Selector;
+
+/// What apply's steps do to the cloud, as far as the planner can see it.
+pub(crate) fn apply_steps(inv: &mut Inventory, m: &PlannedMove, n: usize) {
+    let boot = m.boot.clone().expect("a move has a boot spec");
+    let rep_id = m.existing.replacement_id.clone().unwrap_or_else(|| format!("rep-{}", m.key));
+    let mut snap_id = match m.existing.snapshot_status.as_deref() {
+        Some("killed") | None => format!("snap-{}", m.key),
+        Some(_) => m.existing.snapshot_id.clone().unwrap_or_default(),
+    };
+    for step in &m.steps[..n] {
+        match step {
+            Step::StopSource => {
+                let s = inv.servers.iter_mut().find(|s| s.id == m.key).expect("source");
+                s.status = "SHUTOFF".into();
+                s.metadata.insert(tags::STOPPED_BY.into(), "1".into());
+                s.updated = "2026-02-01T00:00:00Z".into();
+            }
+            Step::Snapshot => {
+                if m.existing.snapshot_status.as_deref() == Some("killed") {
+                    let killed = m.existing.snapshot_id.clone();
+                    inv.images.retain(|i| Some(&i.id) != killed.as_ref());
+                }
+                snap_id = format!("snap-{}", m.key);
+                inv.images.push(Image {
+                    id: snap_id.clone(),
+                    name: boot.snapshot_name.clone(),
+                    status: "queued".into(),
+                    properties: boot.snapshot_properties.clone(),
+                    size: None,
+                    created_at: "2026-02-01T00:00:00Z".into(),
+                    updated_at: "2026-02-01T00:00:00Z".into(),
+                });
+            }
+            Step::WaitImage => {
+                let i = inv.images.iter_mut().find(|i| i.id == snap_id).expect("snapshot");
+                i.status = "active".into();
+            }
+            Step::Boot => {
+                let src = inv.servers.iter().find(|s| s.id == m.key).expect("source").clone();
+                inv.servers.push(Server {
+                    id: rep_id.clone(),
+                    name: boot.name.clone(),
+                    status: "BUILD".into(),
+                    availability_zone: Some(m.target_az.clone()),
+                    metadata: boot.metadata.clone(),
+                    image_id: Some(snap_id.clone()),
+                    host: None,
+                    ..src
+                });
+            }
+            Step::WaitActive => {
+                let r = inv.servers.iter_mut().find(|s| s.id == rep_id).expect("replacement");
+                r.status = "ACTIVE".into();
+            }
+            Step::Verify => {}
+            Step::DeleteSnapshot => inv.images.retain(|i| i.id != snap_id),
+            Step::HandleSource => match m.settings.source_after {
+                SourceAfter::Delete => inv.servers.retain(|s| s.id != m.key),
+                other => {
+                    let s = inv.servers.iter_mut().find(|s| s.id == m.key).expect("source");
+                    if other == SourceAfter::Stop {
+                        s.status = "SHUTOFF".into();
+                    }
+                    s.metadata.insert(tags::MOVED_TO.into(), rep_id.clone());
+                }
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Case {
+    servers: Vec<(u8, bool, bool)>,
+    entries: Vec<(EntryKind, Vec<usize>, u8, bool, bool)>,
+}
+
+#[derive(Debug, Clone)]
+enum EntryKind {
+    Server(u8),
+    Group(u8),
+}
+
+fn case() -> impl Gen<Value = Case> {
+    let servers = prop::collection::vec((0u8..4, any::<bool>(), any::<bool>()), 1..10);
+    let entry = (
+        prop_oneof![(0u8..12).prop_map(EntryKind::Server), (0u8..4).prop_map(EntryKind::Group)],
+        prop::collection::vec(0usize..6, 0..3),
+        0u8..3,
+        any::<bool>(),
+        any::<bool>(),
+    );
+    (servers, prop::collection::vec(entry, 1..6)).prop_map(|(servers, entries)| Case { servers, entries })
+}
+
+/// Server `i` is `vm{i}` in group `g{group}`; groups are selected by name glob.
+fn build(c: &Case) -> (PlanFile, Inventory) {
+    let servers = c
+        .servers
+        .iter()
+        .enumerate()
+        .map(|(i, (group, shutoff, in_target))| {
+            let mut s = server(&format!("id-{i}"), &format!("g{group}-vm{i}"), if *in_target { "nova2" } else { "nova" });
+            if *shutoff {
+                s.status = "SHUTOFF".into();
+            }
+            s
+        })
+        .collect();
+    let n = c.entries.len();
+    let moves = c
+        .entries
+        .iter()
+        .enumerate()
+        .map(|(i, (kind, after, source_after, keep, stop))| {
+            let mut e = match kind {
+                EntryKind::Server(k) => {
+                    let name = c
+                        .servers
+                        .get(*k as usize)
+                        .map(|(g, _, _)| format!("g{g}-vm{k}"))
+                        .unwrap_or_else(|| format!("missing{k}"));
+                    let mut e = entry(&name, "nova2");
+                    e.id = Some(format!("e{i}"));
+                    e
+                }
+                EntryKind::Group(g) => {
+                    let sel = Selector { name: Some(format!("g{g}-*")), ..Default::default() };
+                    select(Some(&format!("e{i}")), sel, "nova2")
+                }
+            };
+            e.after = after.iter().filter(|a| **a < n).map(|a| format!("e{a}")).collect();
+            e.source_after = Some([SourceAfter::Keep, SourceAfter::Stop, SourceAfter::Delete][*source_after as usize]);
+            e.keep_snapshot = Some(*keep);
+            e.stop_before_snapshot = Some(*stop);
+            e
+        })
+        .collect();
+    (file(moves), inventory(servers))
+}
+
+fn replan(f: &PlanFile, inv: &Inventory) -> Changeset {
+    plan(f, "plan.yaml", "feedfacefeedfacefeed", inv)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn order_respects_every_after_edge(c in case()) {
+        let (f, inv) = build(&c);
+        let cs = replan(&f, &inv);
+        let pos: BTreeMap<&str, usize> = cs.moves.iter().enumerate().map(|(i, m)| (m.key.as_str(), i)).collect();
+        let level: BTreeMap<&str, usize> = cs.levels.iter().enumerate()
+            .flat_map(|(l, keys)| keys.iter().map(move |k| (k.as_str(), l))).collect();
+        for m in &cs.moves {
+            for a in &m.after {
+                prop_assert!(pos[a.as_str()] < pos[m.key.as_str()], "{} before {}", a, m.key);
+                prop_assert!(level[a.as_str()] < level[m.key.as_str()]);
+                prop_assert!(cs.get(a).is_some_and(PlannedMove::is_move));
+            }
+        }
+        // Entry-level: every server of B comes after every server of A.
+        let entry_of: BTreeMap<&str, &str> = cs.moves.iter().map(|m| (m.key.as_str(), m.entry.as_str())).collect();
+        for (i, e) in f.moves.iter().enumerate() {
+            for a in &e.after {
+                let b = format!("e{i}");
+                let firsts = cs.moves.iter().filter(|m| entry_of[m.key.as_str()] == b && m.is_move());
+                for m in firsts {
+                    for p in cs.moves.iter().filter(|p| &p.entry == a && p.is_move()) {
+                        prop_assert!(pos[p.key.as_str()] < pos[m.key.as_str()]);
+                        prop_assert!(m.after.contains(&p.key));
+                    }
+                }
+            }
+        }
+        // Every move with work is in exactly one level.
+        let in_levels: usize = cs.levels.iter().map(Vec::len).sum();
+        prop_assert_eq!(in_levels, cs.summary.to_move);
+    }
+
+    #[test]
+    fn planning_is_deterministic(c in case()) {
+        let (f, inv) = build(&c);
+        let a = replan(&f, &inv);
+        let mut shuffled = inv.clone();
+        shuffled.servers.reverse();
+        let b = replan(&f, &shuffled);
+        prop_assert_eq!(&a, &b);
+        prop_assert_eq!(a.to_json(), b.to_json());
+    }
+
+    #[test]
+    fn planning_after_a_complete_apply_has_no_changes(c in case()) {
+        let (f, mut inv) = build(&c);
+        let cs = replan(&f, &inv);
+        for m in cs.moves.iter().filter(|m| m.is_move()) {
+            apply_steps(&mut inv, m, m.steps.len());
+        }
+        let again = replan(&f, &inv);
+        prop_assert_eq!(again.summary.to_move, 0, "{:#?}", again.moves);
+        prop_assert!(again.summary.blocked <= cs.summary.blocked);
+    }
+
+    #[test]
+    fn planning_after_a_partial_apply_continues_where_it_stopped(c in case(), cut in 0usize..8) {
+        let (f, mut inv) = build(&c);
+        let cs = replan(&f, &inv);
+        let moving: Vec<&PlannedMove> = cs.moves.iter().filter(|m| m.is_move()).collect();
+        let mut expected: BTreeMap<String, Vec<Step>> = BTreeMap::new();
+        for m in &moving {
+            let k = cut.min(m.steps.len() - 1);
+            apply_steps(&mut inv, m, k);
+            let mut rest = m.steps[k..].to_vec();
+            // An ACTIVE replacement found in its target AZ is already verified.
+            if rest.first() == Some(&Step::Verify) {
+                rest.remove(0);
+            }
+            expected.insert(m.key.clone(), rest);
+        }
+        let again = replan(&f, &inv);
+        for (key, rest) in expected {
+            let m = again.get(&key);
+            prop_assert!(m.is_some(), "{} vanished", key);
+            let m = m.unwrap();
+            prop_assert_eq!(&m.action, &Action::Move);
+            prop_assert_eq!(&m.steps, &rest, "{}", key);
+        }
+    }
+}
+
