@@ -156,6 +156,16 @@ pub struct ApplyArgs {
     /// Directory for the journal (JSON lines, mode 0600).
     #[arg(long, value_name = "DIR", default_value = ".azmove")]
     pub journal_dir: PathBuf,
+    /// Wait with one GET per server every INTERVAL instead of shared list
+    /// polls (the baseline benchmarks compare against).
+    #[arg(long, value_name = "INTERVAL", hide = true, value_parser = crate::plan::file::parse_duration)]
+    pub naive_poll: Option<std::time::Duration>,
+    /// Shortest time between two polls (default 2s, scaled by a simulator's time scale).
+    #[arg(long, value_name = "DURATION", hide = true, value_parser = crate::plan::file::parse_duration)]
+    pub poll_min: Option<std::time::Duration>,
+    /// Longest time between two polls (default 30s, scaled by a simulator's time scale).
+    #[arg(long, value_name = "DURATION", hide = true, value_parser = crate::plan::file::parse_duration)]
+    pub poll_max: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -170,14 +180,11 @@ pub struct ShowArgs {
 
 #[derive(Debug, Args)]
 pub struct DiffArgs {
-    /// The old plan file (omit with --git).
-    #[arg(value_name = "OLD")]
-    pub old: Option<PathBuf>,
-    /// The new plan file.
-    #[arg(value_name = "NEW")]
-    pub new: PathBuf,
+    /// The old and the new plan file (`OLD NEW`); with --git, only the new one.
+    #[arg(value_name = "FILE", required = true, num_args = 1..=2)]
+    pub files: Vec<PathBuf>,
     /// Compare NEW with its version at this git revision instead of OLD.
-    #[arg(long, value_name = "REV", conflicts_with = "old")]
+    #[arg(long, value_name = "REV")]
     pub git: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]

@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 use secrecy::ExposeSecret;
 
 use crate::cli::CloudArgs;
-use crate::openstack::{self, Client, ClientOptions, CloudConfig, CloudSelection, ConfigError, Env};
+use crate::openstack::{
+    self, Client, ClientOptions, CloudConfig, CloudSelection, ConfigError, Env,
+};
 use crate::plan::file::Limits;
 use crate::sim::{self, Scenario, ScenarioError, SimError, SimHandle};
 
@@ -29,7 +31,11 @@ pub enum ConnectError {
         source: SimError,
     },
     #[error("the scenario {} has no user `{user}`; its users are: {}", scenario.display(), known.join(", "))]
-    SimUser { scenario: PathBuf, user: String, known: Vec<String> },
+    SimUser {
+        scenario: PathBuf,
+        user: String,
+        known: Vec<String>,
+    },
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error("cannot connect to {origin}: {source}")]
@@ -86,7 +92,10 @@ pub fn client_options(limits: &Limits) -> ClientOptions {
 }
 
 /// Resolve the cloud and connect (or start the simulator and connect to it).
-pub async fn connect(target: &Target<'_>, options: ClientOptions) -> Result<Connection, ConnectError> {
+pub async fn connect(
+    target: &Target<'_>,
+    options: ClientOptions,
+) -> Result<Connection, ConnectError> {
     let (config, sim) = match &target.cloud.sim {
         Some(scenario_path) => {
             let (config, handle) = start_sim(scenario_path, target.sim_user).await?;
@@ -109,12 +118,18 @@ pub async fn connect(target: &Target<'_>, options: ClientOptions) -> Result<Conn
     Ok(Connection { client, sim })
 }
 
-async fn start_sim(path: &Path, user: Option<&str>) -> Result<(CloudConfig, SimHandle), ConnectError> {
+async fn start_sim(
+    path: &Path,
+    user: Option<&str>,
+) -> Result<(CloudConfig, SimHandle), ConnectError> {
     let scenario = Scenario::load(path)?;
     let bind = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     let handle = sim::start(scenario, bind)
         .await
-        .map_err(|source| ConnectError::Sim { scenario: path.to_path_buf(), source })?;
+        .map_err(|source| ConnectError::Sim {
+            scenario: path.to_path_buf(),
+            source,
+        })?;
     let Some(creds) = handle.credentials(user) else {
         return Err(ConnectError::SimUser {
             scenario: path.to_path_buf(),
@@ -137,6 +152,10 @@ async fn start_sim(path: &Path, user: Option<&str>) -> Result<(CloudConfig, SimH
         creds.domain.clone(),
     )
     .with_region(creds.region.clone());
-    config.origin = format!("the simulated cloud of {} (user {})", path.display(), creds.username);
+    config.origin = format!(
+        "the simulated cloud of {} (user {})",
+        path.display(),
+        creds.username
+    );
     Ok((config, handle))
 }

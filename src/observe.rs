@@ -63,19 +63,40 @@ pub async fn observe(client: &Client, plan: &PlanFile) -> Result<Inventory, Obse
     let server_query = ServerQuery::default();
 
     let (servers, availability_zones, flavors, networks, quota, images) = tokio::try_join!(
-        async { client.list_servers(&server_query).await.map_err(api("the server list")) },
+        async {
+            client
+                .list_servers(&server_query)
+                .await
+                .map_err(api("the server list"))
+        },
         availability_zones(client, capabilities.is_admin),
         async { client.list_flavors().await.map_err(api("the flavor list")) },
         async {
-            let nets = client.list_networks().await.map_err(api("the network list"))?;
-            Ok(nets.into_iter().map(|n| Network { id: n.id, name: n.name }).collect::<Vec<_>>())
+            let nets = client
+                .list_networks()
+                .await
+                .map_err(api("the network list"))?;
+            Ok(nets
+                .into_iter()
+                .map(|n| Network {
+                    id: n.id,
+                    name: n.name,
+                })
+                .collect::<Vec<_>>())
         },
         quota(client),
         snapshots(client, &targets),
     )?;
 
-    let mut inventory =
-        Inventory { servers, availability_zones, flavors, images, quota, capabilities, networks };
+    let mut inventory = Inventory {
+        servers,
+        availability_zones,
+        flavors,
+        images,
+        quota,
+        capabilities,
+        networks,
+    };
     attach_ports(client, plan, &mut inventory).await?;
     tracing::info!(
         servers = inventory.servers.len(),
@@ -89,17 +110,25 @@ pub async fn observe(client: &Client, plan: &PlanFile) -> Result<Inventory, Obse
 /// With hosts for an admin (to check that the target AZ has an enabled,
 /// running compute host); members, or admins whose policy refuses the
 /// detail, get the zones alone.
-async fn availability_zones(client: &Client, is_admin: bool) -> Result<Vec<AvailabilityZone>, ObserveError> {
+async fn availability_zones(
+    client: &Client,
+    is_admin: bool,
+) -> Result<Vec<AvailabilityZone>, ObserveError> {
     if is_admin {
         match client.list_availability_zones(true).await {
             Ok(zones) => return Ok(zones),
             Err(e) if matches!(e.status(), Some(401 | 403)) => {
-                tracing::info!("the availability zone detail is refused ({e}); hosts will not be checked");
+                tracing::info!(
+                    "the availability zone detail is refused ({e}); hosts will not be checked"
+                );
             }
             Err(e) => return Err(api("the availability zones")(e)),
         }
     }
-    client.list_availability_zones(false).await.map_err(api("the availability zones"))
+    client
+        .list_availability_zones(false)
+        .await
+        .map_err(api("the availability zones"))
 }
 
 /// The project's quota; planning goes on without the quota check when the
@@ -108,7 +137,9 @@ async fn quota(client: &Client) -> Result<Option<Quota>, ObserveError> {
     match client.limits().await {
         Ok(q) => Ok(Some(q)),
         Err(e) if matches!(e.status(), Some(403 | 404)) => {
-            tracing::warn!("the cloud did not give the project's quota ({e}); the plan does not check it");
+            tracing::warn!(
+                "the cloud did not give the project's quota ({e}); the plan does not check it"
+            );
             Ok(None)
         }
         Err(e) => Err(api("the project's quota")(e)),
@@ -118,7 +149,9 @@ async fn quota(client: &Client) -> Result<Option<Quota>, ObserveError> {
 /// azmove's snapshots for every target AZ of the plan.
 async fn snapshots(client: &Client, targets: &BTreeSet<&str>) -> Result<Vec<Image>, ObserveError> {
     let lists = try_join_all(targets.iter().map(|az| async move {
-        client.list_images(&ImageQuery::with_property(tags::TARGET, *az)).await
+        client
+            .list_images(&ImageQuery::with_property(tags::TARGET, *az))
+            .await
     }))
     .await
     .map_err(api("azmove's snapshots (Glance images)"))?;
@@ -131,7 +164,11 @@ async fn snapshots(client: &Client, targets: &BTreeSet<&str>) -> Result<Vec<Imag
 }
 
 /// Ports of the plan's servers whose networks cannot be told by name.
-async fn attach_ports(client: &Client, plan: &PlanFile, inventory: &mut Inventory) -> Result<(), ObserveError> {
+async fn attach_ports(
+    client: &Client,
+    plan: &PlanFile,
+    inventory: &mut Inventory,
+) -> Result<(), ObserveError> {
     let device_ids: Vec<String> = planned_sources(plan, inventory)
         .into_iter()
         .filter(|s| needs_ports(s, &inventory.networks))
@@ -140,9 +177,15 @@ async fn attach_ports(client: &Client, plan: &PlanFile, inventory: &mut Inventor
     if device_ids.is_empty() {
         return Ok(());
     }
-    tracing::info!(servers = device_ids.len(), "reading ports: some network names are not unique");
+    tracing::info!(
+        servers = device_ids.len(),
+        "reading ports: some network names are not unique"
+    );
     let ports = client
-        .list_ports(&PortQuery { device_ids, network_id: None })
+        .list_ports(&PortQuery {
+            device_ids,
+            network_id: None,
+        })
         .await
         .map_err(api("the ports of the servers to move"))?;
     let mut by_device: BTreeMap<String, Vec<_>> = BTreeMap::new();

@@ -223,3 +223,9 @@ fn git_revision_is_compared_with_the_working_copy() {
         .code(1)
         .stderr(predicate::str::contains("git could not show the file"));
 }
+
+#[test]
+fn the_command_line_definition_is_consistent() {
+    use clap::CommandFactory;
+    azmove::cli::Cli::command().debug_assert();
+}

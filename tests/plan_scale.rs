@@ -68,10 +68,22 @@ async fn ten_thousand_servers_are_planned_in_a_bounded_number_of_requests() {
     std::fs::write(&plan, PLAN).unwrap();
 
     let (file, digest) = azmove::commands::plan::load(&plan).unwrap();
-    let args = CloudArgs { os_cloud: None, sim: Some(cloud) };
+    let args = CloudArgs {
+        os_cloud: None,
+        sim: Some(cloud),
+    };
     let env = Env::new();
-    let target = Target { cloud: &args, plan_cloud: None, plan_region: None, sim_user: None, env: &env, cwd: Path::new(".") };
-    let connection = connect::connect(&target, connect::client_options(&file.limits)).await.unwrap();
+    let target = Target {
+        cloud: &args,
+        plan_cloud: None,
+        plan_region: None,
+        sim_user: None,
+        env: &env,
+        cwd: Path::new("."),
+    };
+    let connection = connect::connect(&target, connect::client_options(&file.limits))
+        .await
+        .unwrap();
     let t0 = Instant::now();
     let inventory = observe(&connection.client, &file).await.unwrap();
     let observe_time = t0.elapsed();
@@ -83,12 +95,28 @@ async fn ten_thousand_servers_are_planned_in_a_bounded_number_of_requests() {
     let sent = connection.client.requests_sent();
     let stats = connection.sim().unwrap().stats();
     let bound = SERVERS.div_ceil(1000) + 10;
-    println!("requests: {sent} sent by the client, {} seen by the cloud, bound {bound}", stats.requests_total);
+    println!(
+        "requests: {sent} sent by the client, {} seen by the cloud, bound {bound}",
+        stats.requests_total
+    );
     println!("by route: {:#?}", stats.requests_by_route);
-    assert_eq!(sent, stats.requests_total, "the client's counter and the cloud agree");
-    assert!(sent <= bound, "{sent} requests for {SERVERS} servers; at most {bound} allowed");
-    let server_pages = stats.requests_by_route.get("compute GET /servers/detail").copied().unwrap_or(0);
-    assert!(server_pages <= SERVERS.div_ceil(1000) + 1, "{server_pages} server pages");
+    assert_eq!(
+        sent, stats.requests_total,
+        "the client's counter and the cloud agree"
+    );
+    assert!(
+        sent <= bound,
+        "{sent} requests for {SERVERS} servers; at most {bound} allowed"
+    );
+    let server_pages = stats
+        .requests_by_route
+        .get("compute GET /servers/detail")
+        .copied()
+        .unwrap_or(0);
+    assert!(
+        server_pages <= SERVERS.div_ceil(1000) + 1,
+        "{server_pages} server pages"
+    );
 
     let render_started = Instant::now();
     let out = text::render(&cs, false);
@@ -100,7 +128,9 @@ async fn ten_thousand_servers_are_planned_in_a_bounded_number_of_requests() {
         plan_time,
         render_time,
         out.len() / 1024,
-        peak_rss_kib().map(|k| k.to_string()).unwrap_or_else(|| "?".into())
+        peak_rss_kib()
+            .map(|k| k.to_string())
+            .unwrap_or_else(|| "?".into())
     );
     connection.shutdown().await;
 }

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use azmove::plan::file::{Limits, MoveEntry, Options, PlanFile, Selector};
 use azmove::plan::inventory::{
-    Address, AvailabilityZone, Capabilities, Flavor, FlavorRef, Host, Inventory, Microversion, Network, Server,
+    Address, AvailabilityZone, Capabilities, Flavor, FlavorRef, Host, Inventory, Microversion,
+    Network, Server,
 };
 use azmove::plan::planner;
 use azmove::render::json::{changeset_schema, changeset_schema_text, render};
@@ -36,11 +37,20 @@ fn server(id: &str, name: &str, status: &str) -> Server {
         status: status.into(),
         availability_zone: Some("nova".into()),
         host: Some("node-1".into()),
-        flavor: FlavorRef { original_name: Some("m1.tiny".into()), vcpus: Some(1), ram_mb: Some(512), ..Default::default() },
+        flavor: FlavorRef {
+            original_name: Some("m1.tiny".into()),
+            vcpus: Some(1),
+            ram_mb: Some(512),
+            ..Default::default()
+        },
         image_id: Some("img".into()),
         addresses: BTreeMap::from([(
             "net1".to_string(),
-            vec![Address { addr: "10.0.0.3".into(), kind: Some("fixed".into()), mac: None }],
+            vec![Address {
+                addr: "10.0.0.3".into(),
+                kind: Some("fixed".into()),
+                mac: None,
+            }],
         )]),
         security_groups: vec!["default".into()],
         user_data: Some("c2VjcmV0".into()),
@@ -70,13 +80,25 @@ fn entry(server: Option<&str>, select: Option<Selector>) -> MoveEntry {
 #[test]
 fn every_kind_of_move_matches_the_schema() {
     let inventory = Inventory {
-        servers: vec![server("a", "ok", "ACTIVE"), server("b", "bad", "ERROR"), server("c", "web-1", "SHUTOFF")],
+        servers: vec![
+            server("a", "ok", "ACTIVE"),
+            server("b", "bad", "ERROR"),
+            server("c", "web-1", "SHUTOFF"),
+        ],
         availability_zones: vec![
-            AvailabilityZone { name: "nova".into(), available: true, hosts: None },
+            AvailabilityZone {
+                name: "nova".into(),
+                available: true,
+                hosts: None,
+            },
             AvailabilityZone {
                 name: "nova2".into(),
                 available: true,
-                hosts: Some(vec![Host { name: "n".into(), enabled: true, up: true }]),
+                hosts: Some(vec![Host {
+                    name: "n".into(),
+                    enabled: true,
+                    up: true,
+                }]),
             },
         ],
         flavors: vec![Flavor {
@@ -90,8 +112,14 @@ fn every_kind_of_move_matches_the_schema() {
         }],
         images: vec![],
         quota: None,
-        capabilities: Capabilities { compute_microversion: Microversion::new(2, 104), is_admin: true },
-        networks: vec![Network { id: "n1".into(), name: "net1".into() }],
+        capabilities: Capabilities {
+            compute_microversion: Microversion::new(2, 104),
+            is_admin: true,
+        },
+        networks: vec![Network {
+            id: "n1".into(),
+            name: "net1".into(),
+        }],
     };
     let mut late = entry(Some("ok"), None);
     late.after = vec!["bad".into()];
@@ -105,15 +133,33 @@ fn every_kind_of_move_matches_the_schema() {
             late,
             entry(Some("bad"), None),
             entry(Some("ghost"), None),
-            entry(None, Some(Selector { name: Some("web-*".into()), ..Default::default() })),
-            entry(None, Some(Selector { name: Some("none-*".into()), ..Default::default() })),
+            entry(
+                None,
+                Some(Selector {
+                    name: Some("web-*".into()),
+                    ..Default::default()
+                }),
+            ),
+            entry(
+                None,
+                Some(Selector {
+                    name: Some("none-*".into()),
+                    ..Default::default()
+                }),
+            ),
         ],
     };
     let cs = planner::plan(&plan, "p.yaml", "00", &inventory);
     assert_eq!(cs.summary.blocked, 3, "{}", cs.summary.line());
     let value: serde_json::Value = serde_json::from_str(&render(&cs)).unwrap();
     let validator = jsonschema::validator_for(&changeset_schema()).expect("the schema compiles");
-    let errors: Vec<String> = validator.iter_errors(&value).map(|e| format!("{} at {}", e, e.instance_path)).collect();
+    let errors: Vec<String> = validator
+        .iter_errors(&value)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
     assert!(errors.is_empty(), "{errors:#?}");
-    assert!(!render(&cs).contains("c2VjcmV0"), "user data is never written");
+    assert!(
+        !render(&cs).contains("c2VjcmV0"),
+        "user data is never written"
+    );
 }

@@ -20,8 +20,13 @@ fn root(p: &str) -> PathBuf {
 }
 
 async fn plan_with(plan: &Path, scenario: &Path) -> Planned {
-    let cloud = CloudArgs { os_cloud: None, sim: Some(scenario.to_path_buf()) };
-    make_plan(plan, &cloud, None, &Env::new(), Path::new(ROOT)).await.expect("plans against the simulator")
+    let cloud = CloudArgs {
+        os_cloud: None,
+        sim: Some(scenario.to_path_buf()),
+    };
+    make_plan(plan, &cloud, None, &Env::new(), Path::new(ROOT))
+        .await
+        .expect("plans against the simulator")
 }
 
 /// Timestamps differ between runs; the version changes on every release.
@@ -29,11 +34,17 @@ fn mask(s: &str) -> String {
     let ts = Regex::new(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})").unwrap();
     let version = Regex::new(r#""azmove_version": "[^"]*""#).unwrap();
     let s = ts.replace_all(s, "[timestamp]");
-    version.replace_all(&s, r#""azmove_version": "[version]""#).into_owned()
+    version
+        .replace_all(&s, r#""azmove_version": "[version]""#)
+        .into_owned()
 }
 
 fn relative_plan_path(cs: &mut Changeset) {
-    cs.plan_path = cs.plan_path.trim_start_matches(ROOT).trim_start_matches('/').to_string();
+    cs.plan_path = cs
+        .plan_path
+        .trim_start_matches(ROOT)
+        .trim_start_matches('/')
+        .to_string();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -46,7 +57,14 @@ async fn seed_plan_snapshots() {
     assert_eq!(cs.summary.to_move, 1);
     let m = &cs.moves[0];
     let src = m.source.as_ref().unwrap();
-    assert_eq!((src.name.as_str(), src.availability_zone.as_deref(), src.host.as_deref()), ("admin_vm01", Some("nova"), Some("node-27")));
+    assert_eq!(
+        (
+            src.name.as_str(),
+            src.availability_zone.as_deref(),
+            src.host.as_deref()
+        ),
+        ("admin_vm01", Some("nova"), Some("node-27"))
+    );
     assert_eq!(m.target_az, "nova2");
 
     insta::assert_snapshot!("seed_text", mask(&text::render(&cs, false)));
@@ -56,7 +74,10 @@ async fn seed_plan_snapshots() {
 
 fn azmove() -> Command {
     let mut c = Command::cargo_bin("azmove").unwrap();
-    c.current_dir(ROOT).env_remove("OS_CLOUD").env_remove("OS_AUTH_URL").env("NO_COLOR", "1");
+    c.current_dir(ROOT)
+        .env_remove("OS_CLOUD")
+        .env_remove("OS_AUTH_URL")
+        .env("NO_COLOR", "1");
     c
 }
 
@@ -66,34 +87,69 @@ fn cli_exit_codes_and_saved_plan_round_trip() {
     let saved = dir.path().join("seed.plan.json");
 
     let out = azmove()
-        .args(["plan", "plans/seed.yaml", "--sim", "plans/seed-cloud.yaml", "--detailed-exitcode", "-o"])
+        .args([
+            "plan",
+            "plans/seed.yaml",
+            "--sim",
+            "plans/seed-cloud.yaml",
+            "--detailed-exitcode",
+            "-o",
+        ])
         .arg(&saved)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let plan_text = String::from_utf8(out.stdout).unwrap();
-    assert!(plan_text.contains("~ admin_vm01 (") && plan_text.contains("nova/node-27 → nova2"), "{plan_text}");
+    assert!(
+        plan_text.contains("~ admin_vm01 (") && plan_text.contains("nova/node-27 → nova2"),
+        "{plan_text}"
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("azmove show"));
 
     // Without --detailed-exitcode, changes still exit 0.
-    azmove().args(["plan", "plans/seed.yaml", "--sim", "plans/seed-cloud.yaml"]).assert().code(0);
+    azmove()
+        .args(["plan", "plans/seed.yaml", "--sim", "plans/seed-cloud.yaml"])
+        .assert()
+        .code(0);
 
     // `show` renders the saved plan exactly as `plan` did.
     let shown = azmove().arg("show").arg(&saved).output().unwrap();
     assert_eq!(shown.status.code(), Some(0));
     assert_eq!(String::from_utf8(shown.stdout).unwrap(), plan_text);
-    let md = azmove().arg("show").arg(&saved).args(["--format", "markdown"]).output().unwrap();
+    let md = azmove()
+        .arg("show")
+        .arg(&saved)
+        .args(["--format", "markdown"])
+        .output()
+        .unwrap();
     assert!(String::from_utf8(md.stdout).unwrap().contains("<details>"));
 
     // The saved plan holds no credentials of the scenario (password `secret`,
     // application credential `ci-secret`) and no token.
     let body = std::fs::read_to_string(&saved).unwrap();
-    for needle in ["secret", "password", "X-Auth-Token", "x-subject-token", "gAAAA"] {
-        assert!(!body.to_lowercase().contains(&needle.to_lowercase()), "saved plan contains {needle}");
+    for needle in [
+        "secret",
+        "password",
+        "X-Auth-Token",
+        "x-subject-token",
+        "gAAAA",
+    ] {
+        assert!(
+            !body.to_lowercase().contains(&needle.to_lowercase()),
+            "saved plan contains {needle}"
+        );
     }
     let cs = Changeset::from_json("saved", &body).unwrap();
     let fp = cs.moves[0].fingerprint.as_ref().unwrap();
-    assert_eq!((fp.status.as_str(), fp.host.as_deref()), ("ACTIVE", Some("node-27")));
+    assert_eq!(
+        (fp.status.as_str(), fp.host.as_deref()),
+        ("ACTIVE", Some("node-27"))
+    );
     assert_eq!(cs.plan_digest.len(), 64);
 }
 
@@ -108,32 +164,32 @@ const SMALL_CLOUD: &str = r#"
 seed: 7
 availability_zones:
   - name: nova
-    hosts: [{name: node-1, vcpus: 64, ram_mb: 131072, disk_gb: 2000}]
+    hosts: [{name: node-1, vcpus: 1024, ram_mb: 1048576, disk_gb: 20000}]
   - name: nova2
-    hosts: [{name: node-2, vcpus: 64, ram_mb: 131072, disk_gb: 2000, enabled: false}]
+    hosts: [{name: node-2, vcpus: 1024, ram_mb: 1048576, disk_gb: 20000, enabled: false}]
   - name: nova3
-    hosts: [{name: node-3, vcpus: 64, ram_mb: 131072, disk_gb: 2000}]
+    hosts: [{name: node-3, vcpus: 1024, ram_mb: 1048576, disk_gb: 20000}]
 flavors:
   - {name: m1.tiny, id: "1", vcpus: 1, ram_mb: 512, disk_gb: 1}
   - {name: m1.pinned, id: "9", vcpus: 1, ram_mb: 512, disk_gb: 1, extra_specs: {"aggregate_instance_extra_specs:availability_zone": nova}}
 images:
   - {name: cirros}
 projects:
-  - {name: admin, quota: {instances: 50, cores: 50, ram_mb: 100000}}
+  - {name: admin, quota: {instances: 500, cores: 500, ram_mb: 1000000}}
+  - {name: demo}
 users:
   - {name: admin, password: hunter2, project: admin, roles: [admin]}
   - {name: member, password: member-pass, project: admin, roles: [member]}
 networks:
   - {name: net1, shared: true, subnets: [{name: s1, cidr: 10.1.0.0/24}]}
-  - {name: twin, shared: true, subnets: [{name: s2, cidr: 10.2.0.0/24}]}
-  - {name: twin, shared: true, subnets: [{name: s3, cidr: 10.3.0.0/24}]}
+  - {name: hidden, project: demo, subnets: [{name: s2, cidr: 10.2.0.0/24}]}
 servers:
   - {name: app, availability_zone: nova, flavor: m1.tiny, image: cirros, networks: [net1], user_data: "I2Nsb3VkLWNvbmZpZwpwYXNzd29yZDogczNjcjN0"}
   - {name: dup, availability_zone: nova, flavor: m1.tiny, image: cirros, networks: [net1]}
   - {name: dup, availability_zone: nova, flavor: m1.tiny, image: cirros, networks: [net1]}
   - {name: pinned, availability_zone: nova, flavor: m1.pinned, image: cirros, networks: [net1]}
   - {name: broken, availability_zone: nova, flavor: m1.tiny, image: cirros, networks: [net1], status: ERROR}
-  - generate: {count: 150, name: "twin-{i:03}", availability_zone: nova, flavor: m1.tiny, image: cirros, networks: [twin]}
+  - generate: {count: 150, name: "twin-{i:03}", availability_zone: nova, flavor: m1.tiny, image: cirros, networks: [hidden]}
 "#;
 
 const SMALL_PLAN: &str = r#"
@@ -145,7 +201,7 @@ moves:
   - {server: pinned, to: nova3}
   - {server: broken, to: nova3}
   - {server: ghost, to: nova3}
-  - {id: late, server: app, to: nova2}
+  - {id: late, select: {name: "ap*"}, to: nova2}
   - {id: twins, select: {name: "twin-*"}, to: nova3}
 "#;
 
@@ -157,8 +213,20 @@ fn small_files(dir: &Path, plan: &str) -> (PathBuf, PathBuf) {
     (plan_path, cloud)
 }
 
+fn route_count(routes: &std::collections::BTreeMap<String, u64>, part: &str) -> u64 {
+    routes
+        .iter()
+        .filter(|(k, _)| k.contains(part))
+        .map(|(_, v)| v)
+        .sum()
+}
+
 fn blockers<'a>(cs: &'a Changeset, name: &str) -> &'a [Blocker] {
-    let m = cs.moves.iter().find(|m| m.display_name() == name).unwrap_or_else(|| panic!("no move {name}"));
+    let m = cs
+        .moves
+        .iter()
+        .find(|m| m.display_name() == name)
+        .unwrap_or_else(|| panic!("no move {name}"));
     match &m.action {
         Action::Blocked { reasons } => reasons,
         other => panic!("{name} is {other:?}"),
@@ -169,39 +237,48 @@ fn blockers<'a>(cs: &'a Changeset, name: &str) -> &'a [Blocker] {
 async fn blockers_and_ports_against_the_simulator() {
     let dir = tempfile::tempdir().unwrap();
     // `app` twice would be matched by two entries; keep one for this run.
-    let plan = SMALL_PLAN.replace("  - {id: late, server: app, to: nova2}\n", "");
+    let plan = SMALL_PLAN.replace("  - {id: late, select: {name: \"ap*\"}, to: nova2}\n", "");
     let (plan_path, cloud) = small_files(dir.path(), &plan);
     let planned = plan_with(&plan_path, &cloud).await;
     let cs = &planned.changeset;
 
     assert!(matches!(&blockers(cs, "dup")[0], Blocker::Ambiguous { ids, .. } if ids.len() == 2));
-    assert!(matches!(&blockers(cs, "pinned")[0], Blocker::FlavorNotUsable { .. }));
-    assert!(matches!(&blockers(cs, "broken")[0], Blocker::BadState { status, .. } if status == "ERROR"));
-    assert!(matches!(&blockers(cs, "ghost")[0], Blocker::NotFound { .. }));
+    assert!(matches!(
+        &blockers(cs, "pinned")[0],
+        Blocker::FlavorNotUsable { .. }
+    ));
+    assert!(
+        matches!(&blockers(cs, "broken")[0], Blocker::BadState { status, .. } if status == "ERROR")
+    );
+    assert!(matches!(
+        &blockers(cs, "ghost")[0],
+        Blocker::NotFound { .. }
+    ));
 
-    // The twins' network name is not unique: their ports were read, 100
-    // device ids per request, and give the network ids.
+    // A tidy cloud for an admin: every network name is known, so no ports
+    // are read, and nothing is fetched per server.
     let app = cs.moves.iter().find(|m| m.display_name() == "app").unwrap();
     assert_eq!(app.action, Action::Move);
     let twins: Vec<_> = cs.moves.iter().filter(|m| m.entry == "twins").collect();
     assert_eq!(twins.len(), 150);
-    assert!(twins.iter().all(|m| m.is_move() && m.boot.as_ref().is_some_and(|b| b.networks.len() == 1)));
+    assert!(twins.iter().all(|m| m.is_move()));
     let stats = planned.connection.sim().unwrap().stats();
-    let ports: u64 = stats.requests_by_route.iter().filter(|(k, _)| k.contains("ports")).map(|(_, v)| v).sum();
-    assert_eq!(ports, 2, "{:?}", stats.requests_by_route);
-    let per_server: u64 = stats
-        .requests_by_route
-        .iter()
-        .filter(|(k, _)| k.starts_with("compute GET /servers/{"))
-        .map(|(_, v)| v)
-        .sum();
-    assert_eq!(per_server, 0, "no per-server GET: {:?}", stats.requests_by_route);
+    let routes = &stats.requests_by_route;
+    assert_eq!(route_count(routes, "ports"), 0, "{routes:?}");
+    assert_eq!(
+        route_count(routes, "compute GET /servers/{"),
+        0,
+        "no per-server GET: {routes:?}"
+    );
 
     // User data is planned (admin sees it) but never saved.
     let boot = app.boot.as_ref().unwrap();
     assert!(boot.user_data.is_some() && boot.user_data_sha256.is_some());
     let saved = json::render(cs);
-    assert!(!saved.contains("I2Nsb3Vk") && !saved.contains("hunter2"), "{saved}");
+    assert!(
+        !saved.contains("I2Nsb3Vk") && !saved.contains("hunter2"),
+        "{saved}"
+    );
     planned.connection.shutdown().await;
 }
 
@@ -220,40 +297,96 @@ fn cli_blocked_entries_exit_3_unless_allowed() {
             .unwrap()
     };
     let out = run(&[]);
-    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("Blocked (apply skips these):"), "{text}");
-    assert!(text.contains("matched by several entries (app, late)"), "{text}");
+    assert!(
+        text.contains("matched by several entries (app, late)"),
+        "{text}"
+    );
     assert!(text.contains("2 servers are named `dup`"), "{text}");
     assert_eq!(run(&["--allow-blocked"]).status.code(), Some(0));
-    assert_eq!(run(&["--allow-blocked", "--detailed-exitcode"]).status.code(), Some(2));
+    assert_eq!(
+        run(&["--allow-blocked", "--detailed-exitcode"])
+            .status
+            .code(),
+        Some(2)
+    );
 }
 
 #[test]
 fn cli_reports_a_bad_plan_file_with_its_position() {
     let dir = tempfile::tempdir().unwrap();
-    let (plan_path, cloud) = small_files(dir.path(), "version: 1\nmoves:\n  - {server: app, to: nova3, colour: red}\n");
-    let out = azmove().arg("plan").arg(&plan_path).arg("--sim").arg(&cloud).output().unwrap();
+    let (plan_path, cloud) = small_files(
+        dir.path(),
+        "version: 1\nmoves:\n  - {server: app, to: nova3, colour: red}\n",
+    );
+    let out = azmove()
+        .arg("plan")
+        .arg(&plan_path)
+        .arg("--sim")
+        .arg(&cloud)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("colour"), "{err}");
 }
 
 #[test]
-fn cli_member_plans_without_hosts() {
-    // The simulator's non-admin user: no hosts visible, no user data.
+fn member_plans_without_hosts_and_reads_ports_only_when_needed() {
+    // A project member sees no hosts and no user data, and cannot see the
+    // network `hidden` the twins are on: their ports are read instead, 100
+    // servers per request, and give the network ids.
     let dir = tempfile::tempdir().unwrap();
-    let (plan_path, cloud) = small_files(dir.path(), "version: 1\nlimits: {requests_per_second: 1000}\nmoves:\n  - {server: app, to: nova3}\n");
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let plan = "version: 1\nlimits: {requests_per_second: 1000}\nmoves:\n  - {server: app, to: nova3}\n  - {id: twins, select: {name: \"twin-*\"}, to: nova3}\n";
+    let (plan_path, cloud) = small_files(dir.path(), plan);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
-        let cloud_args = CloudArgs { os_cloud: None, sim: Some(cloud.clone()) };
-        let planned = make_plan(&plan_path, &cloud_args, Some("member"), &Env::new(), Path::new(ROOT)).await.unwrap();
+        let cloud_args = CloudArgs {
+            os_cloud: None,
+            sim: Some(cloud.clone()),
+        };
+        let planned = make_plan(
+            &plan_path,
+            &cloud_args,
+            Some("member"),
+            &Env::new(),
+            Path::new(ROOT),
+        )
+        .await
+        .unwrap();
         let cs = &planned.changeset;
         assert!(!cs.capabilities.is_admin);
-        let m = &cs.moves[0];
-        assert_eq!(m.action, Action::Move);
-        assert_eq!(m.source.as_ref().unwrap().host, None);
-        assert!(m.boot.as_ref().unwrap().user_data.is_none());
+        let app = cs.moves.iter().find(|m| m.display_name() == "app").unwrap();
+        assert_eq!(app.action, Action::Move);
+        assert_eq!(app.source.as_ref().unwrap().host, None);
+        assert!(app.boot.as_ref().unwrap().user_data.is_none());
+        let twins: Vec<_> = cs.moves.iter().filter(|m| m.entry == "twins").collect();
+        assert_eq!(twins.len(), 150);
+        assert!(
+            twins
+                .iter()
+                .all(|m| m.is_move() && m.boot.as_ref().is_some_and(|b| b.networks.len() == 1)),
+            "{:?}",
+            twins[0].action
+        );
+        let stats = planned.connection.sim().unwrap().stats();
+        assert_eq!(
+            route_count(&stats.requests_by_route, "ports"),
+            2,
+            "{:?}",
+            stats.requests_by_route
+        );
         planned.connection.shutdown().await;
     });
 }

@@ -225,10 +225,10 @@ async fn classic_move(admin: &Session, member: &Session, created: &mut Created) 
     if src.get("OS-EXT-SRV-ATTR:host").is_some() {
         return Err("a member can see OS-EXT-SRV-ATTR:host".into());
     }
-    let host = admin_host(admin, &src_id).await?;
-    if !SOURCE_HOSTS.contains(&host.as_str()) {
+    let src_host = admin_host(admin, &src_id).await?;
+    if !SOURCE_HOSTS.contains(&src_host.as_str()) {
         return Err(format!(
-            "source booted on {host}, not in AZ nova's hosts {SOURCE_HOSTS:?}"
+            "source booted on {src_host}, not in AZ nova's hosts {SOURCE_HOSTS:?}"
         ));
     }
 
@@ -343,10 +343,7 @@ async fn classic_move(admin: &Session, member: &Session, created: &mut Created) 
     member
         .wait_gone("compute", &format!("/servers/{src_id}"), BOOT_LIMIT)
         .await?;
-    println!(
-        "moved {name}: {src_id} on {} -> {dst_id} on {TARGET_HOST}",
-        SOURCE_HOSTS.join("|")
-    );
+    println!("moved {name}: {src_id} on {src_host} -> {dst_id} on {host}");
     Ok(())
 }
 

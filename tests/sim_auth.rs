@@ -19,7 +19,10 @@ async fn password_auth_returns_a_scoped_token_with_a_catalog() {
         .await;
     assert_eq!(r.status, StatusCode::CREATED);
     assert!(r.header("x-subject-token").is_some_and(|t| !t.is_empty()));
-    assert!(r.header("x-openstack-request-id").is_some_and(|t| t.starts_with("req-")));
+    assert!(
+        r.header("x-openstack-request-id")
+            .is_some_and(|t| t.starts_with("req-"))
+    );
     let token = &r.body["token"];
     // Same fields as Keystone's own sample of a project-scoped token.
     let expected = sample("keystone/v3/auth/responses/project-scoped-password.json");
@@ -40,7 +43,14 @@ async fn password_auth_returns_a_scoped_token_with_a_catalog() {
         .iter()
         .filter_map(|s| s["type"].as_str())
         .collect();
-    for t in ["identity", "compute", "image", "network", "block-storage", "volumev3"] {
+    for t in [
+        "identity",
+        "compute",
+        "image",
+        "network",
+        "block-storage",
+        "volumev3",
+    ] {
         assert!(types.contains(&t), "catalog lacks {t}: {types:?}");
     }
     let compute = token["catalog"]
@@ -58,7 +68,10 @@ async fn password_auth_returns_a_scoped_token_with_a_catalog() {
         .find(|s| s["type"] == "volumev3")
         .unwrap();
     let url = volume["endpoints"][0]["url"].as_str().unwrap();
-    assert!(url.ends_with(token["project"]["id"].as_str().unwrap()), "{url}");
+    assert!(
+        url.ends_with(token["project"]["id"].as_str().unwrap()),
+        "{url}"
+    );
     // expires_at lies in the future and is Keystone-formatted.
     let exp = token["expires_at"].as_str().unwrap();
     assert!(exp.ends_with('Z') && exp.contains('.'), "{exp}");
@@ -69,8 +82,10 @@ async fn wrong_password_and_unknown_user_get_keystones_401() {
     let cloud = Cloud::start("").await;
     for (user, pw) in [("admin", "wrong"), ("nobody", "secret")] {
         let r = cloud
-            .issue(json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
-                "name": user, "domain": {"name": "Default"}, "password": pw}}}}}))
+            .issue(
+                json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+                "name": user, "domain": {"name": "Default"}, "password": pw}}}}}),
+            )
             .await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);
         assert_eq!(r.body["error"]["code"], 401);
@@ -105,13 +120,18 @@ async fn application_credentials_by_id_and_by_name() {
     assert_eq!(by_id.status, StatusCode::CREATED, "{}", by_id.text);
     let expected = sample("keystone/v3/admin/auth-application-credential-response.json");
     assert_eq!(keys(&by_id.body["token"]), keys(&expected["token"]));
-    assert_eq!(by_id.body["token"]["methods"], json!(["application_credential"]));
+    assert_eq!(
+        by_id.body["token"]["methods"],
+        json!(["application_credential"])
+    );
     assert_eq!(by_id.body["token"]["application_credential"]["name"], "ci");
 
     let by_name = cloud
-        .issue(json!({"auth": {"identity": {"methods": ["application_credential"],
+        .issue(
+            json!({"auth": {"identity": {"methods": ["application_credential"],
             "application_credential": {"name": "ci", "secret": "s3cret",
-                "user": {"name": "admin", "domain": {"name": "Default"}}}}}}))
+                "user": {"name": "admin", "domain": {"name": "Default"}}}}}}),
+        )
         .await;
     assert_eq!(by_name.status, StatusCode::CREATED, "{}", by_name.text);
 
@@ -131,8 +151,10 @@ async fn application_credentials_by_id_and_by_name() {
 async fn token_method_rescopes_an_existing_token() {
     let cloud = Cloud::start("").await;
     let r = cloud
-        .issue(json!({"auth": {"identity": {"methods": ["token"], "token": {"id": cloud.admin}},
-            "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}}))
+        .issue(
+            json!({"auth": {"identity": {"methods": ["token"], "token": {"id": cloud.admin}},
+            "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert!(
@@ -176,8 +198,10 @@ async fn services_refuse_missing_and_unknown_tokens() {
 async fn tokens_expire_and_are_then_refused() {
     let cloud = Cloud::start("faults:\n  - token_expiry: {after: 60s}\n").await;
     let r = cloud
-        .issue(json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
-            "name": "admin", "domain": {"name": "Default"}, "password": "secret"}}}}}))
+        .issue(
+            json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "name": "admin", "domain": {"name": "Default"}, "password": "secret"}}}}}),
+        )
         .await;
     let token = r.header("x-subject-token").unwrap().to_owned();
     let issued = time::OffsetDateTime::parse(
@@ -191,7 +215,10 @@ async fn tokens_expire_and_are_then_refused() {
     )
     .unwrap();
     assert_eq!(expires - issued, time::Duration::seconds(60));
-    assert_eq!(cloud.nova_get(&token, "/servers", "").await.status, StatusCode::OK);
+    assert_eq!(
+        cloud.nova_get(&token, "/servers", "").await.status,
+        StatusCode::OK
+    );
     cloud.advance(61.0);
     let r = cloud.nova_get(&token, "/servers", "").await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);

@@ -21,8 +21,14 @@ async fn microversion_headers_follow_the_request() {
         r.header("vary"),
         Some("OpenStack-API-Version, X-OpenStack-Nova-API-Version")
     );
-    assert!(r.header("x-compute-request-id").is_some_and(|v| v.starts_with("req-")));
-    assert_eq!(r.header("x-compute-request-id"), r.header("x-openstack-request-id"));
+    assert!(
+        r.header("x-compute-request-id")
+            .is_some_and(|v| v.starts_with("req-"))
+    );
+    assert_eq!(
+        r.header("x-compute-request-id"),
+        r.header("x-openstack-request-id")
+    );
 
     let r = cloud.nova_get(&cloud.admin, "/servers", "2.47").await;
     assert_eq!(r.header("openstack-api-version"), Some("compute 2.47"));
@@ -129,7 +135,9 @@ async fn server_fields_match_nova_samples_per_microversion_and_role() {
     assert!(ours["image"]["properties"].is_object());
     // GET one server adds server_groups from 2.71.
     let id = ours["id"].as_str().unwrap();
-    let r = cloud.nova_get(&admin, &format!("/servers/{id}"), "2.71").await;
+    let r = cloud
+        .nova_get(&admin, &format!("/servers/{id}"), "2.71")
+        .await;
     let theirs = &sample("nova/servers/v2.71/server-get-resp.json")["server"];
     assert_eq!(keys(&r.body["server"]), keys(theirs));
 }
@@ -142,12 +150,18 @@ async fn members_see_their_project_only_and_no_host() {
     let servers = r.body["servers"].as_array().unwrap();
     assert_eq!(servers.len(), 1);
     assert_eq!(servers[0]["name"], "demo_vm01");
-    assert!(servers[0].get("OS-EXT-SRV-ATTR:hypervisor_hostname").is_none());
+    assert!(
+        servers[0]
+            .get("OS-EXT-SRV-ATTR:hypervisor_hostname")
+            .is_none()
+    );
     assert!(servers[0].get("OS-EXT-SRV-ATTR:host").is_none());
     assert!(servers[0].get("host_status").is_none());
     assert_eq!(servers[0]["OS-EXT-AZ:availability_zone"], "nova");
     // all_tenants is admin-only.
-    let r = cloud.nova_get(&demo, "/servers/detail?all_tenants=1", "").await;
+    let r = cloud
+        .nova_get(&demo, "/servers/detail?all_tenants=1", "")
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(
         r.body["forbidden"]["message"],
@@ -155,14 +169,18 @@ async fn members_see_their_project_only_and_no_host() {
     );
     // Another project's server does not exist for a member.
     let admin_vm = cloud.server_id("admin_vm01").await;
-    let r = cloud.nova_get(&demo, &format!("/servers/{admin_vm}"), "").await;
+    let r = cloud
+        .nova_get(&demo, &format!("/servers/{admin_vm}"), "")
+        .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(
         r.body["itemNotFound"]["message"],
         format!("Instance {admin_vm} could not be found.")
     );
     // The admin sees the host; without all_tenants only its own project.
-    let r = cloud.nova_get(&cloud.admin, "/servers/detail", "2.96").await;
+    let r = cloud
+        .nova_get(&cloud.admin, "/servers/detail", "2.96")
+        .await;
     let servers = r.body["servers"].as_array().unwrap();
     assert_eq!(servers.len(), 1);
     assert_eq!(servers[0]["OS-EXT-SRV-ATTR:hypervisor_hostname"], "node-27");
@@ -186,7 +204,9 @@ async fn filters_narrow_the_list() {
             .map(|s| s["name"].as_str().unwrap().to_owned())
             .collect()
     };
-    let r = cloud.nova_get(&cloud.admin, "/servers?name=^web-0[13]$", "").await;
+    let r = cloud
+        .nova_get(&cloud.admin, "/servers?name=^web-0[13]$", "")
+        .await;
     let mut names = ids(&r);
     names.sort();
     assert_eq!(names, ["web-01", "web-03"]);
@@ -194,14 +214,22 @@ async fn filters_narrow_the_list() {
         .nova_get(&cloud.admin, "/servers/detail?availability_zone=nova2", "")
         .await;
     assert_eq!(ids(&r).len(), 5);
-    let r = cloud.nova_get(&cloud.admin, "/servers/detail?host=node-27", "").await;
+    let r = cloud
+        .nova_get(&cloud.admin, "/servers/detail?host=node-27", "")
+        .await;
     assert_eq!(ids(&r), ["admin_vm01"]);
-    let r = cloud.nova_get(&cloud.admin, "/servers/detail?status=SHUTOFF", "").await;
+    let r = cloud
+        .nova_get(&cloud.admin, "/servers/detail?status=SHUTOFF", "")
+        .await;
     assert!(ids(&r).is_empty());
     // Unknown query parameters are refused from 2.75.
-    let r = cloud.nova_get(&cloud.admin, "/servers?colour=red", "2.75").await;
+    let r = cloud
+        .nova_get(&cloud.admin, "/servers?colour=red", "2.75")
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    let r = cloud.nova_get(&cloud.admin, "/servers?colour=red", "2.74").await;
+    let r = cloud
+        .nova_get(&cloud.admin, "/servers?colour=red", "2.74")
+        .await;
     assert_eq!(r.status, StatusCode::OK);
 }
 
@@ -224,11 +252,14 @@ async fn members_cannot_filter_by_host_and_by_az_only_from_2_83() {
 
 #[tokio::test]
 async fn pagination_walks_every_server_once() {
-    let cloud = Cloud::start(
-        "  - generate: {count: 2500, name: \"vm-{i:05}\", availability_zone: nova, flavor: m1.tiny, image: cirros, project: admin}\n\
-         projects:\n  - {name: admin, quota: {instances: -1, cores: -1, ram_mb: -1}}\n",
-    )
-    .await;
+    let yaml = format!(
+        "{}\n  - generate: {{count: 2500, name: \"vm-{{i:05}}\", availability_zone: nova, flavor: m1.tiny, image: cirros, project: admin}}\n",
+        sim_support::BASE.replace(
+            "vcpus: 8, ram_mb: 16384, disk_gb: 200",
+            "vcpus: 2000, ram_mb: 2000000, disk_gb: 20000"
+        )
+    );
+    let cloud = Cloud::start_yaml(&yaml).await;
     let mut seen = HashSet::new();
     let mut next = Some(format!("{}/compute/v2.1/servers/detail", cloud.base));
     let mut pages = 0;
@@ -238,7 +269,10 @@ async fn pagination_walks_every_server_once() {
         let page = r.body["servers"].as_array().unwrap();
         assert!(page.len() <= 1000);
         for s in page {
-            assert!(seen.insert(s["id"].as_str().unwrap().to_owned()), "duplicate");
+            assert!(
+                seen.insert(s["id"].as_str().unwrap().to_owned()),
+                "duplicate"
+            );
         }
         next = r.body["servers_links"]
             .as_array()
@@ -253,8 +287,13 @@ async fn pagination_walks_every_server_once() {
     let r = cloud.nova_get(&cloud.admin, "/servers?limit=7", "").await;
     assert_eq!(r.body["servers"].as_array().unwrap().len(), 7);
     let href = r.body["servers_links"][0]["href"].as_str().unwrap();
-    assert!(href.contains("limit=7") && href.contains("marker="), "{href}");
-    let r = cloud.nova_get(&cloud.admin, "/servers?marker=nope", "").await;
+    assert!(
+        href.contains("limit=7") && href.contains("marker="),
+        "{href}"
+    );
+    let r = cloud
+        .nova_get(&cloud.admin, "/servers?marker=nope", "")
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.body["badRequest"]["message"], "marker [nope] not found");
 }
@@ -262,7 +301,9 @@ async fn pagination_walks_every_server_once() {
 #[tokio::test]
 async fn flavors_follow_the_microversion() {
     let cloud = Cloud::start("").await;
-    let r = cloud.nova_get(&cloud.admin, "/flavors/detail", "2.61").await;
+    let r = cloud
+        .nova_get(&cloud.admin, "/flavors/detail", "2.61")
+        .await;
     let ours = &r.body["flavors"][0];
     let theirs = &sample("nova/flavors/v2.61/flavors-detail-resp.json")["flavors"][0];
     assert_eq!(keys(ours), keys(theirs));
@@ -281,7 +322,9 @@ async fn flavors_follow_the_microversion() {
 #[tokio::test]
 async fn availability_zones_list_and_admin_detail() {
     let cloud = Cloud::start("").await;
-    let r = cloud.nova_get(&cloud.admin, "/os-availability-zone", "").await;
+    let r = cloud
+        .nova_get(&cloud.admin, "/os-availability-zone", "")
+        .await;
     let zones: Vec<&str> = r.body["availabilityZoneInfo"]
         .as_array()
         .unwrap()
@@ -289,8 +332,8 @@ async fn availability_zones_list_and_admin_detail() {
         .filter_map(|z| z["zoneName"].as_str())
         .collect();
     assert_eq!(zones, ["nova", "nova2"]);
-    let theirs = &sample("nova/os-availability-zone/availability-zone-list-resp.json")
-        ["availabilityZoneInfo"][0];
+    let theirs = &sample("nova/os-availability-zone/availability-zone-list-resp.json")["availabilityZoneInfo"]
+        [0];
     assert_eq!(keys(&r.body["availabilityZoneInfo"][0]), keys(theirs));
     let r = cloud
         .nova_get(&cloud.admin, "/os-availability-zone/detail", "")
@@ -304,7 +347,9 @@ async fn availability_zones_list_and_admin_detail() {
         .clone();
     assert!(nova2["hosts"]["node-31"]["nova-compute"]["available"] == true);
     let demo = cloud.login("demo", "demo-pw", "demo").await;
-    let r = cloud.nova_get(&demo, "/os-availability-zone/detail", "").await;
+    let r = cloud
+        .nova_get(&demo, "/os-availability-zone/detail", "")
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
 

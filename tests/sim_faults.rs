@@ -16,14 +16,27 @@ async fn the_nth_snapshot_is_killed() {
     let mut statuses = Vec::new();
     for n in 0..3 {
         let r = cloud
-            .action(&cloud.admin, &id, json!({"createImage": {"name": format!("s{n}")}}), "2.45")
+            .action(
+                &cloud.admin,
+                &id,
+                json!({"createImage": {"name": format!("s{n}")}}),
+                "2.45",
+            )
             .await;
         assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
         let image = r.body["image_id"].as_str().unwrap().to_owned();
         cloud.advance(15.0);
-        statuses.push(cloud.image(&image).await["status"].as_str().unwrap().to_owned());
+        statuses.push(
+            cloud.image(&image).await["status"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
         // The server is usable again either way.
-        assert_eq!(cloud.server(&id).await["OS-EXT-STS:task_state"], serde_json::Value::Null);
+        assert_eq!(
+            cloud.server(&id).await["OS-EXT-STS:task_state"],
+            serde_json::Value::Null
+        );
     }
     assert_eq!(statuses, ["active", "killed", "active"]);
     assert_eq!(cloud.sim.stats().faults_injected["snapshot_killed"], 1);
@@ -39,7 +52,12 @@ async fn boot_errors_hit_only_their_az() {
     assert_eq!(cloud.server(&a).await["status"], "ACTIVE");
     let s = cloud.server(&b).await;
     assert_eq!(s["status"], "ERROR");
-    assert!(s["fault"]["message"].as_str().unwrap().starts_with("No valid host was found."));
+    assert!(
+        s["fault"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("No valid host was found.")
+    );
     assert_eq!(cloud.server(&c).await["status"], "ACTIVE");
 }
 
@@ -66,7 +84,10 @@ async fn rate_limits_with_and_without_retry_after() {
         ]
     );
     // Other compute routes are not counted by that rule.
-    assert_eq!(cloud.nova_get(&cloud.admin, "/servers", "").await.status, StatusCode::OK);
+    assert_eq!(
+        cloud.nova_get(&cloud.admin, "/servers", "").await.status,
+        StatusCode::OK
+    );
     let r = cloud.get(&cloud.admin, "/image/v2/images").await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(r.header("retry-after").is_none());
@@ -76,10 +97,19 @@ async fn rate_limits_with_and_without_retry_after() {
 
 #[tokio::test]
 async fn bursts_of_503_cover_a_range_of_calls() {
-    let cloud = Cloud::start("faults:\n  - http_error: {status: 503, calls: {from: 3, to: 5}, service: compute}\n").await;
+    let cloud = Cloud::start(
+        "faults:\n  - http_error: {status: 503, calls: {from: 3, to: 5}, service: compute}\n",
+    )
+    .await;
     let mut statuses = Vec::new();
     for _ in 0..7 {
-        statuses.push(cloud.nova_get(&cloud.admin, "/servers", "").await.status.as_u16());
+        statuses.push(
+            cloud
+                .nova_get(&cloud.admin, "/servers", "")
+                .await
+                .status
+                .as_u16(),
+        );
     }
     assert_eq!(statuses, [200, 200, 503, 503, 503, 200, 200]);
 }
@@ -91,16 +121,31 @@ async fn service_errors_have_the_services_shape() {
     )
     .await;
     let id = cloud.server_id("admin_vm01").await;
-    let r = cloud.action(&cloud.admin, &id, json!({"os-stop": null}), "").await;
+    let r = cloud
+        .action(&cloud.admin, &id, json!({"os-stop": null}), "")
+        .await;
     assert_eq!(r.status, StatusCode::ACCEPTED);
     cloud.advance(3.0);
     let r = cloud
-        .action(&cloud.admin, &id, json!({"createImage": {"name": "x"}}), "2.45")
+        .action(
+            &cloud.admin,
+            &id,
+            json!({"createImage": {"name": "x"}}),
+            "2.45",
+        )
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT);
-    assert_eq!(r.body["conflictingRequest"]["message"], "Cannot 'createImage' right now");
+    assert_eq!(
+        r.body["conflictingRequest"]["message"],
+        "Cannot 'createImage' right now"
+    );
     let r = cloud
-        .action(&cloud.admin, &id, json!({"createImage": {"name": "x"}}), "2.45")
+        .action(
+            &cloud.admin,
+            &id,
+            json!({"createImage": {"name": "x"}}),
+            "2.45",
+        )
         .await;
     assert_eq!(r.status, StatusCode::ACCEPTED);
     let r = cloud.get(&cloud.admin, "/networking/v2.0/ports").await;
@@ -127,7 +172,13 @@ async fn run_probabilistic(seed: u64) -> Vec<u16> {
     .await;
     let mut out = Vec::new();
     for _ in 0..40 {
-        out.push(cloud.nova_get(&cloud.admin, "/servers", "").await.status.as_u16());
+        out.push(
+            cloud
+                .nova_get(&cloud.admin, "/servers", "")
+                .await
+                .status
+                .as_u16(),
+        );
     }
     out
 }
@@ -152,7 +203,11 @@ async fn same_seed_same_ids_and_boot_outcomes() {
         .await;
         let mut ids = Vec::new();
         for n in 0..12 {
-            ids.push(cloud.boot(&cloud.admin, &format!("b{n}"), "1", Some("nova")).await);
+            ids.push(
+                cloud
+                    .boot(&cloud.admin, &format!("b{n}"), "1", Some("nova"))
+                    .await,
+            );
         }
         cloud.advance(10.0);
         let mut out = Vec::new();

@@ -35,8 +35,13 @@ async fn boots_land_on_a_host_of_the_requested_az() {
 
 #[tokio::test]
 async fn no_room_means_error_with_no_valid_host() {
-    let cloud = Cloud::start("projects:\n  - {name: admin, quota: {instances: -1, cores: -1, ram_mb: -1}}\n").await;
-    let id = cloud.boot(&cloud.admin, "too-big", "9", Some("nova2")).await;
+    let cloud = Cloud::start(
+        "projects:\n  - {name: admin, quota: {instances: -1, cores: -1, ram_mb: -1}}\n",
+    )
+    .await;
+    let id = cloud
+        .boot(&cloud.admin, "too-big", "9", Some("nova2"))
+        .await;
     cloud.advance(10.0);
     let s = cloud.server(&id).await;
     assert_eq!(s["status"], "ERROR");
@@ -82,13 +87,17 @@ async fn quota_exceeded_is_novas_403() {
 async fn stop_goes_through_powering_off() {
     let cloud = Cloud::start("").await;
     let id = cloud.server_id("admin_vm01").await;
-    let r = cloud.action(&cloud.admin, &id, json!({"os-stop": null}), "").await;
+    let r = cloud
+        .action(&cloud.admin, &id, json!({"os-stop": null}), "")
+        .await;
     assert_eq!(r.status, StatusCode::ACCEPTED);
     assert!(r.text.is_empty());
     let s = cloud.server(&id).await;
     assert_eq!(s["status"], "ACTIVE");
     assert_eq!(s["OS-EXT-STS:task_state"], "powering-off");
-    let again = cloud.action(&cloud.admin, &id, json!({"os-stop": null}), "").await;
+    let again = cloud
+        .action(&cloud.admin, &id, json!({"os-stop": null}), "")
+        .await;
     assert_eq!(again.status, StatusCode::CONFLICT);
     assert_eq!(
         again.body["conflictingRequest"]["message"],
@@ -98,7 +107,9 @@ async fn stop_goes_through_powering_off() {
     let s = cloud.server(&id).await;
     assert_eq!(s["status"], "SHUTOFF");
     assert_eq!(s["OS-EXT-STS:power_state"], 4);
-    let r = cloud.action(&cloud.admin, &id, json!({"os-stop": null}), "").await;
+    let r = cloud
+        .action(&cloud.admin, &id, json!({"os-stop": null}), "")
+        .await;
     assert_eq!(
         r.body["conflictingRequest"]["message"],
         format!("Cannot 'stop' instance {id} while it is in vm_state stopped")
@@ -128,7 +139,12 @@ async fn snapshot_walks_task_states_and_image_statuses() {
     assert_eq!(cloud.image(&image).await["status"], "queued");
     // A second snapshot meanwhile is refused with Nova's words.
     let r = cloud
-        .action(&cloud.admin, &id, json!({"createImage": {"name": "again"}}), "2.45")
+        .action(
+            &cloud.admin,
+            &id,
+            json!({"createImage": {"name": "again"}}),
+            "2.45",
+        )
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert_eq!(
@@ -142,7 +158,10 @@ async fn snapshot_walks_task_states_and_image_statuses() {
         "image_pending_upload"
     );
     cloud.advance(1.0);
-    assert_eq!(cloud.server(&id).await["OS-EXT-STS:task_state"], "image_uploading");
+    assert_eq!(
+        cloud.server(&id).await["OS-EXT-STS:task_state"],
+        "image_uploading"
+    );
     assert_eq!(cloud.image(&image).await["status"], "saving");
     cloud.advance(9.0);
     assert_eq!(cloud.image(&image).await["status"], "saving");
@@ -157,7 +176,10 @@ async fn snapshot_walks_task_states_and_image_statuses() {
     assert_eq!(im["instance_uuid"], id.as_str());
     // Glance finds it by custom property.
     let r = cloud
-        .get(&cloud.admin, &format!("/image/v2/images?azmove_source={id}"))
+        .get(
+            &cloud.admin,
+            &format!("/image/v2/images?azmove_source={id}"),
+        )
         .await;
     assert_eq!(r.body["images"].as_array().unwrap().len(), 1);
     let theirs = sample("glance/v2/image-show-response.json");
@@ -176,7 +198,12 @@ async fn snapshot_time_grows_with_disk_and_shrinks_with_time_scale() {
     for id in [&small, &big] {
         assert_eq!(cloud.server(id).await["status"], "ACTIVE");
         let r = cloud
-            .action(&cloud.admin, id, json!({"createImage": {"name": "s"}}), "2.45")
+            .action(
+                &cloud.admin,
+                id,
+                json!({"createImage": {"name": "s"}}),
+                "2.45",
+            )
             .await;
         images.push(r.body["image_id"].as_str().unwrap().to_owned());
     }
@@ -193,24 +220,36 @@ async fn create_image_before_2_45_answers_with_a_location() {
     let cloud = Cloud::start("").await;
     let id = cloud.server_id("admin_vm01").await;
     let r = cloud
-        .action(&cloud.admin, &id, json!({"createImage": {"name": "old"}}), "2.44")
+        .action(
+            &cloud.admin,
+            &id,
+            json!({"createImage": {"name": "old"}}),
+            "2.44",
+        )
         .await;
     assert_eq!(r.status, StatusCode::ACCEPTED);
     let loc = r.header("location").unwrap();
-    assert!(loc.starts_with(&format!("{}/image/images/", cloud.base)), "{loc}");
+    assert!(
+        loc.starts_with(&format!("{}/image/images/", cloud.base)),
+        "{loc}"
+    );
 }
 
 #[tokio::test]
 async fn start_of_an_active_server_is_a_conflict() {
     let cloud = Cloud::start("").await;
     let id = cloud.server_id("admin_vm01").await;
-    let r = cloud.action(&cloud.admin, &id, json!({"os-start": null}), "").await;
+    let r = cloud
+        .action(&cloud.admin, &id, json!({"os-start": null}), "")
+        .await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert_eq!(
         r.body["conflictingRequest"]["message"],
         format!("Cannot 'start' instance {id} while it is in vm_state active")
     );
-    let r = cloud.action(&cloud.admin, &id, json!({"reboot-ish": null}), "").await;
+    let r = cloud
+        .action(&cloud.admin, &id, json!({"reboot-ish": null}), "")
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 }
 
@@ -220,22 +259,46 @@ async fn nova_created_ports_die_with_their_server_others_survive() {
     let id = cloud.boot(&cloud.admin, "p1", "1", Some("nova")).await;
     cloud.advance(5.0);
     let r = cloud
-        .get(&cloud.admin, &format!("/networking/v2.0/ports?device_id={id}"))
+        .get(
+            &cloud.admin,
+            &format!("/networking/v2.0/ports?device_id={id}"),
+        )
         .await;
     let ports = r.body["ports"].as_array().unwrap().clone();
     assert_eq!(ports.len(), 1);
     assert_eq!(ports[0]["device_owner"], "compute:nova");
     assert_eq!(ports[0]["status"], "ACTIVE");
     let theirs = sample("neutron/ports/port-show-response.json");
-    for k in ["id", "network_id", "mac_address", "fixed_ips", "device_id", "device_owner", "status", "security_groups", "project_id"] {
-        assert!(theirs["port"].get(k).is_some() && ports[0].get(k).is_some(), "{k}");
+    for k in [
+        "id",
+        "network_id",
+        "mac_address",
+        "fixed_ips",
+        "device_id",
+        "device_owner",
+        "status",
+        "security_groups",
+        "project_id",
+    ] {
+        assert!(
+            theirs["port"].get(k).is_some() && ports[0].get(k).is_some(),
+            "{k}"
+        );
     }
 
     // A port made beforehand and given to Nova.
-    let nets = cloud.get(&cloud.admin, "/networking/v2.0/networks?name=net1").await;
+    let nets = cloud
+        .get(&cloud.admin, "/networking/v2.0/networks?name=net1")
+        .await;
     let net = nets.body["networks"][0]["id"].as_str().unwrap().to_owned();
     let r = cloud
-        .call(Method::POST, &cloud.admin, "/networking/v2.0/ports", Some(json!({"port": {"network_id": net, "name": "keep"}})), &[])
+        .call(
+            Method::POST,
+            &cloud.admin,
+            "/networking/v2.0/ports",
+            Some(json!({"port": {"network_id": net, "name": "keep"}})),
+            &[],
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let kept = r.body["port"]["id"].as_str().unwrap().to_owned();
@@ -250,27 +313,50 @@ async fn nova_created_ports_die_with_their_server_others_survive() {
         .await;
     let id2 = r.body["server"]["id"].as_str().unwrap().to_owned();
     cloud.advance(5.0);
-    let r = cloud.get(&cloud.admin, &format!("/networking/v2.0/ports/{kept}")).await;
+    let r = cloud
+        .get(&cloud.admin, &format!("/networking/v2.0/ports/{kept}"))
+        .await;
     assert_eq!(r.body["port"]["device_id"], id2.as_str());
 
     for s in [&id, &id2] {
         let r = cloud
-            .call(Method::DELETE, &cloud.admin, &format!("/compute/v2.1/servers/{s}"), None, &[])
+            .call(
+                Method::DELETE,
+                &cloud.admin,
+                &format!("/compute/v2.1/servers/{s}"),
+                None,
+                &[],
+            )
             .await;
         assert_eq!(r.status, StatusCode::NO_CONTENT);
     }
     cloud.advance(2.0);
     let r = cloud
-        .get(&cloud.admin, &format!("/networking/v2.0/ports?device_id={id}"))
+        .get(
+            &cloud.admin,
+            &format!("/networking/v2.0/ports?device_id={id}"),
+        )
         .await;
     assert!(r.body["ports"].as_array().unwrap().is_empty());
-    let r = cloud.get(&cloud.admin, &format!("/networking/v2.0/ports/{}", ports[0]["id"].as_str().unwrap())).await;
+    let r = cloud
+        .get(
+            &cloud.admin,
+            &format!(
+                "/networking/v2.0/ports/{}",
+                ports[0]["id"].as_str().unwrap()
+            ),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(r.body["NeutronError"]["type"], "PortNotFound");
-    let r = cloud.get(&cloud.admin, &format!("/networking/v2.0/ports/{kept}")).await;
+    let r = cloud
+        .get(&cloud.admin, &format!("/networking/v2.0/ports/{kept}"))
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["port"]["device_id"], "");
-    let r = cloud.nova_get(&cloud.admin, &format!("/servers/{id}"), "").await;
+    let r = cloud
+        .nova_get(&cloud.admin, &format!("/servers/{id}"), "")
+        .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
 
@@ -281,7 +367,9 @@ async fn shelve_and_unshelve_into_another_az_keeps_id_and_ip() {
     let id = cloud.server_id("demo_vm01").await;
     let before = cloud.server(&id).await;
     let ip = before["addresses"]["net1"][0]["addr"].clone();
-    let r = cloud.action(&demo, &id, json!({"shelve": null}), "2.77").await;
+    let r = cloud
+        .action(&demo, &id, json!({"shelve": null}), "2.77")
+        .await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
     assert_eq!(cloud.server(&id).await["OS-EXT-STS:task_state"], "shelving");
     cloud.advance(20.0);
@@ -290,11 +378,21 @@ async fn shelve_and_unshelve_into_another_az_keeps_id_and_ip() {
     assert_eq!(s["OS-EXT-SRV-ATTR:host"], serde_json::Value::Null);
     // Before 2.77 an AZ cannot be given.
     let r = cloud
-        .action(&demo, &id, json!({"unshelve": {"availability_zone": "nova2"}}), "2.76")
+        .action(
+            &demo,
+            &id,
+            json!({"unshelve": {"availability_zone": "nova2"}}),
+            "2.76",
+        )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     let r = cloud
-        .action(&demo, &id, json!({"unshelve": {"availability_zone": "nova2"}}), "2.77")
+        .action(
+            &demo,
+            &id,
+            json!({"unshelve": {"availability_zone": "nova2"}}),
+            "2.77",
+        )
         .await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
     cloud.advance(10.0);
@@ -306,7 +404,9 @@ async fn shelve_and_unshelve_into_another_az_keeps_id_and_ip() {
     assert_eq!(s["pinned_availability_zone"], "nova2");
     assert_eq!(s["addresses"]["net1"][0]["addr"], ip);
     // Members may not offload by themselves.
-    let r = cloud.action(&demo, &id, json!({"shelveOffload": null}), "").await;
+    let r = cloud
+        .action(&demo, &id, json!({"shelveOffload": null}), "")
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
 
@@ -315,18 +415,34 @@ async fn changes_since_returns_changed_and_recently_deleted_servers() {
     let cloud = Cloud::start("").await;
     let a = cloud.boot(&cloud.admin, "a", "1", Some("nova")).await;
     cloud.advance(10.0);
-    let mark = cloud.server(&a).await["updated"].as_str().unwrap().to_owned();
+    let mark = cloud.server(&a).await["updated"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     cloud.advance(2.0);
     let r = cloud
-        .call(Method::DELETE, &cloud.admin, &format!("/compute/v2.1/servers/{a}"), None, &[])
+        .call(
+            Method::DELETE,
+            &cloud.admin,
+            &format!("/compute/v2.1/servers/{a}"),
+            None,
+            &[],
+        )
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     cloud.advance(2.0);
-    let since = time::OffsetDateTime::parse(&mark, &time::format_description::well_known::Rfc3339).unwrap()
+    let since = time::OffsetDateTime::parse(&mark, &time::format_description::well_known::Rfc3339)
+        .unwrap()
         + time::Duration::seconds(1);
-    let since = since.format(&time::format_description::well_known::Rfc3339).unwrap();
+    let since = since
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
     let r = cloud
-        .nova_get(&cloud.admin, &format!("/servers/detail?changes-since={since}"), "2.66")
+        .nova_get(
+            &cloud.admin,
+            &format!("/servers/detail?changes-since={since}"),
+            "2.66",
+        )
         .await;
     let servers = r.body["servers"].as_array().unwrap();
     assert_eq!(servers.len(), 1, "{}", r.text);
@@ -334,12 +450,28 @@ async fn changes_since_returns_changed_and_recently_deleted_servers() {
     assert_eq!(servers[0]["status"], "DELETED");
     // Without changes-since deleted servers are gone.
     let r = cloud.nova_get(&cloud.admin, "/servers", "").await;
-    assert!(r.body["servers"].as_array().unwrap().iter().all(|s| s["id"] != a.as_str()));
+    assert!(
+        r.body["servers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["id"] != a.as_str())
+    );
     // changes-before (2.66) bounds the other side.
     let r = cloud
-        .nova_get(&cloud.admin, &format!("/servers/detail?changes-since=2000-01-01T00:00:00Z&changes-before={mark}"), "2.66")
+        .nova_get(
+            &cloud.admin,
+            &format!("/servers/detail?changes-since=2000-01-01T00:00:00Z&changes-before={mark}"),
+            "2.66",
+        )
         .await;
-    assert!(r.body["servers"].as_array().unwrap().iter().all(|s| s["id"] != a.as_str()));
+    assert!(
+        r.body["servers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["id"] != a.as_str())
+    );
     let r = cloud
         .nova_get(&cloud.admin, "/servers/detail?changes-since=yesterday", "")
         .await;
@@ -355,5 +487,8 @@ async fn locked_servers_refuse_member_actions() {
     assert_eq!(r.status, StatusCode::ACCEPTED);
     let r = cloud.action(&demo, &id, json!({"os-stop": null}), "").await;
     assert_eq!(r.status, StatusCode::CONFLICT);
-    assert_eq!(r.body["conflictingRequest"]["message"], format!("Instance {id} is locked"));
+    assert_eq!(
+        r.body["conflictingRequest"]["message"],
+        format!("Instance {id} is locked")
+    );
 }

@@ -30,7 +30,11 @@ async fn all_scenario_files_load_and_start() {
         let sim = sim::start(scenario, "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert!(sim.credentials(None).is_some(), "{} has no user", path.display());
+        assert!(
+            sim.credentials(None).is_some(),
+            "{} has no user",
+            path.display()
+        );
         sim.shutdown().await;
     }
 }
@@ -39,23 +43,43 @@ async fn all_scenario_files_load_and_start() {
 async fn the_seed_cloud_is_the_classic_one() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let scenario = Scenario::load(root.join("plans/seed-cloud.yaml")).unwrap();
-    let sim = sim::start(scenario, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let sim = sim::start(scenario, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
     let admin = sim.credentials(None).unwrap();
-    assert_eq!((admin.username.as_str(), admin.project.as_str()), ("admin", "admin"));
+    assert_eq!(
+        (admin.username.as_str(), admin.project.as_str()),
+        ("admin", "admin")
+    );
     assert!(admin.is_admin);
     let demo = sim.credentials(Some("demo")).unwrap();
     assert!(!demo.is_admin);
     assert_eq!(demo.project, "demo");
     {
         let m = sim.sim().lock();
-        let hosts: Vec<(&str, &str)> = m.hosts.iter().map(|h| (h.name.as_str(), h.az.as_str())).collect();
-        assert_eq!(hosts, [("node-27", "nova"), ("node-28", "nova"), ("node-31", "nova2")]);
+        let hosts: Vec<(&str, &str)> = m
+            .hosts
+            .iter()
+            .map(|h| (h.name.as_str(), h.az.as_str()))
+            .collect();
+        assert_eq!(
+            hosts,
+            [
+                ("node-27", "nova"),
+                ("node-28", "nova"),
+                ("node-31", "nova2")
+            ]
+        );
         let vm = m.servers.iter().find(|s| s.name == "admin_vm01").unwrap();
         assert_eq!(vm.status(), "ACTIVE");
         assert_eq!(vm.host.map(|h| m.hosts[h].name.as_str()), Some("node-27"));
         assert_eq!(vm.flavor.name, "m1.tiny");
         assert!(m.images.iter().any(|i| i.name == "cirros"));
-        assert!(m.networks.iter().any(|n| n.name == "net1" && !n.subnets.is_empty()));
+        assert!(
+            m.networks
+                .iter()
+                .any(|n| n.name == "net1" && !n.subnets.is_empty())
+        );
         assert!(m.keypairs.iter().any(|k| k.name == "mykey"));
     }
     sim.shutdown().await;
@@ -64,12 +88,21 @@ async fn the_seed_cloud_is_the_classic_one() {
 #[test]
 fn bad_scenarios_are_explained() {
     let cases = [
-        ("servers:\n  - {name: a, flavor: nope}\n", "flavor \"nope\" is not defined"),
-        ("availability_zones:\n  - {name: nova, hosts: [{name: h, vcpus: 1}]}\nflavors:\n  - {name: f, vcpus: 2, ram_mb: 1, disk_gb: 1}\nimages:\n  - {name: i}\nservers:\n  - {name: a, flavor: f, image: i}\n", "no enabled host"),
+        (
+            "servers:\n  - {name: a, flavor: nope}\n",
+            "flavor \"nope\" is not defined",
+        ),
+        (
+            "availability_zones:\n  - {name: nova, hosts: [{name: h, vcpus: 1}]}\nflavors:\n  - {name: f, vcpus: 2, ram_mb: 1, disk_gb: 1}\nimages:\n  - {name: i}\nservers:\n  - {name: a, flavor: f, image: i}\n",
+            "no enabled host",
+        ),
         ("time_scale: 0\n", "time_scale"),
         ("max_microversion: \"3\"\n", "max_microversion"),
     ];
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     for (yaml, want) in cases {
         let err = match Scenario::from_yaml(yaml) {
             Err(e) => e.to_string(),
@@ -81,6 +114,9 @@ fn bad_scenarios_are_explained() {
         };
         assert!(err.contains(want), "{yaml:?}: {err:?} lacks {want:?}");
     }
-    let rt_err = rt.block_on(sim::start(Scenario::default(), "10.0.0.1:0".parse().unwrap()));
+    let rt_err = rt.block_on(sim::start(
+        Scenario::default(),
+        "10.0.0.1:0".parse().unwrap(),
+    ));
     assert!(rt_err.is_err());
 }

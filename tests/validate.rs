@@ -514,3 +514,28 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn scenario_files_beside_plans_are_checked_as_scenarios() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("bad-cloud.yaml");
+    std::fs::write(
+        &bad,
+        "# azmove simulator scenario\nseed: 1\nno_such_key: true\n",
+    )
+    .expect("write");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    azmove()
+        .arg("validate")
+        .arg(root.join("plans/seed-cloud.yaml"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("simulator scenario, 1 server)"));
+    azmove()
+        .arg("validate")
+        .arg(&bad)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("no_such_key"))
+        .stderr(predicate::str::contains("invalid simulator scenario"));
+}

@@ -112,7 +112,11 @@ pub async fn execute(cloud: Arc<dyn Cloud>, input: RunInput, options: ApplyOptio
         .iter()
         .filter_map(|az| az.hosts.as_ref().map(|h| (az.name.clone(), h.iter().map(|h| h.name.clone()).collect())))
         .collect();
-    let env = Arc::new(RunEnv { cloud: cloud.clone(), waiter: waiter.clone(), hosts_by_az });
+    let fresh_within = match options.poll {
+        PollMode::Shared(cfg) => cfg.min_interval,
+        PollMode::Naive { interval } => interval,
+    };
+    let env = Arc::new(RunEnv { cloud: cloud.clone(), waiter: waiter.clone(), hosts_by_az, fresh_within });
 
     let journal = options.journal.clone();
     journal.record(Event::RunStarted {

@@ -14,6 +14,7 @@ pub mod dispatcher;
 pub mod executor;
 pub mod journal;
 pub mod limits;
+pub mod prepare;
 pub mod progress;
 pub mod report;
 pub mod signals;

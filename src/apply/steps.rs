@@ -44,6 +44,8 @@ pub struct RunEnv {
     pub waiter: Waiter,
     /// Compute hosts of each AZ, for AZs whose hosts the caller can see.
     pub hosts_by_az: BTreeMap<String, Vec<String>>,
+    /// State read by a list call at most this long ago counts as fresh.
+    pub fresh_within: Duration,
 }
 
 /// What the executor knows about one move while it runs.
@@ -213,17 +215,22 @@ impl Steps<'_> {
         v
     }
 
-    /// Re-read every server in one shared list call.
+    /// Server states from a list call at most `fresh_within` old (shared
+    /// with every other step; usually the last poll already is).
     async fn fresh_servers(&mut self, step: Step) -> Result<(), StepResult> {
+        self.servers_within(step, self.env.fresh_within).await
+    }
+
+    async fn servers_within(&mut self, step: Step, max_age: Duration) -> Result<(), StepResult> {
         tokio::select! {
-            r = self.env.waiter.refresh_servers() => r.map_err(|e| StepResult::failed(format!("could not read the servers' state: {e}"), rolls_back(step, self.ctx))),
+            r = self.env.waiter.servers_within(max_age) => r.map_err(|e| StepResult::failed(format!("could not read the servers' state: {e}"), rolls_back(step, self.ctx))),
             _ = self.stop.stopped() => Err(StepResult::interrupted()),
         }
     }
 
     async fn fresh_images(&mut self, step: Step) -> Result<(), StepResult> {
         tokio::select! {
-            r = self.env.waiter.refresh_images() => r.map_err(|e| StepResult::failed(format!("could not read the snapshots' state: {e}"), rolls_back(step, self.ctx))),
+            r = self.env.waiter.images_within(self.env.fresh_within) => r.map_err(|e| StepResult::failed(format!("could not read the snapshots' state: {e}"), rolls_back(step, self.ctx))),
             _ = self.stop.stopped() => Err(StepResult::interrupted()),
         }
     }
@@ -534,11 +541,9 @@ impl Steps<'_> {
         }
     }
 
-    /// The replacement to verify, freshly read.
-    async fn current_replacement(&mut self, step: Step) -> Result<Server, StepResult> {
-        if let Err(r) = self.fresh_servers(step).await {
-            return Err(r);
-        }
+    /// The replacement to verify, read at most `max_age` ago.
+    async fn current_replacement(&mut self, step: Step, max_age: Duration) -> Result<Server, StepResult> {
+        self.servers_within(step, max_age).await?;
         let found = match &self.ctx.replacement_id {
             Some(id) => self.waiter().server(id),
             None => self.replacements().into_iter().next(),
@@ -554,7 +559,8 @@ impl Steps<'_> {
 
     async fn verify(&mut self) -> StepResult {
         const STEP: Step = Step::Verify;
-        let r = match self.current_replacement(STEP).await {
+        let fresh = self.env.fresh_within;
+        let r = match self.current_replacement(STEP, fresh).await {
             Ok(r) => r,
             Err(res) => return res,
         };
@@ -617,7 +623,12 @@ impl Steps<'_> {
 
     async fn handle_source(&mut self) -> StepResult {
         const STEP: Step = Step::HandleSource;
-        let r = match self.current_replacement(STEP).await {
+        // Before deleting a source, the replacement is read right now.
+        let max_age = match self.mv.settings.source_after {
+            SourceAfter::Delete => Duration::ZERO,
+            _ => self.env.fresh_within,
+        };
+        let r = match self.current_replacement(STEP, max_age).await {
             Ok(r) => r,
             Err(res) => return res,
         };
@@ -648,7 +659,11 @@ impl Steps<'_> {
                 if let Err(e) = self.cloud().delete_server(self.source_id).await {
                     return call_failed(self.ctx, STEP, "could not delete the source", &e);
                 }
-                self.waiter().note_server_gone(self.source_id);
+                // The deletion is load on the source's host until it ends:
+                // the move keeps its slot until then.
+                if let Err(r) = self.wait_gone(STEP).await {
+                    return r;
+                }
                 self.ctx.source_state = Some("deleted".into());
                 StepResult::done_with(Some(r.id.clone()), "source deleted")
             }
@@ -692,6 +707,41 @@ impl Steps<'_> {
                 self.ctx.source_state = Some(format!("kept ({})", source.status));
                 StepResult::done_with(Some(r.id.clone()), format!("source kept, tagged {}={}", tags::MOVED_TO, r.id))
             }
+        }
+    }
+
+    /// Wait until the source is gone (DELETED in the shared poll); one GET
+    /// settles it if the cloud does not list deleted servers.
+    async fn wait_gone(&mut self, step: Step) -> Result<(), StepResult> {
+        let id = self.source_id.to_string();
+        let timeout = self.mv.settings.timeout_source;
+        let waited = self
+            .env
+            .waiter
+            .wait_server(&id, WaitKind::Stop, timeout, &mut self.stop, |s| s.is_none().then_some(()))
+            .await;
+        match waited {
+            Ok(()) => Ok(()),
+            Err(WaitError::Interrupted) => Err(StepResult::interrupted()),
+            Err(WaitError::Timeout(_)) => match self.cloud().server(&id).await {
+                Ok(None) => {
+                    self.waiter().note_server_gone(&id);
+                    Ok(())
+                }
+                Ok(Some(s)) if s.status == "DELETED" => {
+                    self.waiter().note_server_gone(&id);
+                    Ok(())
+                }
+                Ok(Some(s)) => Err(StepResult::failed(
+                    format!(
+                        "the source was asked to be deleted but is still {} after {}",
+                        s.status,
+                        humantime::format_duration(timeout)
+                    ),
+                    false,
+                )),
+                Err(e) => Err(call_failed(self.ctx, step, "could not check that the source is deleted", &e)),
+            },
         }
     }
 

@@ -206,6 +206,9 @@ struct State {
     round_ok: BTreeMap<u64, (bool, bool)>,
     samples: HashMap<WaitKind, Vec<f64>>,
     requests: u64,
+    /// When the last successful server / image list started.
+    servers_listed_at: Option<Instant>,
+    images_listed_at: Option<Instant>,
 }
 
 struct Shared {
@@ -369,6 +372,20 @@ impl Waiter {
         self.refresh(false).await
     }
 
+    /// Make sure the server states are at most `max_age` old: nothing to
+    /// do when a list started that recently (other waits keep it fresh),
+    /// otherwise a refresh.
+    pub async fn servers_within(&self, max_age: Duration) -> Result<(), String> {
+        let fresh = self.lock().servers_listed_at.is_some_and(|t| t.elapsed() <= max_age);
+        if fresh { Ok(()) } else { self.refresh(true).await }
+    }
+
+    /// The same for the image states.
+    pub async fn images_within(&self, max_age: Duration) -> Result<(), String> {
+        let fresh = self.lock().images_listed_at.is_some_and(|t| t.elapsed() <= max_age);
+        if fresh { Ok(()) } else { self.refresh(false).await }
+    }
+
     async fn refresh(&self, servers: bool) -> Result<(), String> {
         let target = {
             let mut st = self.lock();
@@ -453,6 +470,7 @@ impl Waiter {
         }
         let now = Instant::now();
         let deadline = now + timeout;
+        let seen = status(self);
         let wait_id = {
             let mut st = self.lock();
             let expected = st.samples.get(&kind).and_then(|s| estimate(s, size));
@@ -472,7 +490,7 @@ impl Waiter {
                     since: now,
                     expected,
                     last_check: None,
-                    last_seen: status(self),
+                    last_seen: seen,
                     by_get,
                 },
             );
@@ -616,6 +634,13 @@ impl Waiter {
                 if covered {
                     w.last_check = Some(started);
                 }
+            }
+            let shared = matches!(self.shared.mode, PollMode::Shared(_));
+            if servers_ok && ((shared && want_servers) || refresh_servers) {
+                st.servers_listed_at = Some(started);
+            }
+            if images_ok && ((shared && want_images) || refresh_images) {
+                st.images_listed_at = Some(started);
             }
             st.round_ok.insert(round, (servers_ok, images_ok));
             while st.round_ok.len() > 64 {

@@ -1,8 +1,310 @@
-//! `azmove apply`.
+//! `azmove apply PLANFILE` plans against the live cloud, shows the plan and
+//! asks before moving anything; `azmove apply SAVED_PLAN` executes exactly
+//! what was reviewed with `plan -o`, refusing entries whose server changed
+//! since. Both print a summary table and can write a JSON report.
 
-use crate::cli::{ApplyArgs, GlobalArgs};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::apply::journal::Journal;
+use crate::apply::prepare::{from_fresh_plan, from_saved_plan};
+use crate::apply::signals::{install, stop_pair};
+use crate::apply::{ApplyOptions, ApplyReport, PollConfig, PollMode, ProgressMode, RunInput, execute};
+use crate::cli::{ApplyArgs, ColorChoice, GlobalArgs, LogFormat};
+use crate::commands::plan::{Planned, make_plan, report_error, stdout_color};
+use crate::connect::{self, Connection, Target};
 use crate::exit::Exit;
+use crate::openstack::env_from_process;
+use crate::plan::changeset::Changeset;
+use crate::render;
 
-pub fn run(_global: &GlobalArgs, _args: &ApplyArgs) -> Exit {
-    super::not_implemented("azmove apply")
+/// Largest saved plan read (a plan of 10,000 servers is a few tens of MB).
+const MAX_SAVED_PLAN_BYTES: u64 = 256 * 1024 * 1024;
+
+pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> Exit {
+    crate::logging::init(global);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("azmove: cannot start the async runtime: {e}");
+            return Exit::Failure;
+        }
+    };
+    runtime.block_on(run_async(global, args))
+}
+
+async fn run_async(global: &GlobalArgs, args: &ApplyArgs) -> Exit {
+    let saved = match read_saved_plan(&args.file) {
+        Ok(s) => s,
+        Err(message) => {
+            eprintln!("azmove: {message}");
+            return Exit::Failure;
+        }
+    };
+    match saved {
+        Some(cs) => apply_saved(global, args, cs).await,
+        None => apply_plan_file(global, args).await,
+    }
+}
+
+/// `Some` when the file is a saved plan (a JSON object with `format`).
+fn read_saved_plan(path: &Path) -> Result<Option<Changeset>, String> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if meta.len() > MAX_SAVED_PLAN_BYTES {
+        // Far bigger than any plan file: let the plan loader say why.
+        return Ok(None);
+    }
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Ok(None);
+    }
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return Ok(None);
+    };
+    if !value.as_object().is_some_and(|o| o.contains_key("format")) {
+        return Ok(None);
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    Changeset::from_json(&path.display().to_string(), &text)
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
+
+async fn apply_plan_file(global: &GlobalArgs, args: &ApplyArgs) -> Exit {
+    let env = env_from_process();
+    let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
+    let planned = match make_plan(&args.file, &args.cloud, None, &env, &cwd).await {
+        Ok(p) => p,
+        Err(e) => {
+            report_error(&e, stderr_color(global.color));
+            return Exit::Failure;
+        }
+    };
+    let Planned { changeset, inventory, connection, .. } = planned;
+    let mut out = std::io::stdout().lock();
+    let _ = write!(out, "{}", render::render(&changeset, args.format, stdout_color(global.color)));
+    let _ = out.flush();
+    drop(out);
+    if let Some(exit) = refuse_blocked(&changeset, args) {
+        connection.shutdown().await;
+        return exit;
+    }
+    if !changeset.summary.has_changes() {
+        println!("\nNo changes: nothing to apply.");
+        connection.shutdown().await;
+        return Exit::Success;
+    }
+    if !args.yes {
+        match confirm(changeset.summary.to_move) {
+            Confirmation::Yes => {}
+            Confirmation::No => {
+                eprintln!("Apply cancelled: nothing was changed.");
+                connection.shutdown().await;
+                return Exit::Failure;
+            }
+            Confirmation::NotATerminal => {
+                eprintln!(
+                    "azmove: not applying: confirmation is needed and stdin is not a terminal. Review the plan above and run again with --yes (or --auto-approve), or save it with `azmove plan {} -o plan.json` and run `azmove apply plan.json`.",
+                    args.file.display()
+                );
+                connection.shutdown().await;
+                return Exit::Failure;
+            }
+        }
+    }
+    let input = from_fresh_plan(changeset, &inventory);
+    run_and_report(global, args, connection, input).await
+}
+
+async fn apply_saved(global: &GlobalArgs, args: &ApplyArgs, changeset: Changeset) -> Exit {
+    let env = env_from_process();
+    let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
+    let target = Target {
+        cloud: &args.cloud,
+        plan_cloud: changeset.cloud.as_deref(),
+        plan_region: changeset.region.as_deref(),
+        sim_user: None,
+        env: &env,
+        cwd: &cwd,
+    };
+    let connection = match connect::connect(&target, connect::client_options(&changeset.limits)).await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("azmove: {e}");
+            return Exit::Failure;
+        }
+    };
+    if let Some(exit) = refuse_blocked(&changeset, args) {
+        connection.shutdown().await;
+        return exit;
+    }
+    println!(
+        "Applying the saved plan {} (made from {}, {}).",
+        args.file.display(),
+        changeset.plan_path,
+        changeset.summary.line()
+    );
+    let input = match from_saved_plan(&connection.client, changeset).await {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("azmove: {e}");
+            connection.shutdown().await;
+            return Exit::Failure;
+        }
+    };
+    for (key, changed) in &input.stale {
+        let name = input.changeset.get(key).map(|m| m.display_name().to_string()).unwrap_or_default();
+        eprintln!(
+            "azmove: not moving {name} ({key}): it changed since the plan was saved: {}. Run `azmove plan` again and review it.",
+            changed.join("; ")
+        );
+    }
+    run_and_report(global, args, connection, input).await
+}
+
+/// Blocked entries stop the apply unless `--allow-blocked`.
+fn refuse_blocked(cs: &Changeset, args: &ApplyArgs) -> Option<Exit> {
+    if cs.summary.blocked > 0 && !args.allow_blocked {
+        eprintln!(
+            "azmove: not applying: {} entr{} blocked (see the plan). Fix them, or pass --allow-blocked to move the others.",
+            cs.summary.blocked,
+            if cs.summary.blocked == 1 { "y is" } else { "ies are" }
+        );
+        return Some(Exit::Blocked);
+    }
+    None
+}
+
+enum Confirmation {
+    Yes,
+    No,
+    NotATerminal,
+}
+
+fn confirm(count: usize) -> Confirmation {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Confirmation::NotATerminal;
+    }
+    eprint!(
+        "\nDo you want to move {count} server{}? azmove will do what is shown above.\n  Only 'yes' will be accepted: ",
+        if count == 1 { "" } else { "s" }
+    );
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    match stdin.lock().read_line(&mut line) {
+        Ok(_) if line.trim() == "yes" => Confirmation::Yes,
+        _ => Confirmation::No,
+    }
+}
+
+async fn run_and_report(global: &GlobalArgs, args: &ApplyArgs, connection: Connection, input: RunInput) -> Exit {
+    let journal = match Journal::create(&args.journal_dir) {
+        Ok(j) => Arc::new(j),
+        Err(e) => {
+            eprintln!("azmove: {e}");
+            connection.shutdown().await;
+            return Exit::Failure;
+        }
+    };
+    let resume = resume_command(args);
+    let (handle, stop) = stop_pair();
+    install(
+        handle,
+        format!("Exiting now. Everything azmove made is tagged, so this is safe: run `{resume}` to continue."),
+        Exit::Interrupted.code(),
+    );
+    let time_scale = connection.sim().map(|s| s.sim().env.clock.time_scale()).unwrap_or(1.0);
+    let poll = poll_mode(args, time_scale);
+    let progress = if global.log_format == LogFormat::Text && std::io::stderr().is_terminal() {
+        ProgressMode::Bars
+    } else {
+        ProgressMode::Log
+    };
+    let options = ApplyOptions { poll, progress, journal, stop, resume_command: Some(resume) };
+    let cloud: Arc<dyn crate::apply::Cloud> = Arc::new(connection.client.clone());
+    let report = execute(cloud, input, options).await;
+    connection.shutdown().await;
+    finish(args, &report)
+}
+
+fn poll_mode(args: &ApplyArgs, time_scale: f64) -> PollMode {
+    if let Some(interval) = args.naive_poll {
+        return PollMode::Naive { interval };
+    }
+    let mut cfg = PollConfig::default().scaled(time_scale);
+    if let Some(min) = args.poll_min {
+        cfg.min_interval = min;
+    }
+    if let Some(max) = args.poll_max {
+        cfg.max_interval = max;
+    }
+    cfg.max_interval = cfg.max_interval.max(cfg.min_interval).max(Duration::from_millis(1));
+    PollMode::Shared(cfg)
+}
+
+/// The command that continues this run.
+fn resume_command(args: &ApplyArgs) -> String {
+    let mut cmd = format!("azmove apply {}", shell_word(&args.file.display().to_string()));
+    if let Some(c) = &args.cloud.os_cloud {
+        cmd.push_str(&format!(" --os-cloud {}", shell_word(c)));
+    }
+    if let Some(s) = &args.cloud.sim {
+        cmd.push_str(&format!(" --sim {}", shell_word(&s.display().to_string())));
+    }
+    if args.allow_blocked {
+        cmd.push_str(" --allow-blocked");
+    }
+    cmd
+}
+
+fn shell_word(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:@,+".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+fn finish(args: &ApplyArgs, report: &ApplyReport) -> Exit {
+    println!();
+    print!("{}", report.render_text());
+    let _ = std::io::stdout().flush();
+    if let Some(path) = &args.report
+        && let Err(e) = std::fs::write(path, report.to_json() + "\n")
+    {
+        eprintln!("azmove: could not write the report to {}: {e}", path.display());
+        return Exit::Failure;
+    }
+    if report.interrupted {
+        Exit::Interrupted
+    } else if report.is_success() {
+        Exit::Success
+    } else {
+        Exit::Failure
+    }
+}
+
+fn stderr_color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => std::io::stderr().is_terminal(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_words_are_quoted_only_when_needed() {
+        assert_eq!(shell_word("plans/seed.yaml"), "plans/seed.yaml");
+        assert_eq!(shell_word("my plan.yaml"), "'my plan.yaml'");
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
+    }
 }

@@ -29,14 +29,25 @@ pub fn run(global: &GlobalArgs, args: &DiffArgs) -> Exit {
         Exit::Failure
     };
 
-    let (old_name, old) = match (&args.old, &args.git) {
-        (Some(path), None) => match read_plan(path) {
+    let (old_path, new_path) = match (args.files.as_slice(), &args.git) {
+        ([old, new], None) => (Some(old), new),
+        ([new], Some(_)) => (None, new),
+        _ => {
+            let _ = writeln!(
+                stderr,
+                "azmove diff: give the old and the new plan file (`azmove diff OLD NEW`), or a git revision and the new file (`azmove diff --git HEAD NEW`)"
+            );
+            return Exit::Usage;
+        }
+    };
+    let (old_name, old) = match (old_path, &args.git) {
+        (Some(path), _) => match read_plan(path) {
             Ok(p) => (path.display().to_string(), Old::Plan(Box::new(p))),
             Err(e) => return report(e, &mut stderr),
         },
         (None, Some(rev)) => {
-            let name = format!("{rev}:{}", args.new.display());
-            match git_show(rev, &args.new) {
+            let name = format!("{rev}:{}", new_path.display());
+            match git_show(rev, new_path) {
                 Ok(Some(bytes)) => match yaml::parse_plan(&name, &bytes) {
                     Ok((p, _)) => (name, Old::Plan(Box::new(p))),
                     Err(e) => return report(e, &mut stderr),
@@ -53,16 +64,10 @@ pub fn run(global: &GlobalArgs, args: &DiffArgs) -> Exit {
                 }
             }
         }
-        _ => {
-            let _ = writeln!(
-                stderr,
-                "azmove diff: give the old and the new plan file (`azmove diff OLD NEW`), or a git revision (`azmove diff --git HEAD NEW`)"
-            );
-            return Exit::Usage;
-        }
+        (None, None) => return Exit::Usage,
     };
-    let new_name = args.new.display().to_string();
-    let new = match read_plan(&args.new) {
+    let new_name = new_path.display().to_string();
+    let new = match read_plan(new_path) {
         Ok(p) => p,
         Err(e) => return report(e, &mut stderr),
     };

@@ -14,6 +14,7 @@ use crate::observe::{ObserveError, observe};
 use crate::openstack::{Env, env_from_process};
 use crate::plan::changeset::Changeset;
 use crate::plan::file::PlanFile;
+use crate::plan::inventory::Inventory;
 use crate::plan::planner;
 use crate::plan::validate::validate_bytes;
 use crate::plan::yaml::{MAX_PLAN_BYTES, PlanErrors, read_source};
@@ -37,6 +38,8 @@ pub enum PlanError {
 pub struct Planned {
     pub plan: PlanFile,
     pub changeset: Changeset,
+    /// What was observed (apply starts its polling from it).
+    pub inventory: Inventory,
     pub connection: Connection,
 }
 
@@ -46,8 +49,13 @@ pub fn load(path: &Path) -> Result<(PlanFile, String), PlanErrors> {
     let bytes = read_source(path, MAX_PLAN_BYTES)?;
     let report = validate_bytes(&name, &bytes);
     match report.plan {
-        Some(plan) if report.diagnostics.is_empty() => Ok((plan, hex::encode(Sha256::digest(&bytes)))),
-        _ => Err(PlanErrors { file: name, diagnostics: report.diagnostics }),
+        Some(plan) if report.diagnostics.is_empty() => {
+            Ok((plan, hex::encode(Sha256::digest(&bytes))))
+        }
+        _ => Err(PlanErrors {
+            file: name,
+            diagnostics: report.diagnostics,
+        }),
     }
 }
 
@@ -84,7 +92,12 @@ pub async fn make_plan(
         plan_ms = (started.elapsed() - observed).as_millis() as u64,
         "planned"
     );
-    Ok(Planned { plan, changeset, connection })
+    Ok(Planned {
+        plan,
+        changeset,
+        inventory,
+        connection,
+    })
 }
 
 /// Whether to colour text written to stdout.
@@ -124,7 +137,11 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Exit {
     };
     let env = env_from_process();
     let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("azmove: cannot start the async runtime: {e}");
@@ -133,7 +150,11 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Exit {
     };
     let result = runtime.block_on(async {
         let planned = make_plan(&args.file, &args.cloud, None, &env, &cwd).await?;
-        let Planned { changeset, connection, .. } = planned;
+        let Planned {
+            changeset,
+            connection,
+            ..
+        } = planned;
         connection.shutdown().await;
         Ok::<_, PlanError>(changeset)
     });
@@ -160,11 +181,13 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Exit {
     let color = args.format == OutputFormat::Text && stdout_color(global.color);
     let text = render::render(&changeset, args.format, color);
     let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|_| stdout.flush()) {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("azmove: cannot write the plan to stdout: {e}");
-            return Exit::Failure;
-        }
+    if let Err(e) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("azmove: cannot write the plan to stdout: {e}");
+        return Exit::Failure;
     }
     exit_status(&changeset, args.detailed_exitcode, args.allow_blocked)
 }

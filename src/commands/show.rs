@@ -28,7 +28,10 @@ pub fn run(global: &GlobalArgs, args: &ShowArgs) -> Exit {
     let color = args.format == OutputFormat::Text && super::plan::stdout_color(global.color);
     let out = render::render(&changeset, args.format, color);
     let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(out.as_bytes()).and_then(|_| stdout.flush()) {
+    match stdout
+        .write_all(out.as_bytes())
+        .and_then(|_| stdout.flush())
+    {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
             eprintln!("azmove: cannot write to stdout: {e}");
             Exit::Failure

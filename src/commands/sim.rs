@@ -157,7 +157,11 @@ mod tests {
             domain: "Default".into(),
             is_admin: name == "admin",
         };
-        let text = banner("http://127.0.0.1:1", "s.yaml", &[cred("admin"), cred("demo")]);
+        let text = banner(
+            "http://127.0.0.1:1",
+            "s.yaml",
+            &[cred("admin"), cred("demo")],
+        );
         assert!(text.contains("export OS_USERNAME='admin'"));
         assert!(text.contains("  azmove-sim:\n"));
         assert!(text.contains("  azmove-sim-demo:\n"));

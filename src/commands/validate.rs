@@ -1,7 +1,7 @@
 //! `azmove validate FILE…`: check plan files offline and report every
 //! problem with file:line:column.
 
-use std::io::{IsTerminal, Write};
+use std::io::{IsTerminal, Read, Write};
 
 use crate::cli::{ColorChoice, GlobalArgs, ValidateArgs};
 use crate::exit::Exit;
@@ -26,14 +26,56 @@ pub(crate) fn anstream_choice(choice: ColorChoice) -> anstream::ColorChoice {
     }
 }
 
+/// The first line that marks a simulator scenario file.
+pub const SCENARIO_HEADER: &str = "# azmove simulator scenario";
+
+/// Whether `path` is a simulator scenario (its first line is the header).
+fn is_scenario(path: &std::path::Path) -> bool {
+    use std::io::BufRead;
+    let Ok(f) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut first = String::new();
+    let _ = std::io::BufReader::new(f).take(256).read_line(&mut first);
+    first.trim_end() == SCENARIO_HEADER
+}
+
+/// How many servers a scenario describes, counting generated fleets.
+fn scenario_servers(s: &crate::sim::Scenario) -> u64 {
+    s.servers
+        .iter()
+        .map(|spec| match &spec.generate {
+            Some(g) => u64::from(g.count.unwrap_or(0)),
+            None => 1,
+        })
+        .sum()
+}
+
 pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> Exit {
     let color = use_color(global.color, std::io::stderr().is_terminal());
     let mut stderr = anstream::AutoStream::new(std::io::stderr(), anstream_choice(global.color));
     let mut stdout = std::io::stdout();
     let mut failed = 0usize;
     for file in &args.files {
-        let report = validate_file(file);
         let name = file.display();
+        if is_scenario(file) {
+            // Simulator scenarios live beside plans (plans/seed-cloud.yaml);
+            // they are checked with their own loader rather than refused.
+            match crate::sim::Scenario::load(file) {
+                Ok(s) => {
+                    let n = scenario_servers(&s);
+                    let noun = if n == 1 { "server" } else { "servers" };
+                    let _ = writeln!(stdout, "ok: {name} (simulator scenario, {n} {noun})");
+                }
+                Err(e) => {
+                    failed += 1;
+                    let _ = writeln!(stderr, "{e}");
+                    let _ = writeln!(stderr, "error: {name}: invalid simulator scenario");
+                }
+            }
+            continue;
+        }
+        let report = validate_file(file);
         match (&report.plan, report.diagnostics.is_empty()) {
             (Some(plan), true) => {
                 let n = plan.moves.len();

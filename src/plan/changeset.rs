@@ -48,7 +48,9 @@ pub struct Changeset {
 /// Why a saved plan cannot be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ChangesetError {
-    #[error("{path} is not a saved azmove plan ({source}); write one with `azmove plan PLANFILE -o {path}`")]
+    #[error(
+        "{path} is not a saved azmove plan ({source}); write one with `azmove plan PLANFILE -o {path}`"
+    )]
     Parse {
         path: String,
         #[source]
@@ -76,10 +78,15 @@ impl Changeset {
         if let Ok(head) = serde_json::from_str::<Head>(text)
             && head.format != CHANGESET_FORMAT
         {
-            return Err(ChangesetError::Format { path: path.to_string(), found: head.format });
+            return Err(ChangesetError::Format {
+                path: path.to_string(),
+                found: head.format,
+            });
         }
-        serde_json::from_str(text)
-            .map_err(|source| ChangesetError::Parse { path: path.to_string(), source })
+        serde_json::from_str(text).map_err(|source| ChangesetError::Parse {
+            path: path.to_string(),
+            source,
+        })
     }
 
     /// The move with this key.
@@ -163,7 +170,10 @@ impl PlannedMove {
 
     /// The source's name, or the entry key when no server was found.
     pub fn display_name(&self) -> &str {
-        self.source.as_ref().map(|s| s.name.as_str()).unwrap_or(&self.entry)
+        self.source
+            .as_ref()
+            .map(|s| s.name.as_str())
+            .unwrap_or(&self.entry)
     }
 
     /// Whether apply will create a server (the `+` of the rendering).
@@ -182,11 +192,13 @@ impl PlannedMove {
     pub fn predicted_replacement(&self) -> Option<ServerSpec> {
         let source = self.source.as_ref()?;
         let boot = self.boot.as_ref()?;
-        let id = self
-            .existing
-            .replacement_id
-            .clone()
-            .unwrap_or_else(|| "(known after apply)".to_string());
+        let id = match (
+            &self.existing.replacement_id,
+            self.existing.replacement_status.as_deref(),
+        ) {
+            (Some(id), Some(status)) if status != "ERROR" => id.clone(),
+            _ => "(known after apply)".to_string(),
+        };
         let image = match &self.existing.snapshot_id {
             Some(sid) if self.existing.snapshot_status.as_deref() != Some("killed") => {
                 format!("{sid} (snapshot {})", boot.snapshot_name)
@@ -203,7 +215,10 @@ impl PlannedMove {
             name: boot.name.clone(),
             status: "ACTIVE".to_string(),
             availability_zone: Some(self.target_az.clone()),
-            host: source.host.as_ref().map(|_| "(chosen by the scheduler)".to_string()),
+            host: source
+                .host
+                .as_ref()
+                .map(|_| "(chosen by the scheduler)".to_string()),
             flavor: source.flavor.clone(),
             image: Some(image),
             networks,
@@ -231,24 +246,62 @@ pub enum Action {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Blocker {
-    NotFound { reference: String },
-    Ambiguous { name: String, ids: Vec<String> },
-    TargetAzMissing { az: String, known: Vec<String> },
-    TargetAzUnavailable { az: String },
-    TargetAzNoHost { az: String },
-    BadState { status: String, task_state: Option<String> },
-    FlavorNotUsable { flavor: String, az: String, why: String },
-    QuotaShort { resource: String, needed: u64, available: u64 },
-    Cycle { path: Vec<String> },
+    NotFound {
+        reference: String,
+    },
+    Ambiguous {
+        name: String,
+        ids: Vec<String>,
+    },
+    TargetAzMissing {
+        az: String,
+        known: Vec<String>,
+    },
+    TargetAzUnavailable {
+        az: String,
+    },
+    TargetAzNoHost {
+        az: String,
+    },
+    BadState {
+        status: String,
+        task_state: Option<String>,
+    },
+    FlavorNotUsable {
+        flavor: String,
+        az: String,
+        why: String,
+    },
+    QuotaShort {
+        resource: String,
+        needed: u64,
+        available: u64,
+    },
+    Cycle {
+        path: Vec<String>,
+    },
     VolumeBacked,
-    VolumesAttached { volumes: Vec<String> },
-    StrategyUnsupported { strategy: Strategy, why: String },
-    PrerequisiteBlocked { entry: String },
+    VolumesAttached {
+        volumes: Vec<String>,
+    },
+    StrategyUnsupported {
+        strategy: Strategy,
+        why: String,
+    },
+    PrerequisiteBlocked {
+        entry: String,
+    },
     /// The server is matched by several entries, which would give it several targets.
-    MatchedByEntries { entries: Vec<String> },
+    MatchedByEntries {
+        entries: Vec<String>,
+    },
     /// `after` names an entry key that no entry has.
-    UnknownPrerequisite { entry: String },
-    Other { message: String },
+    UnknownPrerequisite {
+        entry: String,
+    },
+    Other {
+        message: String,
+    },
 }
 
 impl fmt::Display for Blocker {
@@ -302,11 +355,14 @@ impl fmt::Display for Blocker {
                     "the server is {status}; a snapshot needs it ACTIVE or SHUTOFF (or PAUSED/SUSPENDED without stop_before_snapshot) — bring it to one of these states and plan again"
                 ),
             },
-            Blocker::FlavorNotUsable { flavor, az, why } => write!(
-                f,
-                "flavor `{flavor}` cannot be used in `{az}`: {why}"
-            ),
-            Blocker::QuotaShort { resource, needed, available } => write!(
+            Blocker::FlavorNotUsable { flavor, az, why } => {
+                write!(f, "flavor `{flavor}` cannot be used in `{az}`: {why}")
+            }
+            Blocker::QuotaShort {
+                resource,
+                needed,
+                available,
+            } => write!(
                 f,
                 "the project's {resource} quota is short: the moves up to this one need {needed}, only {available} free (a replacement exists next to its source until the source is handled); raise the quota, lower `limits.concurrency` with `source_after: delete`, or move fewer servers at once"
             ),
@@ -506,12 +562,18 @@ pub fn stale_reasons(saved: &PlannedMove, now: &Server) -> Vec<String> {
     };
     let mut out = Vec::new();
     if fp.id != now.id {
-        out.push(format!("the plan was made for server {}, not {}", fp.id, now.id));
+        out.push(format!(
+            "the plan was made for server {}, not {}",
+            fp.id, now.id
+        ));
         return out;
     }
     let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "none".to_string());
     if fp.status != now.status {
-        out.push(format!("status changed from {} to {}", fp.status, now.status));
+        out.push(format!(
+            "status changed from {} to {}",
+            fp.status, now.status
+        ));
     }
     if fp.task_state != now.task_state {
         out.push(format!(
@@ -528,7 +590,11 @@ pub fn stale_reasons(saved: &PlannedMove, now: &Server) -> Vec<String> {
         ));
     }
     if fp.host != now.host {
-        out.push(format!("host changed from {} to {}", opt(&fp.host), opt(&now.host)));
+        out.push(format!(
+            "host changed from {} to {}",
+            opt(&fp.host),
+            opt(&now.host)
+        ));
     }
     if out.is_empty() && fp.updated != now.updated {
         out.push(format!(
@@ -637,7 +703,10 @@ mod tests {
 
     #[test]
     fn az_typo_gets_a_suggestion() {
-        let b = Blocker::TargetAzMissing { az: "nvoa2".into(), known: vec!["nova".into(), "nova2".into()] };
+        let b = Blocker::TargetAzMissing {
+            az: "nvoa2".into(),
+            known: vec!["nova".into(), "nova2".into()],
+        };
         assert!(b.to_string().contains("did you mean `nova2`"), "{b}");
     }
 }

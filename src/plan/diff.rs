@@ -423,10 +423,7 @@ pub fn render_text(d: &PlanDiff, old_name: &str, new_name: &str, color: bool) ->
                 let extra: Vec<String> = m
                     .fields
                     .iter()
-                    .filter(|c| {
-                        !matches!(c.field.as_str(), "to" | "server" | "id")
-                            && !c.field.starts_with("select.")
-                    })
+                    .filter(|c| !matches!(c.field.as_str(), "to" | "server" | "id"))
                     .map(field_line)
                     .collect();
                 if !extra.is_empty() {
@@ -487,7 +484,7 @@ pub fn render_markdown(d: &PlanDiff, old_name: &str, new_name: &str) -> String {
                 _ => m
                     .fields
                     .iter()
-                    .filter(|c| c.field != "to")
+                    .filter(|c| !matches!(c.field.as_str(), "to" | "server" | "id"))
                     .map(md_change)
                     .collect::<Vec<_>>()
                     .join("<br>"),

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use crate::plan::file::{Limits, MoveEntry, Options, PlanFile, Selector};
 use crate::plan::inventory::{
-    Address, AvailabilityZone, Capabilities, Flavor, FlavorRef, Host, Image, Inventory, Microversion, Network,
-    Server, tags,
+    Address, AvailabilityZone, Capabilities, Flavor, FlavorRef, Host, Image, Inventory,
+    Microversion, Network, Server, tags,
 };
 
 pub const DIGEST: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -14,7 +14,11 @@ pub fn server(id: &str, name: &str, az: &str) -> Server {
     let mut addresses = BTreeMap::new();
     addresses.insert(
         "private".to_string(),
-        vec![Address { addr: "10.0.0.5".into(), kind: Some("fixed".into()), mac: None }],
+        vec![Address {
+            addr: "10.0.0.5".into(),
+            kind: Some("fixed".into()),
+            mac: None,
+        }],
     );
     Server {
         id: id.into(),
@@ -41,12 +45,24 @@ pub fn server(id: &str, name: &str, az: &str) -> Server {
 }
 
 pub fn inventory(servers: Vec<Server>) -> Inventory {
-    let host = |n: &str| Host { name: n.into(), enabled: true, up: true };
+    let host = |n: &str| Host {
+        name: n.into(),
+        enabled: true,
+        up: true,
+    };
     Inventory {
         servers,
         availability_zones: vec![
-            AvailabilityZone { name: "nova".into(), available: true, hosts: Some(vec![host("node-1")]) },
-            AvailabilityZone { name: "nova2".into(), available: true, hosts: Some(vec![host("node-31")]) },
+            AvailabilityZone {
+                name: "nova".into(),
+                available: true,
+                hosts: Some(vec![host("node-1")]),
+            },
+            AvailabilityZone {
+                name: "nova2".into(),
+                available: true,
+                hosts: Some(vec![host("node-31")]),
+            },
         ],
         flavors: vec![Flavor {
             id: "f-small".into(),
@@ -59,8 +75,14 @@ pub fn inventory(servers: Vec<Server>) -> Inventory {
         }],
         images: vec![],
         quota: None,
-        capabilities: Capabilities { compute_microversion: Microversion::new(2, 104), is_admin: true },
-        networks: vec![Network { id: "net-private".into(), name: "private".into() }],
+        capabilities: Capabilities {
+            compute_microversion: Microversion::new(2, 104),
+            is_admin: true,
+        },
+        networks: vec![Network {
+            id: "net-private".into(),
+            name: "private".into(),
+        }],
     }
 }
 
@@ -83,7 +105,12 @@ pub fn entry(server: &str, to: &str) -> MoveEntry {
 }
 
 pub fn select(id: Option<&str>, sel: Selector, to: &str) -> MoveEntry {
-    MoveEntry { id: id.map(Into::into), server: None, select: Some(sel), ..entry("x", to) }
+    MoveEntry {
+        id: id.map(Into::into),
+        server: None,
+        select: Some(sel),
+        ..entry("x", to)
+    }
 }
 
 pub fn file(moves: Vec<MoveEntry>) -> PlanFile {
@@ -116,8 +143,8 @@ pub fn replacement(id: &str, source: &Server, to: &str, status: &str) -> Server 
     let mut r = server(id, &source.name, to);
     r.status = status.into();
     r.metadata.insert(tags::SOURCE.into(), source.id.clone());
-    r.metadata.insert(tags::SOURCE_NAME.into(), source.name.clone());
+    r.metadata
+        .insert(tags::SOURCE_NAME.into(), source.name.clone());
     r.metadata.insert(tags::TARGET.into(), to.into());
     r
 }
-

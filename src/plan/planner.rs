@@ -46,12 +46,20 @@ pub const FLAVOR_AZ_SPEC: &str = "aggregate_instance_extra_specs:availability_zo
 ///
 /// `plan_digest` is the sha256 (hex) of the plan file bytes; its first 12
 /// digits go into the `azmove_plan` tag of everything apply creates.
-pub fn plan(file: &PlanFile, plan_path: &str, plan_digest: &str, inventory: &Inventory) -> Changeset {
+pub fn plan(
+    file: &PlanFile,
+    plan_path: &str,
+    plan_digest: &str,
+    inventory: &Inventory,
+) -> Changeset {
     let idx = Index::new(inventory);
     let entries = entry_contexts(file, inventory, &idx);
 
     // Resolve entries to servers; a server claimed twice is planned once.
-    let mut resolved: Vec<Resolution> = entries.iter().map(|e| resolve(e, &idx, inventory)).collect();
+    let mut resolved: Vec<Resolution> = entries
+        .iter()
+        .map(|e| resolve(e, &idx, inventory))
+        .collect();
     let mut claims: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, r) in resolved.iter().enumerate() {
         if let Resolution::Servers(servers) = r {
@@ -72,7 +80,9 @@ pub fn plan(file: &PlanFile, plan_path: &str, plan_digest: &str, inventory: &Inv
                             .to_string(),
                     }
                 } else {
-                    Action::Blocked { reasons: entry.entry_blockers.clone() }
+                    Action::Blocked {
+                        reasons: entry.entry_blockers.clone(),
+                    }
                 };
                 let key = unique_key(&mut seen_keys, format!("entry:{}", entry.key));
                 moves.push(Draft::bare(key, entry, action));
@@ -86,7 +96,9 @@ pub fn plan(file: &PlanFile, plan_path: &str, plan_digest: &str, inventory: &Inv
                     let mut m = plan_server(entry, s, &idx, inventory, plan_digest);
                     if owners.len() > 1 {
                         let names = owners.iter().map(|o| entries[*o].key.clone()).collect();
-                        m.outcome = Some(Action::Blocked { reasons: vec![Blocker::MatchedByEntries { entries: names }] });
+                        m.outcome = Some(Action::Blocked {
+                            reasons: vec![Blocker::MatchedByEntries { entries: names }],
+                        });
                         m.blocked = None;
                         m.steps.clear();
                         m.members = owners.clone();
@@ -148,7 +160,10 @@ pub fn plan(file: &PlanFile, plan_path: &str, plan_digest: &str, inventory: &Inv
         let mut by_entry: BTreeMap<usize, Vec<String>> = BTreeMap::new();
         for m in &moves {
             if m.is_move() {
-                by_entry.entry(m.entry_index).or_default().push(m.key.clone());
+                by_entry
+                    .entry(m.entry_index)
+                    .or_default()
+                    .push(m.key.clone());
             }
         }
         by_entry
@@ -157,7 +172,11 @@ pub fn plan(file: &PlanFile, plan_path: &str, plan_digest: &str, inventory: &Inv
         let order_levels = levels_of(&moves, &entries);
         order_levels
             .into_iter()
-            .map(|lvl| lvl.into_iter().map(|i| moves[i].key.clone()).collect::<Vec<_>>())
+            .map(|lvl| {
+                lvl.into_iter()
+                    .map(|i| moves[i].key.clone())
+                    .collect::<Vec<_>>()
+            })
             .filter(|l: &Vec<String>| !l.is_empty())
             .collect::<Vec<_>>()
     };
@@ -224,7 +243,9 @@ pub fn planned_sources<'a>(file: &PlanFile, inventory: &'a Inventory) -> Vec<&'a
 /// `addresses` (a name no visible network has, or several have), so that
 /// its ports must be read to know the network ids.
 pub fn needs_ports(s: &Server, networks: &[Network]) -> bool {
-    s.addresses.keys().any(|name| networks.iter().filter(|n| &n.name == name).take(2).count() != 1)
+    s.addresses
+        .keys()
+        .any(|name| networks.iter().filter(|n| &n.name == name).take(2).count() != 1)
 }
 
 fn unique_key(seen: &mut BTreeSet<String>, key: String) -> String {
@@ -382,15 +403,24 @@ fn entry_contexts<'f>(file: &'f PlanFile, inv: &Inventory, idx: &Index) -> Vec<E
         .moves
         .iter()
         .enumerate()
-        .map(|(i, e)| e.key().map(str::to_string).unwrap_or_else(|| format!("#{}", i + 1)))
+        .map(|(i, e)| {
+            e.key()
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("#{}", i + 1))
+        })
         .collect();
     let first_with_key = |k: &str| keys.iter().position(|x| x == k);
-    let edges: Vec<Vec<usize>> =
-        file.moves.iter().map(|e| e.after.iter().filter_map(|a| first_with_key(a)).collect()).collect();
+    let edges: Vec<Vec<usize>> = file
+        .moves
+        .iter()
+        .map(|e| e.after.iter().filter_map(|a| first_with_key(a)).collect())
+        .collect();
     let cycles = cycles_through(&keys, &edges);
     let mut on_cycle: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for (i, path) in &cycles {
-        on_cycle.entry(keys[*i].as_str()).or_insert_with(|| path.clone());
+        on_cycle
+            .entry(keys[*i].as_str())
+            .or_insert_with(|| path.clone());
     }
     let mut unknown: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for (i, e) in file.moves.iter().enumerate() {
@@ -496,7 +526,8 @@ fn cycles_through(keys: &[String], edges: &[Vec<usize>]) -> BTreeMap<usize, Vec<
             let mut queue = std::collections::VecDeque::from([start]);
             let mut closing = None;
             while let Some(n) = queue.pop_front() {
-                let mut succ: Vec<NodeIndex> = g.neighbors(n).filter(|s| members.contains(s)).collect();
+                let mut succ: Vec<NodeIndex> =
+                    g.neighbors(n).filter(|s| members.contains(s)).collect();
                 succ.sort();
                 for s in succ {
                     if s == start {
@@ -532,7 +563,11 @@ fn cycles_through(keys: &[String], edges: &[Vec<usize>]) -> BTreeMap<usize, Vec<
     out
 }
 
-fn choose_strategy(file: &PlanFile, e: &MoveEntry, settings: &Effective) -> (Strategy, String, Option<Blocker>) {
+fn choose_strategy(
+    file: &PlanFile,
+    e: &MoveEntry,
+    settings: &Effective,
+) -> (Strategy, String, Option<Blocker>) {
     let origin = if e.strategy.is_some() {
         "set on this entry"
     } else if file.defaults.strategy.is_some() {
@@ -542,10 +577,16 @@ fn choose_strategy(file: &PlanFile, e: &MoveEntry, settings: &Effective) -> (Str
     };
     const SNAPSHOT_WHY: &str = "a new server is booted from a snapshot of the old one, so it gets a new id and new addresses";
     match settings.strategy {
-        Strategy::Snapshot => (Strategy::Snapshot, format!("{origin}; {SNAPSHOT_WHY}"), None),
+        Strategy::Snapshot => (
+            Strategy::Snapshot,
+            format!("{origin}; {SNAPSHOT_WHY}"),
+            None,
+        ),
         Strategy::Auto => (
             Strategy::Snapshot,
-            format!("`auto` {origin}, and snapshot is the only strategy this version executes; {SNAPSHOT_WHY}"),
+            format!(
+                "`auto` {origin}, and snapshot is the only strategy this version executes; {SNAPSHOT_WHY}"
+            ),
             None,
         ),
         other => (
@@ -563,7 +604,10 @@ fn choose_strategy(file: &PlanFile, e: &MoveEntry, settings: &Effective) -> (Str
 
 fn az_blockers(az: &str, idx: &Index, known: &[String]) -> Vec<Blocker> {
     let Some(zone) = idx.azs.get(az) else {
-        return vec![Blocker::TargetAzMissing { az: az.to_string(), known: known.to_vec() }];
+        return vec![Blocker::TargetAzMissing {
+            az: az.to_string(),
+            known: known.to_vec(),
+        }];
     };
     let mut out = Vec::new();
     if !zone.available {
@@ -580,7 +624,10 @@ fn az_blockers(az: &str, idx: &Index, known: &[String]) -> Vec<Blocker> {
 enum Resolution<'a> {
     Servers(Vec<&'a Server>),
     /// A named source no longer exists, and its replacement says it moved.
-    Done { source_id: String, reason: String },
+    Done {
+        source_id: String,
+        reason: String,
+    },
     Blocked(Vec<Blocker>),
 }
 
@@ -589,12 +636,19 @@ fn resolve<'a>(e: &EntryCtx, idx: &Index<'a>, inv: &'a Inventory) -> Resolution<
         if let Some(s) = idx.by_id.get(reference.as_str()) {
             return Resolution::Servers(vec![s]);
         }
-        match idx.sources_by_name.get(reference.as_str()).map(Vec::as_slice) {
+        match idx
+            .sources_by_name
+            .get(reference.as_str())
+            .map(Vec::as_slice)
+        {
             Some([one]) => return Resolution::Servers(vec![one]),
             Some(many) if many.len() > 1 => {
                 let mut ids: Vec<String> = many.iter().map(|s| s.id.clone()).collect();
                 ids.sort();
-                return Resolution::Blocked(vec![Blocker::Ambiguous { name: reference.clone(), ids }]);
+                return Resolution::Blocked(vec![Blocker::Ambiguous {
+                    name: reference.clone(),
+                    ids,
+                }]);
             }
             _ => {}
         }
@@ -620,7 +674,11 @@ fn resolve<'a>(e: &EntryCtx, idx: &Index<'a>, inv: &'a Inventory) -> Resolution<
         .filter(|s| glob.as_ref().is_none_or(|g| g.is_match(&s.name)))
         .filter(|s| sel.availability_zone.is_none() || s.availability_zone == sel.availability_zone)
         .filter(|s| sel.host.is_none() || s.host == sel.host)
-        .filter(|s| sel.metadata.iter().all(|(k, v)| s.metadata.get(k) == Some(v)))
+        .filter(|s| {
+            sel.metadata
+                .iter()
+                .all(|(k, v)| s.metadata.get(k) == Some(v))
+        })
         .collect();
     found.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
     Resolution::Servers(found)
@@ -638,12 +696,23 @@ fn gone_source<'a>(reference: &str, target: &str, idx: &Index<'a>) -> Resolution
         .filter(|s| s.metadata.get(tags::TARGET).map(String::as_str) == Some(target))
         .copied()
         .collect();
-    candidates.sort_by(|a, b| server_rank(a).cmp(&server_rank(b)).then_with(|| a.id.cmp(&b.id)));
+    candidates.sort_by(|a, b| {
+        server_rank(a)
+            .cmp(&server_rank(b))
+            .then_with(|| a.id.cmp(&b.id))
+    });
     candidates.dedup_by(|a, b| a.id == b.id);
     match candidates.first() {
         Some(r) if r.status == "ACTIVE" => Resolution::Done {
-            source_id: r.metadata.get(tags::SOURCE).cloned().unwrap_or_else(|| reference.to_string()),
-            reason: format!("moved (replacement {} in {target}; the source was deleted)", r.id),
+            source_id: r
+                .metadata
+                .get(tags::SOURCE)
+                .cloned()
+                .unwrap_or_else(|| reference.to_string()),
+            reason: format!(
+                "moved (replacement {} in {target}; the source was deleted)",
+                r.id
+            ),
         },
         Some(r) => Resolution::Blocked(vec![Blocker::Other {
             message: format!(
@@ -651,7 +720,9 @@ fn gone_source<'a>(reference: &str, target: &str, idx: &Index<'a>) -> Resolution
                 r.id, r.status, r.id
             ),
         }]),
-        None => Resolution::Blocked(vec![Blocker::NotFound { reference: reference.to_string() }]),
+        None => Resolution::Blocked(vec![Blocker::NotFound {
+            reference: reference.to_string(),
+        }]),
     }
 }
 
@@ -750,7 +821,9 @@ fn plan_server(e: &EntryCtx, s: &Server, idx: &Index, inv: &Inventory, digest: &
     let target = e.entry.to.as_str();
 
     if s.availability_zone.as_deref() == Some(target) {
-        d.outcome = Some(Action::NoChange { reason: format!("already in {target}") });
+        d.outcome = Some(Action::NoChange {
+            reason: format!("already in {target}"),
+        });
         return d;
     }
 
@@ -786,7 +859,10 @@ fn plan_server(e: &EntryCtx, s: &Server, idx: &Index, inv: &Inventory, digest: &
     if let Some(b) = &e.strategy_blocker {
         reasons.push(b.clone());
     }
-    let touches_source = d.steps.iter().any(|st| matches!(st, Step::StopSource | Step::Snapshot));
+    let touches_source = d
+        .steps
+        .iter()
+        .any(|st| matches!(st, Step::StopSource | Step::Snapshot));
     if touches_source {
         if let Some(b) = state_blocker(s, &e.settings) {
             reasons.push(b);
@@ -802,7 +878,9 @@ fn plan_server(e: &EntryCtx, s: &Server, idx: &Index, inv: &Inventory, digest: &
         if s.image_id.is_none() {
             reasons.push(Blocker::VolumeBacked);
         } else if !s.volumes_attached.is_empty() {
-            reasons.push(Blocker::VolumesAttached { volumes: s.volumes_attached.clone() });
+            reasons.push(Blocker::VolumesAttached {
+                volumes: s.volumes_attached.clone(),
+            });
         }
     }
     if d.steps.contains(&Step::Boot) {
@@ -832,7 +910,10 @@ fn plan_server(e: &EntryCtx, s: &Server, idx: &Index, inv: &Inventory, digest: &
 enum Progress {
     Done(String),
     Stuck(Blocker),
-    Steps { steps: Vec<Step>, existing: Existing },
+    Steps {
+        steps: Vec<Step>,
+        existing: Existing,
+    },
 }
 
 /// What remains for a source not yet in its target AZ (see the module table).
@@ -850,11 +931,16 @@ fn progress(e: &EntryCtx, s: &Server, idx: &Index) -> Progress {
 
     if let Some(to) = s.metadata.get(tags::MOVED_TO) {
         return match idx.by_id.get(to.as_str()) {
-            Some(r) => Progress::Done(format!("moved (replacement {} in {})", r.id, r.availability_zone.as_deref().unwrap_or(target))),
+            Some(r) => Progress::Done(format!(
+                "moved (replacement {} in {})",
+                r.id,
+                r.availability_zone.as_deref().unwrap_or(target)
+            )),
             None => Progress::Stuck(Blocker::Other {
                 message: format!(
                     "the server is tagged as moved to {to}, but that server no longer exists; to move it again remove the tag (`openstack server unset --property {} {}`) and plan again",
-                    tags::MOVED_TO, s.id
+                    tags::MOVED_TO,
+                    s.id
                 ),
             }),
         };
@@ -868,9 +954,21 @@ fn progress(e: &EntryCtx, s: &Server, idx: &Index) -> Progress {
     };
     let snapshot_live = snapshot.is_some_and(|i| i.status != "killed");
 
-    let replacements = idx.replacements_of(&s.id, target);
+    let mut replacements = idx.replacements_of(&s.id, target);
+    // A replacement that failed to boot is deleted by apply's boot step, as
+    // long as there is a snapshot to boot again from.
+    if snapshot_live && !replacements.is_empty() && replacements.iter().all(|r| r.status == "ERROR")
+    {
+        let failed = replacements[0];
+        existing.replacement_id = Some(failed.id.clone());
+        existing.replacement_status = Some(failed.status.clone());
+        replacements.clear();
+    }
     if replacements.len() > 1 {
-        let ids: Vec<String> = replacements.iter().map(|r| format!("{} ({})", r.id, r.status)).collect();
+        let ids: Vec<String> = replacements
+            .iter()
+            .map(|r| format!("{} ({})", r.id, r.status))
+            .collect();
         return Progress::Stuck(Blocker::Other {
             message: format!(
                 "{} replacements of this server exist in {target}: {}; keep the one you want, delete the others, and plan again",
@@ -895,11 +993,14 @@ fn progress(e: &EntryCtx, s: &Server, idx: &Index) -> Progress {
             }
             ("BUILD", _) => vec![Step::WaitActive, Step::Verify],
             (status, _) => {
-                let fault = r.fault.as_deref().map(|f| format!(" ({f})")).unwrap_or_default();
-                let reuse = if snapshot_live { "; the snapshot will be reused" } else { "" };
+                let fault = r
+                    .fault
+                    .as_deref()
+                    .map(|f| format!(" ({f})"))
+                    .unwrap_or_default();
                 return Progress::Stuck(Blocker::Other {
                     message: format!(
-                        "the replacement {} is {status}{fault}, not ACTIVE; delete it (`openstack server delete {}`) and plan again{reuse}",
+                        "the replacement {} is {status}{fault}, not ACTIVE; delete it (`openstack server delete {}`) and plan again",
                         r.id, r.id
                     ),
                 });
@@ -933,7 +1034,12 @@ fn progress(e: &EntryCtx, s: &Server, idx: &Index) -> Progress {
 /// Nova accepts `createImage` from ACTIVE, SHUTOFF, PAUSED and SUSPENDED with
 /// no task running, and `os-stop` only from ACTIVE (and RESCUED/ERROR).
 fn state_blocker(s: &Server, settings: &Effective) -> Option<Blocker> {
-    let bad = || Some(Blocker::BadState { status: s.status.clone(), task_state: s.task_state.clone() });
+    let bad = || {
+        Some(Blocker::BadState {
+            status: s.status.clone(),
+            task_state: s.task_state.clone(),
+        })
+    };
     if s.task_state.is_some() {
         return bad();
     }
@@ -951,17 +1057,33 @@ struct FlavorChoice<'a> {
 
 /// The flavor to boot with: by id (before compute 2.47), else by the
 /// embedded `original_name` looked up in the flavor list.
-fn resolve_flavor<'a>(s: &Server, idx: &Index<'a>, target: &str) -> Result<FlavorChoice<'a>, Blocker> {
+fn resolve_flavor<'a>(
+    s: &Server,
+    idx: &Index<'a>,
+    target: &str,
+) -> Result<FlavorChoice<'a>, Blocker> {
     if let Some(id) = &s.flavor.id {
-        return Ok(FlavorChoice { id: id.clone(), flavor: idx.flavors_by_id.get(id.as_str()).copied() });
+        return Ok(FlavorChoice {
+            id: id.clone(),
+            flavor: idx.flavors_by_id.get(id.as_str()).copied(),
+        });
     }
     let name = s.flavor.original_name.clone().unwrap_or_default();
-    let not_usable = |why: String| Blocker::FlavorNotUsable { flavor: name.clone(), az: target.to_string(), why };
+    let not_usable = |why: String| Blocker::FlavorNotUsable {
+        flavor: name.clone(),
+        az: target.to_string(),
+        why,
+    };
     if name.is_empty() {
-        return Err(not_usable("the server's flavor has neither id nor name in the API response".into()));
+        return Err(not_usable(
+            "the server's flavor has neither id nor name in the API response".into(),
+        ));
     }
     match idx.flavors_by_name.get(name.as_str()).map(Vec::as_slice) {
-        Some([one]) => Ok(FlavorChoice { id: one.id.clone(), flavor: Some(one) }),
+        Some([one]) => Ok(FlavorChoice {
+            id: one.id.clone(),
+            flavor: Some(one),
+        }),
         Some(many) if many.len() > 1 => {
             let mut ids: Vec<&str> = many.iter().map(|f| f.id.as_str()).collect();
             ids.sort();
@@ -1038,15 +1160,26 @@ fn resolve_networks(s: &Server, idx: &Index) -> Result<Vec<String>, Blocker> {
     Ok(ids)
 }
 
-fn boot_spec(e: &EntryCtx, s: &Server, flavor_id: String, networks: Vec<String>, inv: &Inventory, digest: &str) -> BootSpec {
+fn boot_spec(
+    e: &EntryCtx,
+    s: &Server,
+    flavor_id: String,
+    networks: Vec<String>,
+    inv: &Inventory,
+    digest: &str,
+) -> BootSpec {
     let to = e.entry.to.as_str();
     let mut tagset: BTreeMap<String, String> = BTreeMap::new();
     tagset.insert(tags::SOURCE.into(), s.id.clone());
     tagset.insert(tags::SOURCE_NAME.into(), s.name.clone());
     tagset.insert(tags::PLAN.into(), short_digest(digest).to_string());
     tagset.insert(tags::TARGET.into(), to.to_string());
-    let mut metadata: BTreeMap<String, String> =
-        s.metadata.iter().filter(|(k, _)| !k.starts_with("azmove_")).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut metadata: BTreeMap<String, String> = s
+        .metadata
+        .iter()
+        .filter(|(k, _)| !k.starts_with("azmove_"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     metadata.extend(tagset.clone());
     let mut security_groups: Vec<String> = Vec::new();
     for g in &s.security_groups {
@@ -1054,7 +1187,11 @@ fn boot_spec(e: &EntryCtx, s: &Server, flavor_id: String, networks: Vec<String>,
             security_groups.push(g.clone());
         }
     }
-    let user_data = if inv.capabilities.is_admin { s.user_data.clone() } else { None };
+    let user_data = if inv.capabilities.is_admin {
+        s.user_data.clone()
+    } else {
+        None
+    };
     BootSpec {
         name: render_template(&e.settings.server_name, s, to),
         flavor_id,
@@ -1109,7 +1246,12 @@ pub fn server_spec(s: &Server) -> ServerSpec {
         status: s.status.clone(),
         availability_zone: s.availability_zone.clone(),
         host: s.host.clone(),
-        flavor: s.flavor.original_name.clone().or_else(|| s.flavor.id.clone()).unwrap_or_else(|| "?".into()),
+        flavor: s
+            .flavor
+            .original_name
+            .clone()
+            .or_else(|| s.flavor.id.clone())
+            .unwrap_or_else(|| "?".into()),
         image: s.image_id.clone(),
         networks,
         security_groups,
@@ -1135,8 +1277,12 @@ fn propagate_prerequisites(moves: &mut [Draft], entries: &[EntryCtx]) {
         by_entry[m.entry_index].push(i);
     }
     for ei in entry_order(entries) {
-        let bad: Vec<&str> =
-            entries[ei].after.iter().filter(|a| blocked[**a]).map(|a| entries[*a].key.as_str()).collect();
+        let bad: Vec<&str> = entries[ei]
+            .after
+            .iter()
+            .filter(|a| blocked[**a])
+            .map(|a| entries[*a].key.as_str())
+            .collect();
         if bad.is_empty() {
             continue;
         }
@@ -1146,7 +1292,9 @@ fn propagate_prerequisites(moves: &mut [Draft], entries: &[EntryCtx]) {
                 continue;
             }
             for b in &bad {
-                m.block(Blocker::PrerequisiteBlocked { entry: b.to_string() });
+                m.block(Blocker::PrerequisiteBlocked {
+                    entry: b.to_string(),
+                });
             }
             blocked[ei] = true;
         }
@@ -1157,17 +1305,30 @@ fn propagate_prerequisites(moves: &mut [Draft], entries: &[EntryCtx]) {
 fn entry_order(entries: &[EntryCtx]) -> Vec<usize> {
     let names: Vec<(String, Vec<String>)> = entries
         .iter()
-        .map(|e| (format!("{}", e.index), e.after.iter().map(|a| a.to_string()).collect()))
+        .map(|e| {
+            (
+                format!("{}", e.index),
+                e.after.iter().map(|a| a.to_string()).collect(),
+            )
+        })
         .collect();
     let (g, _) = DependencyGraph::build(names.iter().map(|(n, a)| (n.as_str(), a.as_slice())));
-    g.levels().into_iter().flatten().filter_map(|n| n.parse().ok()).collect()
+    g.levels()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| n.parse().ok())
+        .collect()
 }
 
 /// Topological order of the moves selected by `include` (indexes into
 /// `moves`), by levels. Each entry gets one barrier node between its moves
 /// and the moves that come after it, so the graph stays linear in size even
 /// when large selections depend on each other.
-fn layered(moves: &[Draft], entries: &[EntryCtx], include: impl Fn(&Draft) -> bool) -> Vec<Vec<usize>> {
+fn layered(
+    moves: &[Draft],
+    entries: &[EntryCtx],
+    include: impl Fn(&Draft) -> bool,
+) -> Vec<Vec<usize>> {
     let mut members: Vec<Vec<String>> = vec![Vec::new(); entries.len()];
     let chosen: Vec<usize> = (0..moves.len()).filter(|i| include(&moves[*i])).collect();
     for &i in &chosen {
@@ -1200,8 +1361,15 @@ fn layered(moves: &[Draft], entries: &[EntryCtx], include: impl Fn(&Draft) -> bo
         .collect()
 }
 
-fn topological(moves: &[Draft], entries: &[EntryCtx], include: impl Fn(&Draft) -> bool) -> Vec<usize> {
-    let mut order: Vec<usize> = layered(moves, entries, include).into_iter().flatten().collect();
+fn topological(
+    moves: &[Draft],
+    entries: &[EntryCtx],
+    include: impl Fn(&Draft) -> bool,
+) -> Vec<usize> {
+    let mut order: Vec<usize> = layered(moves, entries, include)
+        .into_iter()
+        .flatten()
+        .collect();
     // Anything a cycle kept out (none: cyclic entries have no edges) goes last.
     let mut seen = vec![false; moves.len()];
     for &i in &order {

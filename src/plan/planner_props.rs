@@ -12,7 +12,11 @@ use crate::plan::file::Selector;
 /// What apply's steps do to the cloud, as far as the planner can see it.
 pub(crate) fn apply_steps(inv: &mut Inventory, m: &PlannedMove, n: usize) {
     let boot = m.boot.clone().expect("a move has a boot spec");
-    let rep_id = m.existing.replacement_id.clone().unwrap_or_else(|| format!("rep-{}", m.key));
+    let rep_id = m
+        .existing
+        .replacement_id
+        .clone()
+        .unwrap_or_else(|| format!("rep-{}", m.key));
     let mut snap_id = match m.existing.snapshot_status.as_deref() {
         Some("killed") | None => format!("snap-{}", m.key),
         Some(_) => m.existing.snapshot_id.clone().unwrap_or_default(),
@@ -20,7 +24,11 @@ pub(crate) fn apply_steps(inv: &mut Inventory, m: &PlannedMove, n: usize) {
     for step in &m.steps[..n] {
         match step {
             Step::StopSource => {
-                let s = inv.servers.iter_mut().find(|s| s.id == m.key).expect("source");
+                let s = inv
+                    .servers
+                    .iter_mut()
+                    .find(|s| s.id == m.key)
+                    .expect("source");
                 s.status = "SHUTOFF".into();
                 s.metadata.insert(tags::STOPPED_BY.into(), "1".into());
                 s.updated = "2026-02-01T00:00:00Z".into();
@@ -42,11 +50,20 @@ pub(crate) fn apply_steps(inv: &mut Inventory, m: &PlannedMove, n: usize) {
                 });
             }
             Step::WaitImage => {
-                let i = inv.images.iter_mut().find(|i| i.id == snap_id).expect("snapshot");
+                let i = inv
+                    .images
+                    .iter_mut()
+                    .find(|i| i.id == snap_id)
+                    .expect("snapshot");
                 i.status = "active".into();
             }
             Step::Boot => {
-                let src = inv.servers.iter().find(|s| s.id == m.key).expect("source").clone();
+                let src = inv
+                    .servers
+                    .iter()
+                    .find(|s| s.id == m.key)
+                    .expect("source")
+                    .clone();
                 inv.servers.push(Server {
                     id: rep_id.clone(),
                     name: boot.name.clone(),
@@ -59,7 +76,11 @@ pub(crate) fn apply_steps(inv: &mut Inventory, m: &PlannedMove, n: usize) {
                 });
             }
             Step::WaitActive => {
-                let r = inv.servers.iter_mut().find(|s| s.id == rep_id).expect("replacement");
+                let r = inv
+                    .servers
+                    .iter_mut()
+                    .find(|s| s.id == rep_id)
+                    .expect("replacement");
                 r.status = "ACTIVE".into();
             }
             Step::Verify => {}
@@ -67,7 +88,11 @@ pub(crate) fn apply_steps(inv: &mut Inventory, m: &PlannedMove, n: usize) {
             Step::HandleSource => match m.settings.source_after {
                 SourceAfter::Delete => inv.servers.retain(|s| s.id != m.key),
                 other => {
-                    let s = inv.servers.iter_mut().find(|s| s.id == m.key).expect("source");
+                    let s = inv
+                        .servers
+                        .iter_mut()
+                        .find(|s| s.id == m.key)
+                        .expect("source");
                     if other == SourceAfter::Stop {
                         s.status = "SHUTOFF".into();
                     }
@@ -93,13 +118,17 @@ enum EntryKind {
 fn case() -> impl Gen<Value = Case> {
     let servers = prop::collection::vec((0u8..4, any::<bool>(), any::<bool>()), 1..10);
     let entry = (
-        prop_oneof![(0u8..12).prop_map(EntryKind::Server), (0u8..4).prop_map(EntryKind::Group)],
+        prop_oneof![
+            (0u8..12).prop_map(EntryKind::Server),
+            (0u8..4).prop_map(EntryKind::Group)
+        ],
         prop::collection::vec(0usize..6, 0..3),
         0u8..3,
         any::<bool>(),
         any::<bool>(),
     );
-    (servers, prop::collection::vec(entry, 1..6)).prop_map(|(servers, entries)| Case { servers, entries })
+    (servers, prop::collection::vec(entry, 1..6))
+        .prop_map(|(servers, entries)| Case { servers, entries })
 }
 
 /// Server `i` is `vm{i}` in group `g{group}`; groups are selected by name glob.
@@ -109,7 +138,11 @@ fn build(c: &Case) -> (PlanFile, Inventory) {
         .iter()
         .enumerate()
         .map(|(i, (group, shutoff, in_target))| {
-            let mut s = server(&format!("id-{i}"), &format!("g{group}-vm{i}"), if *in_target { "nova2" } else { "nova" });
+            let mut s = server(
+                &format!("id-{i}"),
+                &format!("g{group}-vm{i}"),
+                if *in_target { "nova2" } else { "nova" },
+            );
             if *shutoff {
                 s.status = "SHUTOFF".into();
             }
@@ -134,12 +167,21 @@ fn build(c: &Case) -> (PlanFile, Inventory) {
                     e
                 }
                 EntryKind::Group(g) => {
-                    let sel = Selector { name: Some(format!("g{g}-*")), ..Default::default() };
+                    let sel = Selector {
+                        name: Some(format!("g{g}-*")),
+                        ..Default::default()
+                    };
                     select(Some(&format!("e{i}")), sel, "nova2")
                 }
             };
-            e.after = after.iter().filter(|a| **a < n).map(|a| format!("e{a}")).collect();
-            e.source_after = Some([SourceAfter::Keep, SourceAfter::Stop, SourceAfter::Delete][*source_after as usize]);
+            e.after = after
+                .iter()
+                .filter(|a| **a < n)
+                .map(|a| format!("e{a}"))
+                .collect();
+            e.source_after = Some(
+                [SourceAfter::Keep, SourceAfter::Stop, SourceAfter::Delete][*source_after as usize],
+            );
             e.keep_snapshot = Some(*keep);
             e.stop_before_snapshot = Some(*stop);
             e
@@ -237,4 +279,3 @@ proptest! {
         }
     }
 }
-

@@ -1,8 +1,8 @@
 //! Unit tests of the pure planner, on inventories built in code.
 
 use super::*;
-pub(crate) use crate::plan::fixtures::*;
 use crate::plan::file::Selector;
+pub(crate) use crate::plan::fixtures::*;
 use crate::plan::inventory::{FlavorRef, Host, Port, Quota, QuotaUse};
 
 fn run(f: &PlanFile, inv: &Inventory) -> Changeset {
@@ -56,13 +56,32 @@ fn a_fresh_move_has_every_step_and_a_tagged_boot_spec() {
     assert_eq!(b.security_groups, vec!["default"]);
     assert_eq!(b.key_name.as_deref(), Some("ops"));
     assert_eq!(b.metadata.get("role").map(String::as_str), Some("web"));
-    assert_eq!(b.metadata.get(tags::SOURCE).map(String::as_str), Some("aaaaaaaa-1111"));
-    assert_eq!(b.metadata.get(tags::PLAN).map(String::as_str), Some("0123456789ab"));
-    assert_eq!(b.metadata.get(tags::TARGET).map(String::as_str), Some("nova2"));
+    assert_eq!(
+        b.metadata.get(tags::SOURCE).map(String::as_str),
+        Some("aaaaaaaa-1111")
+    );
+    assert_eq!(
+        b.metadata.get(tags::PLAN).map(String::as_str),
+        Some("0123456789ab")
+    );
+    assert_eq!(
+        b.metadata.get(tags::TARGET).map(String::as_str),
+        Some("nova2")
+    );
     assert_eq!(b.snapshot_name, "vm01-azmove-aaaaaaaa");
-    assert_eq!(b.snapshot_properties.get(tags::SOURCE).map(String::as_str), Some("aaaaaaaa-1111"));
+    assert_eq!(
+        b.snapshot_properties.get(tags::SOURCE).map(String::as_str),
+        Some("aaaaaaaa-1111")
+    );
     assert_eq!(m.fingerprint.as_ref().unwrap().status, "ACTIVE");
-    assert_eq!(cs.summary, Summary { to_move: 1, unchanged: 0, blocked: 0 });
+    assert_eq!(
+        cs.summary,
+        Summary {
+            to_move: 1,
+            unchanged: 0,
+            blocked: 0
+        }
+    );
     assert_eq!(cs.levels, vec![vec!["aaaaaaaa-1111".to_string()]]);
 }
 
@@ -75,7 +94,14 @@ fn options_shape_the_steps() {
     let cs = run(&file(vec![e]), &inventory(vec![s.clone()]));
     assert_eq!(
         only(&cs).steps,
-        [Step::Snapshot, Step::WaitImage, Step::Boot, Step::WaitActive, Step::Verify, Step::HandleSource]
+        [
+            Step::Snapshot,
+            Step::WaitImage,
+            Step::Boot,
+            Step::WaitActive,
+            Step::Verify,
+            Step::HandleSource
+        ]
     );
     s.status = "ACTIVE".into();
     let mut e = entry("vm01", "nova2");
@@ -99,7 +125,10 @@ fn name_templates_are_filled() {
 #[test]
 fn flavor_id_from_old_microversions_is_used_directly() {
     let mut s = server("s1", "vm01", "nova");
-    s.flavor = FlavorRef { id: Some("42".into()), ..Default::default() };
+    s.flavor = FlavorRef {
+        id: Some("42".into()),
+        ..Default::default()
+    };
     let cs = run(&file(vec![entry("vm01", "nova2")]), &inventory(vec![s]));
     assert_eq!(only(&cs).boot.as_ref().unwrap().flavor_id, "42");
 }
@@ -108,22 +137,49 @@ fn flavor_id_from_old_microversions_is_used_directly() {
 fn ports_give_network_ids_when_observed() {
     let mut s = server("s1", "vm01", "nova");
     s.ports = vec![
-        Port { id: "p1".into(), network_id: "net-b".into(), mac_address: None, fixed_ips: vec![], security_group_ids: vec![] },
-        Port { id: "p2".into(), network_id: "net-a".into(), mac_address: None, fixed_ips: vec![], security_group_ids: vec![] },
-        Port { id: "p3".into(), network_id: "net-b".into(), mac_address: None, fixed_ips: vec![], security_group_ids: vec![] },
+        Port {
+            id: "p1".into(),
+            network_id: "net-b".into(),
+            mac_address: None,
+            fixed_ips: vec![],
+            security_group_ids: vec![],
+        },
+        Port {
+            id: "p2".into(),
+            network_id: "net-a".into(),
+            mac_address: None,
+            fixed_ips: vec![],
+            security_group_ids: vec![],
+        },
+        Port {
+            id: "p3".into(),
+            network_id: "net-b".into(),
+            mac_address: None,
+            fixed_ips: vec![],
+            security_group_ids: vec![],
+        },
     ];
     let cs = run(&file(vec![entry("vm01", "nova2")]), &inventory(vec![s]));
-    assert_eq!(only(&cs).boot.as_ref().unwrap().networks, vec!["net-b", "net-a"]);
+    assert_eq!(
+        only(&cs).boot.as_ref().unwrap().networks,
+        vec!["net-b", "net-a"]
+    );
 }
 
 #[test]
 fn user_data_is_copied_only_when_visible_and_digested() {
     let mut s = server("s1", "vm01", "nova");
     s.user_data = Some("I2Nsb3VkLWNvbmZpZw==".into());
-    let cs = run(&file(vec![entry("vm01", "nova2")]), &inventory(vec![s.clone()]));
+    let cs = run(
+        &file(vec![entry("vm01", "nova2")]),
+        &inventory(vec![s.clone()]),
+    );
     let b = only(&cs).boot.clone().unwrap();
     assert_eq!(b.user_data.as_deref(), Some("I2Nsb3VkLWNvbmZpZw=="));
-    assert_eq!(b.user_data_sha256, Some(user_data_digest("I2Nsb3VkLWNvbmZpZw==")));
+    assert_eq!(
+        b.user_data_sha256,
+        Some(user_data_digest("I2Nsb3VkLWNvbmZpZw=="))
+    );
     let mut inv = inventory(vec![s]);
     inv.capabilities.is_admin = false;
     let cs = run(&file(vec![entry("vm01", "nova2")]), &inv);
@@ -144,14 +200,21 @@ fn source_azmove_tags_are_not_copied_to_the_replacement() {
 #[test]
 fn strategy_reasons_name_where_the_strategy_came_from() {
     let s = server("s1", "vm01", "nova");
-    let cs = run(&file(vec![entry("vm01", "nova2")]), &inventory(vec![s.clone()]));
+    let cs = run(
+        &file(vec![entry("vm01", "nova2")]),
+        &inventory(vec![s.clone()]),
+    );
     assert!(only(&cs).strategy_reason.starts_with("the default"));
     let mut f = file(vec![entry("vm01", "nova2")]);
     f.defaults.strategy = Some(Strategy::Auto);
     let cs = run(&f, &inventory(vec![s]));
     let m = only(&cs);
     assert_eq!(m.strategy, Strategy::Snapshot);
-    assert!(m.strategy_reason.starts_with("`auto` set in defaults"), "{}", m.strategy_reason);
+    assert!(
+        m.strategy_reason.starts_with("`auto` set in defaults"),
+        "{}",
+        m.strategy_reason
+    );
 }
 
 // ----- selection -----
@@ -173,7 +236,10 @@ fn select_needs_every_condition_and_skips_azmove_servers() {
         host: Some("node-1".into()),
         metadata: BTreeMap::from([("tier".to_string(), "front".to_string())]),
     };
-    let cs = run(&file(vec![select(Some("front"), sel, "nova2")]), &inventory(vec![a, b, c, d, made]));
+    let cs = run(
+        &file(vec![select(Some("front"), sel, "nova2")]),
+        &inventory(vec![a, b, c, d, made]),
+    );
     let keys: Vec<&str> = cs.moves.iter().map(|m| m.key.as_str()).collect();
     assert_eq!(keys, vec!["b"]);
     assert_eq!(cs.moves[0].entry, "front");
@@ -181,8 +247,14 @@ fn select_needs_every_condition_and_skips_azmove_servers() {
 
 #[test]
 fn select_matching_nothing_is_unchanged_and_said_so() {
-    let sel = Selector { name: Some("nothing-*".into()), ..Default::default() };
-    let cs = run(&file(vec![select(None, sel, "nova2")]), &inventory(vec![server("a", "web", "nova")]));
+    let sel = Selector {
+        name: Some("nothing-*".into()),
+        ..Default::default()
+    };
+    let cs = run(
+        &file(vec![select(None, sel, "nova2")]),
+        &inventory(vec![server("a", "web", "nova")]),
+    );
     let m = only(&cs);
     assert_eq!(m.key, "entry:#1");
     assert!(no_change_reason(m).contains("no server matches"));
@@ -192,9 +264,16 @@ fn select_matching_nothing_is_unchanged_and_said_so() {
 fn selecting_by_host_as_member_is_blocked() {
     let mut inv = inventory(vec![server("a", "web", "nova")]);
     inv.capabilities.is_admin = false;
-    let sel = Selector { host: Some("node-1".into()), ..Default::default() };
+    let sel = Selector {
+        host: Some("node-1".into()),
+        ..Default::default()
+    };
     let cs = run(&file(vec![select(Some("h"), sel, "nova2")]), &inv);
-    assert!(reasons(only(&cs))[0].to_string().contains("needs admin rights"));
+    assert!(
+        reasons(only(&cs))[0]
+            .to_string()
+            .contains("needs admin rights")
+    );
 }
 
 #[test]
@@ -202,10 +281,17 @@ fn azmove_servers_are_not_matched_by_name_but_are_by_uuid() {
     let src = server("src", "vm01", "nova");
     let mut made = replacement("rep", &src, "nova2", "ACTIVE");
     made.name = "only-made".into();
-    let cs = run(&file(vec![entry("only-made", "nova3")]), &inventory(vec![made.clone()]));
+    let cs = run(
+        &file(vec![entry("only-made", "nova3")]),
+        &inventory(vec![made.clone()]),
+    );
     assert!(matches!(reasons(only(&cs))[0], Blocker::NotFound { .. }));
     let mut inv = inventory(vec![made]);
-    inv.availability_zones.push(AvailabilityZone { name: "nova3".into(), available: true, hosts: None });
+    inv.availability_zones.push(AvailabilityZone {
+        name: "nova3".into(),
+        available: true,
+        hosts: None,
+    });
     let cs = run(&file(vec![entry("rep", "nova3")]), &inv);
     assert_eq!(only(&cs).action, Action::Move);
 }
@@ -214,14 +300,26 @@ fn azmove_servers_are_not_matched_by_name_but_are_by_uuid() {
 fn a_server_matched_by_two_entries_is_blocked_once() {
     let s = server("s1", "web-1", "nova");
     let other = server("s2", "db", "nova");
-    let sel = Selector { name: Some("web-*".into()), ..Default::default() };
+    let sel = Selector {
+        name: Some("web-*".into()),
+        ..Default::default()
+    };
     let cs = run(
-        &file(vec![entry("web-1", "nova2"), select(Some("webs"), sel, "nova2"), entry("db", "nova2")]),
+        &file(vec![
+            entry("web-1", "nova2"),
+            select(Some("webs"), sel, "nova2"),
+            entry("db", "nova2"),
+        ]),
         &inventory(vec![s, other]),
     );
     assert_eq!(cs.moves.len(), 2);
     let m = cs.get("s1").unwrap();
-    assert_eq!(reasons(m), &[Blocker::MatchedByEntries { entries: vec!["web-1".into(), "webs".into()] }]);
+    assert_eq!(
+        reasons(m),
+        &[Blocker::MatchedByEntries {
+            entries: vec!["web-1".into(), "webs".into()]
+        }]
+    );
     assert_eq!(cs.get("s2").unwrap().action, Action::Move);
 }
 
@@ -229,7 +327,10 @@ fn a_server_matched_by_two_entries_is_blocked_once() {
 
 #[test]
 fn already_in_target_is_no_change() {
-    let cs = run(&file(vec![entry("vm01", "nova2")]), &inventory(vec![server("s1", "vm01", "nova2")]));
+    let cs = run(
+        &file(vec![entry("vm01", "nova2")]),
+        &inventory(vec![server("s1", "vm01", "nova2")]),
+    );
     assert_eq!(no_change_reason(only(&cs)), "already in nova2");
     assert!(!cs.summary.has_changes());
 }
@@ -239,8 +340,19 @@ fn active_snapshot_resumes_at_boot() {
     let s = server("s1", "vm01", "nova");
     let mut inv = inventory(vec![s]);
     inv.images = vec![image("i1", "s1", "nova2", "active")];
-    let m = run(&file(vec![entry("vm01", "nova2")]), &inv).moves.remove(0);
-    assert_eq!(m.steps, [Step::Boot, Step::WaitActive, Step::Verify, Step::DeleteSnapshot, Step::HandleSource]);
+    let m = run(&file(vec![entry("vm01", "nova2")]), &inv)
+        .moves
+        .remove(0);
+    assert_eq!(
+        m.steps,
+        [
+            Step::Boot,
+            Step::WaitActive,
+            Step::Verify,
+            Step::DeleteSnapshot,
+            Step::HandleSource
+        ]
+    );
     assert_eq!(m.existing.snapshot_id.as_deref(), Some("i1"));
 }
 
@@ -250,7 +362,9 @@ fn uploading_snapshot_resumes_at_wait_image_even_though_the_source_is_busy() {
     s.task_state = Some("image_uploading".into());
     let mut inv = inventory(vec![s]);
     inv.images = vec![image("i1", "s1", "nova2", "saving")];
-    let m = run(&file(vec![entry("vm01", "nova2")]), &inv).moves.remove(0);
+    let m = run(&file(vec![entry("vm01", "nova2")]), &inv)
+        .moves
+        .remove(0);
     assert_eq!(m.action, Action::Move);
     assert_eq!(m.steps[0], Step::WaitImage);
 }
@@ -261,7 +375,9 @@ fn killed_snapshot_restarts_at_snapshot_and_is_named_for_deletion() {
     s.status = "SHUTOFF".into();
     let mut inv = inventory(vec![s]);
     inv.images = vec![image("i1", "s1", "nova2", "killed")];
-    let m = run(&file(vec![entry("vm01", "nova2")]), &inv).moves.remove(0);
+    let m = run(&file(vec![entry("vm01", "nova2")]), &inv)
+        .moves
+        .remove(0);
     assert_eq!(m.steps[0], Step::Snapshot);
     assert_eq!(m.existing.snapshot_status.as_deref(), Some("killed"));
     assert_eq!(m.existing.snapshot_id.as_deref(), Some("i1"));
@@ -276,7 +392,9 @@ fn active_snapshot_wins_over_killed_and_other_targets_are_ignored() {
         image("i1", "s1", "nova2", "killed"),
         image("i2", "s1", "nova2", "active"),
     ];
-    let m = run(&file(vec![entry("vm01", "nova2")]), &inv).moves.remove(0);
+    let m = run(&file(vec![entry("vm01", "nova2")]), &inv)
+        .moves
+        .remove(0);
     assert_eq!(m.existing.snapshot_id.as_deref(), Some("i2"));
     assert_eq!(m.steps[0], Step::Boot);
 }
@@ -287,8 +405,18 @@ fn replacement_in_build_resumes_at_wait_active() {
     let r = replacement("r1", &s, "nova2", "BUILD");
     let mut inv = inventory(vec![s, r]);
     inv.images = vec![image("i1", "s1", "nova2", "active")];
-    let m = run(&file(vec![entry("vm01", "nova2")]), &inv).moves.remove(0);
-    assert_eq!(m.steps, [Step::WaitActive, Step::Verify, Step::DeleteSnapshot, Step::HandleSource]);
+    let m = run(&file(vec![entry("vm01", "nova2")]), &inv)
+        .moves
+        .remove(0);
+    assert_eq!(
+        m.steps,
+        [
+            Step::WaitActive,
+            Step::Verify,
+            Step::DeleteSnapshot,
+            Step::HandleSource
+        ]
+    );
     assert_eq!(m.existing.replacement_id.as_deref(), Some("r1"));
 }
 
@@ -298,11 +426,15 @@ fn verified_replacement_leaves_only_cleanup_and_the_source() {
     let r = replacement("r1", &s, "nova2", "ACTIVE");
     let mut inv = inventory(vec![s.clone(), r.clone()]);
     inv.images = vec![image("i1", "s1", "nova2", "active")];
-    let m = run(&file(vec![entry("vm01", "nova2")]), &inv).moves.remove(0);
+    let m = run(&file(vec![entry("vm01", "nova2")]), &inv)
+        .moves
+        .remove(0);
     assert_eq!(m.steps, [Step::DeleteSnapshot, Step::HandleSource]);
     // Without the snapshot only the source remains to be handled.
     let inv = inventory(vec![s, r]);
-    let m = run(&file(vec![entry("vm01", "nova2")]), &inv).moves.remove(0);
+    let m = run(&file(vec![entry("vm01", "nova2")]), &inv)
+        .moves
+        .remove(0);
     assert_eq!(m.steps, [Step::HandleSource]);
     assert_eq!(m.existing.snapshot_id, None);
 }
@@ -312,7 +444,9 @@ fn replacement_active_without_visible_az_is_verified_again() {
     let s = server("s1", "vm01", "nova");
     let mut r = replacement("r1", &s, "nova2", "ACTIVE");
     r.availability_zone = None;
-    let m = run(&file(vec![entry("vm01", "nova2")]), &inventory(vec![s, r])).moves.remove(0);
+    let m = run(&file(vec![entry("vm01", "nova2")]), &inventory(vec![s, r]))
+        .moves
+        .remove(0);
     assert_eq!(m.steps, [Step::Verify, Step::HandleSource]);
 }
 
@@ -322,8 +456,14 @@ fn source_tagged_moved_is_done() {
     let r = replacement("r1", &s, "nova2", "ACTIVE");
     s.metadata.insert(tags::MOVED_TO.into(), "r1".into());
     let cs = run(&file(vec![entry("vm01", "nova2")]), &inventory(vec![s, r]));
-    assert_eq!(no_change_reason(only(&cs)), "moved (replacement r1 in nova2)");
-    assert_eq!(cs.summary.line(), "Plan: 0 to move, 1 unchanged, 0 blocked.");
+    assert_eq!(
+        no_change_reason(only(&cs)),
+        "moved (replacement r1 in nova2)"
+    );
+    assert_eq!(
+        cs.summary.line(),
+        "Plan: 0 to move, 1 unchanged, 0 blocked."
+    );
 }
 
 #[test]
@@ -331,10 +471,16 @@ fn deleted_source_with_active_replacement_is_done_by_name_and_by_uuid() {
     let s = server("s1", "vm01", "nova");
     let r = replacement("r1", &s, "nova2", "ACTIVE");
     for reference in ["vm01", "s1"] {
-        let cs = run(&file(vec![entry(reference, "nova2")]), &inventory(vec![r.clone()]));
+        let cs = run(
+            &file(vec![entry(reference, "nova2")]),
+            &inventory(vec![r.clone()]),
+        );
         let m = only(&cs);
         assert_eq!(m.key, "s1");
-        assert!(no_change_reason(m).starts_with("moved (replacement r1"), "{reference}");
+        assert!(
+            no_change_reason(m).starts_with("moved (replacement r1"),
+            "{reference}"
+        );
     }
 }
 
@@ -343,22 +489,53 @@ fn moved_tag_pointing_nowhere_is_blocked_with_the_way_out() {
     let mut s = server("s1", "vm01", "nova");
     s.metadata.insert(tags::MOVED_TO.into(), "gone".into());
     let cs = run(&file(vec![entry("vm01", "nova2")]), &inventory(vec![s]));
-    assert!(reasons(only(&cs))[0].to_string().contains("unset --property azmove_moved_to"));
+    assert!(
+        reasons(only(&cs))[0]
+            .to_string()
+            .contains("unset --property azmove_moved_to")
+    );
 }
 
 #[test]
-fn failed_or_duplicate_replacements_block_with_their_ids() {
+fn failed_replacement_with_a_snapshot_boots_again() {
     let s = server("s1", "vm01", "nova");
     let mut bad = replacement("r1", &s, "nova2", "ERROR");
     bad.fault = Some("No valid host was found".into());
-    let cs = run(&file(vec![entry("vm01", "nova2")]), &inventory(vec![s.clone(), bad.clone()]));
+    let mut inv = inventory(vec![s, bad]);
+    inv.images = vec![image("i1", "s1", "nova2", "active")];
+    let m = run(&file(vec![entry("vm01", "nova2")]), &inv)
+        .moves
+        .remove(0);
+    assert_eq!(m.action, Action::Move);
+    assert_eq!(m.steps[0], Step::Boot);
+    assert_eq!(m.existing.replacement_status.as_deref(), Some("ERROR"));
+}
+
+#[test]
+fn failed_replacement_without_snapshot_or_duplicates_block_with_their_ids() {
+    let s = server("s1", "vm01", "nova");
+    let mut bad = replacement("r1", &s, "nova2", "ERROR");
+    bad.fault = Some("No valid host was found".into());
+    let cs = run(
+        &file(vec![entry("vm01", "nova2")]),
+        &inventory(vec![s.clone(), bad.clone()]),
+    );
     let text = reasons(only(&cs))[0].to_string();
-    assert!(text.contains("r1 is ERROR (No valid host was found)"), "{text}");
+    assert!(
+        text.contains("r1 is ERROR (No valid host was found)"),
+        "{text}"
+    );
     assert!(text.contains("openstack server delete r1"), "{text}");
     let good = replacement("r2", &s, "nova2", "ACTIVE");
-    let cs = run(&file(vec![entry("vm01", "nova2")]), &inventory(vec![s, bad, good]));
+    let cs = run(
+        &file(vec![entry("vm01", "nova2")]),
+        &inventory(vec![s, bad, good]),
+    );
     let text = reasons(only(&cs))[0].to_string();
-    assert!(text.contains("2 replacements") && text.contains("r1") && text.contains("r2"), "{text}");
+    assert!(
+        text.contains("2 replacements") && text.contains("r1") && text.contains("r2"),
+        "{text}"
+    );
 }
 
 // ----- blockers -----
@@ -368,8 +545,17 @@ fn server_not_found() {
     let cs = run(&file(vec![entry("ghost", "nova2")]), &inventory(vec![]));
     let m = only(&cs);
     assert_eq!(m.key, "entry:ghost");
-    assert_eq!(reasons(m), &[Blocker::NotFound { reference: "ghost".into() }]);
-    assert!(reasons(m)[0].to_string().contains("openstack server list --name 'ghost'"));
+    assert_eq!(
+        reasons(m),
+        &[Blocker::NotFound {
+            reference: "ghost".into()
+        }]
+    );
+    assert!(
+        reasons(m)[0]
+            .to_string()
+            .contains("openstack server list --name 'ghost'")
+    );
 }
 
 #[test]
@@ -378,12 +564,21 @@ fn ambiguous_name_lists_the_ids() {
         &file(vec![entry("web", "nova2")]),
         &inventory(vec![server("b", "web", "nova"), server("a", "web", "nova")]),
     );
-    assert_eq!(reasons(only(&cs)), &[Blocker::Ambiguous { name: "web".into(), ids: vec!["a".into(), "b".into()] }]);
+    assert_eq!(
+        reasons(only(&cs)),
+        &[Blocker::Ambiguous {
+            name: "web".into(),
+            ids: vec!["a".into(), "b".into()]
+        }]
+    );
 }
 
 #[test]
 fn missing_target_az_lists_known_zones() {
-    let cs = run(&file(vec![entry("vm01", "nova3")]), &inventory(vec![server("s1", "vm01", "nova")]));
+    let cs = run(
+        &file(vec![entry("vm01", "nova3")]),
+        &inventory(vec![server("s1", "vm01", "nova")]),
+    );
     assert!(reasons(only(&cs)).contains(&Blocker::TargetAzMissing {
         az: "nova3".into(),
         known: vec!["nova".into(), "nova2".into()]
@@ -394,7 +589,11 @@ fn missing_target_az_lists_known_zones() {
 fn unavailable_target_az_and_no_enabled_host() {
     let mut inv = inventory(vec![server("s1", "vm01", "nova")]);
     inv.availability_zones[1].available = false;
-    inv.availability_zones[1].hosts = Some(vec![Host { name: "node-31".into(), enabled: false, up: true }]);
+    inv.availability_zones[1].hosts = Some(vec![Host {
+        name: "node-31".into(),
+        enabled: false,
+        up: true,
+    }]);
     let cs = run(&file(vec![entry("vm01", "nova2")]), &inv);
     let r = reasons(only(&cs));
     assert!(r.contains(&Blocker::TargetAzUnavailable { az: "nova2".into() }));
@@ -408,14 +607,22 @@ fn unavailable_target_az_and_no_enabled_host() {
 
 #[test]
 fn servers_that_cannot_be_snapshotted() {
-    for (status, task) in [("ERROR", None), ("ACTIVE", Some("rebooting")), ("SHELVED_OFFLOADED", None), ("PAUSED", None)] {
+    for (status, task) in [
+        ("ERROR", None),
+        ("ACTIVE", Some("rebooting")),
+        ("SHELVED_OFFLOADED", None),
+        ("PAUSED", None),
+    ] {
         let mut s = server("s1", "vm01", "nova");
         s.status = status.into();
         s.task_state = task.map(Into::into);
         let cs = run(&file(vec![entry("vm01", "nova2")]), &inventory(vec![s]));
         assert_eq!(
             reasons(only(&cs)),
-            &[Blocker::BadState { status: status.into(), task_state: task.map(Into::into) }],
+            &[Blocker::BadState {
+                status: status.into(),
+                task_state: task.map(Into::into)
+            }],
             "{status}"
         );
     }
@@ -432,7 +639,10 @@ fn locked_server_blocks_members_only() {
     let mut s = server("s1", "vm01", "nova");
     s.locked = true;
     let mut inv = inventory(vec![s]);
-    assert_eq!(run(&file(vec![entry("vm01", "nova2")]), &inv).moves[0].action, Action::Move);
+    assert_eq!(
+        run(&file(vec![entry("vm01", "nova2")]), &inv).moves[0].action,
+        Action::Move
+    );
     inv.capabilities.is_admin = false;
     let cs = run(&file(vec![entry("vm01", "nova2")]), &inv);
     assert!(reasons(only(&cs))[0].to_string().contains("locked"));
@@ -441,13 +651,23 @@ fn locked_server_blocks_members_only() {
 #[test]
 fn flavor_restricted_to_other_zones() {
     let mut inv = inventory(vec![server("s1", "vm01", "nova")]);
-    inv.flavors[0].extra_specs.insert(FLAVOR_AZ_SPEC.into(), "nova".into());
+    inv.flavors[0]
+        .extra_specs
+        .insert(FLAVOR_AZ_SPEC.into(), "nova".into());
     let cs = run(&file(vec![entry("vm01", "nova2")]), &inv);
     let r = reasons(only(&cs));
-    assert!(matches!(&r[0], Blocker::FlavorNotUsable { flavor, az, .. } if flavor == "m1.small" && az == "nova2"));
+    assert!(
+        matches!(&r[0], Blocker::FlavorNotUsable { flavor, az, .. } if flavor == "m1.small" && az == "nova2")
+    );
     for ok in ["nova2", "<or> nova <or> nova2", "s== nova2", "<in> nova2"] {
-        inv.flavors[0].extra_specs.insert(FLAVOR_AZ_SPEC.into(), ok.into());
-        assert_eq!(run(&file(vec![entry("vm01", "nova2")]), &inv).moves[0].action, Action::Move, "{ok}");
+        inv.flavors[0]
+            .extra_specs
+            .insert(FLAVOR_AZ_SPEC.into(), ok.into());
+        assert_eq!(
+            run(&file(vec![entry("vm01", "nova2")]), &inv).moves[0].action,
+            Action::Move,
+            "{ok}"
+        );
     }
 }
 
@@ -456,11 +676,25 @@ fn flavor_not_visible_or_ambiguous() {
     let mut inv = inventory(vec![server("s1", "vm01", "nova")]);
     inv.flavors.clear();
     let cs = run(&file(vec![entry("vm01", "nova2")]), &inv);
-    assert!(reasons(only(&cs))[0].to_string().contains("no flavor named `m1.small` is visible"));
+    assert!(
+        reasons(only(&cs))[0]
+            .to_string()
+            .contains("no flavor named `m1.small` is visible")
+    );
     let f = inventory(vec![]).flavors[0].clone();
-    inv.flavors = vec![f.clone(), Flavor { id: "f-other".into(), ..f }];
+    inv.flavors = vec![
+        f.clone(),
+        Flavor {
+            id: "f-other".into(),
+            ..f
+        },
+    ];
     let cs = run(&file(vec![entry("vm01", "nova2")]), &inv);
-    assert!(reasons(only(&cs))[0].to_string().contains("several flavors"));
+    assert!(
+        reasons(only(&cs))[0]
+            .to_string()
+            .contains("several flavors")
+    );
 }
 
 #[test]
@@ -470,11 +704,21 @@ fn unknown_or_ambiguous_network_blocks() {
     let cs = run(&file(vec![entry("vm01", "nova2")]), &inv);
     assert!(reasons(only(&cs))[0].to_string().contains("cannot see"));
     inv.networks = vec![
-        Network { id: "n1".into(), name: "private".into() },
-        Network { id: "n2".into(), name: "private".into() },
+        Network {
+            id: "n1".into(),
+            name: "private".into(),
+        },
+        Network {
+            id: "n2".into(),
+            name: "private".into(),
+        },
     ];
     let cs = run(&file(vec![entry("vm01", "nova2")]), &inv);
-    assert!(reasons(only(&cs))[0].to_string().contains("several networks"));
+    assert!(
+        reasons(only(&cs))[0]
+            .to_string()
+            .contains("several networks")
+    );
 }
 
 #[test]
@@ -484,11 +728,20 @@ fn volumes_are_not_supported_yet() {
     s.volumes_attached = vec!["v-root".into()];
     let cs = run(&file(vec![entry("vm01", "nova2")]), &inventory(vec![s]));
     assert_eq!(reasons(only(&cs)), &[Blocker::VolumeBacked]);
-    assert!(reasons(only(&cs))[0].to_string().contains("not supported yet"));
+    assert!(
+        reasons(only(&cs))[0]
+            .to_string()
+            .contains("not supported yet")
+    );
     let mut s = server("s1", "vm01", "nova");
     s.volumes_attached = vec!["v-data".into()];
     let cs = run(&file(vec![entry("vm01", "nova2")]), &inventory(vec![s]));
-    assert_eq!(reasons(only(&cs)), &[Blocker::VolumesAttached { volumes: vec!["v-data".into()] }]);
+    assert_eq!(
+        reasons(only(&cs)),
+        &[Blocker::VolumesAttached {
+            volumes: vec!["v-data".into()]
+        }]
+    );
 }
 
 #[test]
@@ -496,31 +749,71 @@ fn unsupported_strategies_are_blocked_but_already_moved_servers_are_not() {
     for strategy in [Strategy::Shelve, Strategy::Cold, Strategy::Live] {
         let mut e = entry("vm01", "nova2");
         e.strategy = Some(strategy);
-        let cs = run(&file(vec![e.clone(), entry("other", "nova2")]), &inventory(vec![server("s1", "vm01", "nova"), server("s2", "other", "nova")]));
+        let cs = run(
+            &file(vec![e.clone(), entry("other", "nova2")]),
+            &inventory(vec![
+                server("s1", "vm01", "nova"),
+                server("s2", "other", "nova"),
+            ]),
+        );
         let m = cs.get("s1").unwrap();
         assert_eq!(m.strategy, strategy);
-        assert!(matches!(&reasons(m)[0], Blocker::StrategyUnsupported { why, .. } if why.contains("not yet supported")));
-        assert_eq!(cs.get("s2").unwrap().action, Action::Move, "unrelated entries go ahead");
-        let cs = run(&file(vec![e]), &inventory(vec![server("s1", "vm01", "nova2")]));
+        assert!(
+            matches!(&reasons(m)[0], Blocker::StrategyUnsupported { why, .. } if why.contains("not yet supported"))
+        );
+        assert_eq!(
+            cs.get("s2").unwrap().action,
+            Action::Move,
+            "unrelated entries go ahead"
+        );
+        let cs = run(
+            &file(vec![e]),
+            &inventory(vec![server("s1", "vm01", "nova2")]),
+        );
         assert!(matches!(only(&cs).action, Action::NoChange { .. }));
     }
 }
 
 #[test]
 fn quota_short_for_kept_sources() {
-    let servers: Vec<Server> = (0..4).map(|i| server(&format!("s{i}"), &format!("vm{i}"), "nova")).collect();
+    let servers: Vec<Server> = (0..4)
+        .map(|i| server(&format!("s{i}"), &format!("vm{i}"), "nova"))
+        .collect();
     let mut inv = inventory(servers);
     inv.quota = Some(Quota {
-        instances: QuotaUse { limit: Some(10), used: 4 },
-        cores: QuotaUse { limit: Some(6), used: 4 },
-        ram_mb: QuotaUse { limit: None, used: 0 },
+        instances: QuotaUse {
+            limit: Some(10),
+            used: 4,
+        },
+        cores: QuotaUse {
+            limit: Some(6),
+            used: 4,
+        },
+        ram_mb: QuotaUse {
+            limit: None,
+            used: 0,
+        },
     });
-    let sel = Selector { name: Some("vm*".into()), ..Default::default() };
+    let sel = Selector {
+        name: Some("vm*".into()),
+        ..Default::default()
+    };
     let cs = run(&file(vec![select(Some("all"), sel.clone(), "nova2")]), &inv);
-    assert_eq!(cs.summary, Summary { to_move: 2, unchanged: 0, blocked: 2 });
+    assert_eq!(
+        cs.summary,
+        Summary {
+            to_move: 2,
+            unchanged: 0,
+            blocked: 2
+        }
+    );
     assert_eq!(
         reasons(cs.get("s2").unwrap()),
-        &[Blocker::QuotaShort { resource: "cores".into(), needed: 3, available: 2 }]
+        &[Blocker::QuotaShort {
+            resource: "cores".into(),
+            needed: 3,
+            available: 2
+        }]
     );
     // Deleting sources with concurrency 2 frees quota as moves finish.
     let mut e = select(Some("all"), sel, "nova2");
@@ -536,11 +829,23 @@ fn quota_ignores_moves_that_no_longer_boot() {
     let r = replacement("r1", &s, "nova2", "BUILD");
     let mut inv = inventory(vec![s, r]);
     inv.quota = Some(Quota {
-        instances: QuotaUse { limit: Some(2), used: 2 },
-        cores: QuotaUse { limit: Some(2), used: 2 },
-        ram_mb: QuotaUse { limit: None, used: 0 },
+        instances: QuotaUse {
+            limit: Some(2),
+            used: 2,
+        },
+        cores: QuotaUse {
+            limit: Some(2),
+            used: 2,
+        },
+        ram_mb: QuotaUse {
+            limit: None,
+            used: 0,
+        },
     });
-    assert_eq!(run(&file(vec![entry("vm01", "nova2")]), &inv).moves[0].action, Action::Move);
+    assert_eq!(
+        run(&file(vec![entry("vm01", "nova2")]), &inv).moves[0].action,
+        Action::Move
+    );
 }
 
 // ----- ordering -----
@@ -554,10 +859,27 @@ fn after_orders_every_server_of_one_entry_after_every_server_of_the_other() {
         server("d2", "db-2", "nova"),
         server("x", "misc", "nova"),
     ];
-    let mut webs = select(Some("webs"), Selector { name: Some("web-*".into()), ..Default::default() }, "nova2");
+    let mut webs = select(
+        Some("webs"),
+        Selector {
+            name: Some("web-*".into()),
+            ..Default::default()
+        },
+        "nova2",
+    );
     webs.after = vec!["dbs".into()];
-    let dbs = select(Some("dbs"), Selector { name: Some("db-*".into()), ..Default::default() }, "nova2");
-    let cs = run(&file(vec![webs, dbs, entry("misc", "nova2")]), &inventory(servers));
+    let dbs = select(
+        Some("dbs"),
+        Selector {
+            name: Some("db-*".into()),
+            ..Default::default()
+        },
+        "nova2",
+    );
+    let cs = run(
+        &file(vec![webs, dbs, entry("misc", "nova2")]),
+        &inventory(servers),
+    );
     let keys: Vec<&str> = cs.moves.iter().map(|m| m.key.as_str()).collect();
     assert_eq!(keys, vec!["d1", "d2", "x", "w1", "w2"]);
     assert_eq!(cs.get("w1").unwrap().after, vec!["d1", "d2"]);
@@ -585,11 +907,30 @@ fn cycle_blocks_its_entries_and_what_follows_but_not_the_rest() {
     b.after = vec!["a".into()];
     let mut c = entry("c", "nova2");
     c.after = vec!["a".into()];
-    let servers = vec![server("sa", "a", "nova"), server("sb", "b", "nova"), server("sc", "c", "nova"), server("sd", "d", "nova")];
-    let cs = run(&file(vec![a, b, c, entry("d", "nova2")]), &inventory(servers));
-    assert_eq!(reasons(cs.get("sa").unwrap()), &[Blocker::Cycle { path: vec!["a".into(), "b".into(), "a".into()] }]);
-    assert!(matches!(reasons(cs.get("sb").unwrap())[0], Blocker::Cycle { .. }));
-    assert_eq!(reasons(cs.get("sc").unwrap()), &[Blocker::PrerequisiteBlocked { entry: "a".into() }]);
+    let servers = vec![
+        server("sa", "a", "nova"),
+        server("sb", "b", "nova"),
+        server("sc", "c", "nova"),
+        server("sd", "d", "nova"),
+    ];
+    let cs = run(
+        &file(vec![a, b, c, entry("d", "nova2")]),
+        &inventory(servers),
+    );
+    assert_eq!(
+        reasons(cs.get("sa").unwrap()),
+        &[Blocker::Cycle {
+            path: vec!["a".into(), "b".into(), "a".into()]
+        }]
+    );
+    assert!(matches!(
+        reasons(cs.get("sb").unwrap())[0],
+        Blocker::Cycle { .. }
+    ));
+    assert_eq!(
+        reasons(cs.get("sc").unwrap()),
+        &[Blocker::PrerequisiteBlocked { entry: "a".into() }]
+    );
     assert_eq!(cs.get("sd").unwrap().action, Action::Move);
 }
 
@@ -599,27 +940,70 @@ fn a_blocked_prerequisite_blocks_dependents_transitively_only() {
     app.after = vec!["db".into()];
     let mut web = entry("web", "nova2");
     web.after = vec!["app".into()];
-    let servers = vec![server("a", "app", "nova"), server("w", "web", "nova"), server("o", "other", "nova")];
-    let cs = run(&file(vec![web, app, entry("db", "nova2"), entry("other", "nova2")]), &inventory(servers));
-    assert!(matches!(reasons(cs.get("entry:db").unwrap())[0], Blocker::NotFound { .. }));
-    assert_eq!(reasons(cs.get("a").unwrap()), &[Blocker::PrerequisiteBlocked { entry: "db".into() }]);
-    assert_eq!(reasons(cs.get("w").unwrap()), &[Blocker::PrerequisiteBlocked { entry: "app".into() }]);
+    let servers = vec![
+        server("a", "app", "nova"),
+        server("w", "web", "nova"),
+        server("o", "other", "nova"),
+    ];
+    let cs = run(
+        &file(vec![
+            web,
+            app,
+            entry("db", "nova2"),
+            entry("other", "nova2"),
+        ]),
+        &inventory(servers),
+    );
+    assert!(matches!(
+        reasons(cs.get("entry:db").unwrap())[0],
+        Blocker::NotFound { .. }
+    ));
+    assert_eq!(
+        reasons(cs.get("a").unwrap()),
+        &[Blocker::PrerequisiteBlocked { entry: "db".into() }]
+    );
+    assert_eq!(
+        reasons(cs.get("w").unwrap()),
+        &[Blocker::PrerequisiteBlocked {
+            entry: "app".into()
+        }]
+    );
     assert_eq!(cs.get("o").unwrap().action, Action::Move);
-    assert_eq!(cs.summary, Summary { to_move: 1, unchanged: 0, blocked: 3 });
+    assert_eq!(
+        cs.summary,
+        Summary {
+            to_move: 1,
+            unchanged: 0,
+            blocked: 3
+        }
+    );
 }
 
 #[test]
 fn unknown_after_reference_is_blocked() {
     let mut app = entry("app", "nova2");
     app.after = vec!["nope".into()];
-    let cs = run(&file(vec![app]), &inventory(vec![server("a", "app", "nova")]));
-    assert_eq!(reasons(only(&cs)), &[Blocker::UnknownPrerequisite { entry: "nope".into() }]);
+    let cs = run(
+        &file(vec![app]),
+        &inventory(vec![server("a", "app", "nova")]),
+    );
+    assert_eq!(
+        reasons(only(&cs)),
+        &[Blocker::UnknownPrerequisite {
+            entry: "nope".into()
+        }]
+    );
 }
 
 #[test]
 fn planning_is_deterministic_whatever_the_inventory_order() {
-    let mut servers: Vec<Server> = (0..20).map(|i| server(&format!("s{i:02}"), &format!("web-{}", i % 7), "nova")).collect();
-    let sel = Selector { name: Some("web-*".into()), ..Default::default() };
+    let mut servers: Vec<Server> = (0..20)
+        .map(|i| server(&format!("s{i:02}"), &format!("web-{}", i % 7), "nova"))
+        .collect();
+    let sel = Selector {
+        name: Some("web-*".into()),
+        ..Default::default()
+    };
     let f = file(vec![select(Some("w"), sel, "nova2")]);
     let a = run(&f, &inventory(servers.clone()));
     servers.reverse();
@@ -636,11 +1020,34 @@ fn every_entry_of_a_cycle_is_blocked_even_behind_a_self_reference() {
     e1.after = vec!["a".into()];
     let mut e3 = entry("d", "nova2");
     e3.after = vec!["d".into(), "b".into()];
-    let servers = vec![server("sa", "a", "nova"), server("sb", "b", "nova"), server("sc", "c", "nova"), server("sd", "d", "nova")];
-    let cs = run(&file(vec![e0, e1, entry("c", "nova2"), e3]), &inventory(servers));
-    assert_eq!(reasons(cs.get("sa").unwrap()), &[Blocker::Cycle { path: vec!["a".into(), "a".into()] }]);
-    assert_eq!(reasons(cs.get("sb").unwrap()), &[Blocker::Cycle { path: vec!["b".into(), "d".into(), "a".into(), "b".into()] }]);
-    assert_eq!(reasons(cs.get("sd").unwrap()), &[Blocker::Cycle { path: vec!["d".into(), "d".into()] }]);
+    let servers = vec![
+        server("sa", "a", "nova"),
+        server("sb", "b", "nova"),
+        server("sc", "c", "nova"),
+        server("sd", "d", "nova"),
+    ];
+    let cs = run(
+        &file(vec![e0, e1, entry("c", "nova2"), e3]),
+        &inventory(servers),
+    );
+    assert_eq!(
+        reasons(cs.get("sa").unwrap()),
+        &[Blocker::Cycle {
+            path: vec!["a".into(), "a".into()]
+        }]
+    );
+    assert_eq!(
+        reasons(cs.get("sb").unwrap()),
+        &[Blocker::Cycle {
+            path: vec!["b".into(), "d".into(), "a".into(), "b".into()]
+        }]
+    );
+    assert_eq!(
+        reasons(cs.get("sd").unwrap()),
+        &[Blocker::Cycle {
+            path: vec!["d".into(), "d".into()]
+        }]
+    );
     assert_eq!(cs.get("sc").unwrap().action, Action::Move);
     assert!(cs.moves.iter().all(|m| m.after.is_empty()));
 }
@@ -651,12 +1058,28 @@ fn planned_sources_and_port_needs() {
     let b = server("b", "db", "nova");
     let c = server("c", "other", "nova");
     let inv = inventory(vec![a.clone(), b, c]);
-    let sel = Selector { name: Some("web-*".into()), ..Default::default() };
-    let f = file(vec![select(None, sel, "nova2"), entry("db", "nova2"), entry("web-1", "nova2")]);
-    let ids: Vec<&str> = planned_sources(&f, &inv).iter().map(|s| s.id.as_str()).collect();
+    let sel = Selector {
+        name: Some("web-*".into()),
+        ..Default::default()
+    };
+    let f = file(vec![
+        select(None, sel, "nova2"),
+        entry("db", "nova2"),
+        entry("web-1", "nova2"),
+    ]);
+    let ids: Vec<&str> = planned_sources(&f, &inv)
+        .iter()
+        .map(|s| s.id.as_str())
+        .collect();
     assert_eq!(ids, vec!["a", "b"]);
     assert!(!needs_ports(&a, &inv.networks));
-    let twice = vec![inv.networks[0].clone(), Network { id: "n2".into(), name: "private".into() }];
+    let twice = vec![
+        inv.networks[0].clone(),
+        Network {
+            id: "n2".into(),
+            name: "private".into(),
+        },
+    ];
     assert!(needs_ports(&a, &twice));
     assert!(needs_ports(&a, &[]));
 }

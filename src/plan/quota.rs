@@ -47,7 +47,11 @@ struct TopK {
 
 impl TopK {
     fn new(k: usize) -> Self {
-        TopK { k, heap: BinaryHeap::new(), sum: 0 }
+        TopK {
+            k,
+            heap: BinaryHeap::new(),
+            sum: 0,
+        }
     }
 
     /// The sum of the top `k` if `v` were added.
@@ -94,7 +98,11 @@ impl Admission {
         let free = |q: &super::inventory::QuotaUse| q.limit.map(|l| l.saturating_sub(q.used));
         let k = concurrency.max(1) as usize;
         Admission {
-            free: [free(&quota.instances), free(&quota.cores), free(&quota.ram_mb)],
+            free: [
+                free(&quota.instances),
+                free(&quota.cores),
+                free(&quota.ram_mb),
+            ],
             permanent: [0; 3],
             transient: [TopK::new(k), TopK::new(k), TopK::new(k)],
         }
@@ -113,17 +121,23 @@ impl Admission {
             if let Some(free) = self.free[i]
                 && total > free
             {
-                short.push(Short { resource: NAMES[i], needed: total, available: free });
+                short.push(Short {
+                    resource: NAMES[i],
+                    needed: total,
+                    available: free,
+                });
             }
         }
         if !short.is_empty() {
             return Err(short);
         }
-        for i in 0..3 {
+        for ((value, permanent), transient) in
+            v.iter().zip(&mut self.permanent).zip(&mut self.transient)
+        {
             if frees_at_end {
-                self.transient[i].add(v[i]);
+                transient.add(*value);
             } else {
-                self.permanent[i] += v[i];
+                *permanent += value;
             }
         }
         Ok(())
@@ -137,13 +151,26 @@ mod tests {
 
     fn quota(instances: u64, cores: u64, ram: u64) -> Quota {
         Quota {
-            instances: QuotaUse { limit: Some(instances), used: 0 },
-            cores: QuotaUse { limit: Some(cores), used: 0 },
-            ram_mb: QuotaUse { limit: Some(ram), used: 0 },
+            instances: QuotaUse {
+                limit: Some(instances),
+                used: 0,
+            },
+            cores: QuotaUse {
+                limit: Some(cores),
+                used: 0,
+            },
+            ram_mb: QuotaUse {
+                limit: Some(ram),
+                used: 0,
+            },
         }
     }
 
-    const SMALL: Need = Need { instances: 1, cores: 1, ram_mb: 512 };
+    const SMALL: Need = Need {
+        instances: 1,
+        cores: 1,
+        ram_mb: 512,
+    };
 
     #[test]
     fn kept_sources_add_up() {
@@ -151,7 +178,14 @@ mod tests {
         assert!(a.admit(SMALL, false).is_ok());
         assert!(a.admit(SMALL, false).is_ok());
         let e = a.admit(SMALL, false).unwrap_err();
-        assert_eq!(e, vec![Short { resource: "instances", needed: 3, available: 2 }]);
+        assert_eq!(
+            e,
+            vec![Short {
+                resource: "instances",
+                needed: 3,
+                available: 2
+            }]
+        );
     }
 
     #[test]
@@ -168,7 +202,11 @@ mod tests {
 
     #[test]
     fn the_largest_concurrent_moves_count() {
-        let big = Need { instances: 1, cores: 8, ram_mb: 1024 };
+        let big = Need {
+            instances: 1,
+            cores: 8,
+            ram_mb: 1024,
+        };
         let mut a = Admission::new(&quota(10, 10, 100_000), 1);
         assert!(a.admit(SMALL, true).is_ok());
         assert!(a.admit(big, true).is_ok()); // peak is max(1, 8) = 8 cores
@@ -184,7 +222,11 @@ mod tests {
         let mut q = quota(1, 2, 1000);
         q.ram_mb.limit = None;
         let mut a = Admission::new(&q, 4);
-        let big = Need { instances: 1, cores: 4, ram_mb: 1 << 40 };
+        let big = Need {
+            instances: 1,
+            cores: 4,
+            ram_mb: 1 << 40,
+        };
         assert_eq!(a.admit(big, false).unwrap_err()[0].resource, "cores");
         assert!(a.admit(SMALL, false).is_ok());
     }
@@ -196,6 +238,13 @@ mod tests {
         let mut a = Admission::new(&q, 4);
         assert!(a.admit(SMALL, false).is_ok());
         let e = a.admit(SMALL, false).unwrap_err();
-        assert_eq!(e, vec![Short { resource: "cores", needed: 2, available: 1 }]);
+        assert_eq!(
+            e,
+            vec![Short {
+                resource: "cores",
+                needed: 2,
+                available: 1
+            }]
+        );
     }
 }

@@ -494,26 +494,35 @@ fn cycle_diag(
         map.position(&path).map(|p| (path, p))
     };
     let pretty = cycle.join(" → ");
-    let mut edges = cycle.windows(2).filter_map(|w| edge_pos(&w[0], &w[1]));
-    let (first_path, first_pos) = match edges.next() {
-        Some((path, pos)) => (yaml::path_text(&path), Some(pos)),
-        None => (String::new(), None),
-    };
-    let mut d = map
-        .diagnostic_at(
-            "plan::after-cycle",
-            first_pos,
-            format!("`after` forms a cycle: {pretty}"),
-        )
-        .with_path(first_path)
-        .with_label(if cycle.len() == 2 {
+    let waits = |a: &str, b: &str| {
+        if a == b {
             "an entry waits for itself".to_string()
         } else {
-            format!("`{}` waits for `{}`", cycle[1], cycle[0])
-        })
-        .with_help("entries on a cycle could never start; remove one of these `after` references");
-    for (w, (_, pos)) in cycle.windows(2).skip(1).zip(edges) {
-        d = d.with_note(pos, format!("`{}` waits for `{}`", w[1], w[0]));
+            format!("`{b}` waits for `{a}`")
+        }
+    };
+    // One label per edge of the cycle; the first edge found is the primary one.
+    let mut labelled = cycle
+        .windows(2)
+        .filter_map(|w| edge_pos(&w[0], &w[1]).map(|(path, pos)| (path, pos, waits(&w[0], &w[1]))));
+    let mut d = match labelled.next() {
+        Some((path, pos, label)) => map
+            .diagnostic_at(
+                "plan::after-cycle",
+                Some(pos),
+                format!("`after` forms a cycle: {pretty}"),
+            )
+            .with_path(yaml::path_text(&path))
+            .with_label(label),
+        None => map.diagnostic_at(
+            "plan::after-cycle",
+            None,
+            format!("`after` forms a cycle: {pretty}"),
+        ),
+    }
+    .with_help("entries on a cycle could never start; remove one of these `after` references");
+    for (_, pos, label) in labelled {
+        d = d.with_note(pos, label);
     }
     d
 }
@@ -567,6 +576,15 @@ mod tests {
     }
 
     #[test]
+    fn an_entry_waiting_for_itself_is_a_cycle() {
+        let d = diags("version: 1\nmoves:\n  - {server: a, to: z, after: [a]}\n");
+        assert_eq!(d.len(), 1, "{d:#?}");
+        assert!(d[0].message.contains("a → a"), "{}", d[0].message);
+        assert_eq!(d[0].label, "an entry waits for itself");
+        assert_eq!(d[0].path, "moves[0].after[0]");
+    }
+
+    #[test]
     fn unknown_references_and_unkeyed_selects() {
         let d = diags(
             "version: 1\nmoves:\n  - {select: {name: 'web-*'}, to: z}\n  - {server: db01, to: z}\n  - {server: app, to: z, after: ['web-*', db1]}\n",
@@ -591,7 +609,7 @@ mod tests {
             "version: 1\nmoves:\n  - {server: db, to: z, retries: lots}\n  - {server: app, to: z, after: [db]}\n",
         );
         assert_eq!(d.len(), 1, "{d:#?}");
-        assert_eq!(d[0].code, "plan::wrong-type");
+        assert_eq!(d[0].code, "yaml::wrong-type");
     }
 
     #[test]
@@ -654,7 +672,7 @@ mod tests {
         );
         assert_eq!(
             codes("version: 1\nlimits: {concurrency: -1}\nmoves: []\n"),
-            vec!["plan::wrong-type"]
+            vec!["yaml::wrong-type"]
         );
     }
 }

@@ -95,7 +95,7 @@ pub struct Note {
 /// the help text); [`fmt::Display`] gives the one-line form.
 #[derive(Clone)]
 pub struct Diagnostic {
-    /// Stable identifier of the kind of problem, e.g. `plan::unknown-key`.
+    /// Stable identifier of the kind of problem, e.g. `yaml::unknown-key`.
     pub code: &'static str,
     /// The file name as given by the user.
     pub file: String,
@@ -1478,7 +1478,7 @@ fn conv_diag(src: &Source, err: &ConvError) -> Diagnostic {
             expected,
         } => {
             let d = d(
-                "plan::unknown-key",
+                "yaml::unknown-key",
                 format!("unknown key `{}` {within}", sanitize(key, 60)),
             )
             .with_label("unknown key");
@@ -1499,17 +1499,17 @@ fn conv_diag(src: &Source, err: &ConvError) -> Diagnostic {
                 other => format!("add `{other}: …` here"),
             };
             let where_ = if path.is_empty() {
-                "the plan".to_string()
+                "the file".to_string()
             } else {
                 format!("`{path}`")
             };
-            d("plan::missing-key", format!("{where_} has no `{f}`"))
+            d("yaml::missing-key", format!("{where_} has no `{f}`"))
                 .with_label(format!("`{f}` missing"))
                 .with_help(help)
         }
         ConvKind::UnknownVariant { variant, expected } => {
             let d = d(
-                "plan::unknown-value",
+                "yaml::unknown-value",
                 format!("{field} cannot be {}", src.show_value(variant)),
             )
             .with_label("not an allowed value");
@@ -1535,7 +1535,7 @@ fn conv_diag(src: &Source, err: &ConvError) -> Diagnostic {
                 at.found.to_string()
             };
             let msg = format!("{field} must be {}, found {found}", expected_text(expected));
-            let d = d("plan::wrong-type", msg)
+            let d = d("yaml::wrong-type", msg)
                 .with_label(format!("expected {}", expected_text(expected)));
             match example_for(expected) {
                 Some(h) => d.with_help(h),
@@ -1543,14 +1543,14 @@ fn conv_diag(src: &Source, err: &ConvError) -> Diagnostic {
             }
         }
         ConvKind::InvalidLength { len, expected } => d(
-            "plan::wrong-length",
+            "yaml::wrong-length",
             format!(
                 "{field} has {len} items, expected {}",
                 expected_text(expected)
             ),
         )
         .with_label("wrong number of items"),
-        ConvKind::DuplicateField(f) => d("plan::duplicate-key", format!("`{f}` is given twice"))
+        ConvKind::DuplicateField(f) => d("yaml::duplicate-key", format!("`{f}` is given twice"))
             .with_label("again here")
             .with_help("remove one of them"),
         ConvKind::Custom(msg) => {
@@ -1564,7 +1564,7 @@ fn conv_diag(src: &Source, err: &ConvError) -> Diagnostic {
                 Some((m, h)) => (m.to_string(), Some(format!("write{h}"))),
                 None => (msg, None),
             };
-            let d = d("plan::invalid-value", format!("{field}: {m}")).with_label("invalid");
+            let d = d("yaml::invalid-value", format!("{field}: {m}")).with_label("invalid");
             match h {
                 Some(h) => d.with_help(h),
                 None => d,
@@ -1943,7 +1943,7 @@ fn check_plan_shape(
             let first = entries.first().map(|(k, _)| k.pos).unwrap_or(root.pos);
             diags.push(
                 src.diag(
-                    "plan::missing-key",
+                    "plan::missing-version",
                     Some(first),
                     "the plan has no `version`",
                 )
@@ -2049,7 +2049,7 @@ mod tests {
     fn unknown_key_suggests_the_right_one() {
         let d = errs("version: 1\nmoves:\n  - server: a\n    to: b\n    sourceafter: keep\n");
         assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(d[0].code, "plan::unknown-key");
+        assert_eq!(d[0].code, "yaml::unknown-key");
         let p = d[0].position.unwrap();
         assert_eq!((p.line, p.column), (5, 5));
         assert!(
@@ -2103,7 +2103,7 @@ mod tests {
         let d = errs("version: 2\nmoves: []\n");
         assert_eq!(d[0].code, "plan::unsupported-version");
         let d = errs("moves: []\n");
-        assert_eq!(d[0].code, "plan::missing-key");
+        assert_eq!(d[0].code, "plan::missing-version");
     }
 
     #[test]

@@ -14,7 +14,11 @@ pub fn render(cs: &Changeset) -> String {
     let _ = writeln!(out);
     let _ = writeln!(out, "**{}**", summary_sentence(cs));
     let _ = writeln!(out);
-    let rights = if cs.capabilities.is_admin { "admin" } else { "project member" };
+    let rights = if cs.capabilities.is_admin {
+        "admin"
+    } else {
+        "project member"
+    };
     let _ = writeln!(
         out,
         "Plan digest `{}` · compute API {} · {rights}",
@@ -35,11 +39,19 @@ pub fn render(cs: &Changeset) -> String {
                 "!",
                 format!(
                     "**blocked**: {}",
-                    reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+                    reasons
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
                 ),
             ),
         };
-        let from = m.source.as_ref().map(location).unwrap_or_else(|| "–".to_string());
+        let from = m
+            .source
+            .as_ref()
+            .map(location)
+            .unwrap_or_else(|| "–".to_string());
         let _ = writeln!(
             out,
             "| {sym} | `{}` | {} | {} | {} | {} |",
@@ -51,7 +63,11 @@ pub fn render(cs: &Changeset) -> String {
         );
     }
     let _ = writeln!(out);
-    for m in cs.moves.iter().filter(|m| !matches!(m.action, Action::NoChange { .. })) {
+    for m in cs
+        .moves
+        .iter()
+        .filter(|m| !matches!(m.action, Action::NoChange { .. }))
+    {
         details(&mut out, m, cs);
     }
     out
@@ -63,9 +79,18 @@ pub(crate) fn cell(s: &str) -> String {
 }
 
 fn details(out: &mut String, m: &PlannedMove, cs: &Changeset) {
-    let id = m.source.as_ref().map(|s| format!(" ({})", s.id)).unwrap_or_default();
+    let id = m
+        .source
+        .as_ref()
+        .map(|s| format!(" ({})", s.id))
+        .unwrap_or_default();
     let sym = if m.is_move() { "~" } else { "!" };
-    let _ = writeln!(out, "<details><summary>{sym} <code>{}</code>{id} → {}</summary>", html(m.display_name()), html(&m.target_az));
+    let _ = writeln!(
+        out,
+        "<details><summary>{sym} <code>{}</code>{id} → {}</summary>",
+        html(m.display_name()),
+        html(&m.target_az)
+    );
     let _ = writeln!(out);
     match &m.action {
         Action::Blocked { reasons } => {
@@ -74,13 +99,22 @@ fn details(out: &mut String, m: &PlannedMove, cs: &Changeset) {
             }
         }
         _ => {
-            let _ = writeln!(out, "- **strategy**: {} ({})", m.strategy, m.strategy_reason);
+            let _ = writeln!(
+                out,
+                "- **strategy**: {} ({})",
+                m.strategy, m.strategy_reason
+            );
             let _ = writeln!(out, "- **steps**: {}", steps_line(m));
             if !m.after.is_empty() {
                 let names: Vec<String> = m
                     .after
                     .iter()
-                    .map(|k| format!("`{}`", cs.get(k).map(PlannedMove::display_name).unwrap_or(k)))
+                    .map(|k| {
+                        format!(
+                            "`{}`",
+                            cs.get(k).map(PlannedMove::display_name).unwrap_or(k)
+                        )
+                    })
                     .collect();
                 let _ = writeln!(out, "- **after**: {}", names.join(", "));
             }
@@ -97,7 +131,10 @@ fn details(out: &mut String, m: &PlannedMove, cs: &Changeset) {
                 );
             }
             if m.deletes_source() {
-                let _ = writeln!(out, "- **deletes** the source once the replacement is verified");
+                let _ = writeln!(
+                    out,
+                    "- **deletes** the source once the replacement is verified"
+                );
             }
             if let Some(lines) = spec_diff(m) {
                 let _ = writeln!(out);
@@ -115,5 +152,7 @@ fn details(out: &mut String, m: &PlannedMove, cs: &Changeset) {
 }
 
 fn html(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }

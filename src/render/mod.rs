@@ -48,7 +48,11 @@ pub fn spec_block(spec: &ServerSpec) -> String {
             let _ = writeln!(out, "  {net}: {}", addrs.join(", "));
         }
     }
-    let _ = writeln!(out, "security_groups: [{}]", spec.security_groups.join(", "));
+    let _ = writeln!(
+        out,
+        "security_groups: [{}]",
+        spec.security_groups.join(", ")
+    );
     let _ = writeln!(out, "key_name: {}", opt(&spec.key_name));
     if spec.metadata.is_empty() {
         let _ = writeln!(out, "metadata: {{}}");
@@ -94,7 +98,11 @@ pub fn steps_line(m: &PlannedMove) -> String {
     m.steps
         .iter()
         .map(|s| match s {
-            Step::HandleSource => format!("{} ({})", s.as_str(), source_after_words(m.settings.source_after)),
+            Step::HandleSource => format!(
+                "{} ({})",
+                s.as_str(),
+                source_after_words(m.settings.source_after)
+            ),
             other => other.as_str().to_string(),
         })
         .collect::<Vec<_>>()
@@ -125,13 +133,21 @@ pub fn existing_words(m: &PlannedMove) -> Option<String> {
     let mut parts = Vec::new();
     if let (Some(id), Some(st)) = (&e.snapshot_id, &e.snapshot_status) {
         if st == "killed" {
-            parts.push(format!("failed snapshot {id} (killed; deleted before a new one)"));
+            parts.push(format!(
+                "failed snapshot {id} (killed; deleted before a new one)"
+            ));
         } else {
             parts.push(format!("snapshot {id} ({st})"));
         }
     }
     if let (Some(id), Some(st)) = (&e.replacement_id, &e.replacement_status) {
-        parts.push(format!("replacement {id} ({st})"));
+        if st == "ERROR" {
+            parts.push(format!(
+                "failed replacement {id} (ERROR; deleted before booting again)"
+            ));
+        } else {
+            parts.push(format!("replacement {id} ({st})"));
+        }
     }
     (!parts.is_empty()).then(|| parts.join(", "))
 }

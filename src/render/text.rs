@@ -20,19 +20,39 @@ struct Paint {
 
 impl Paint {
     fn green(&self, s: &str) -> String {
-        if self.color { s.green().to_string() } else { s.to_string() }
+        if self.color {
+            s.green().to_string()
+        } else {
+            s.to_string()
+        }
     }
     fn red(&self, s: &str) -> String {
-        if self.color { s.red().to_string() } else { s.to_string() }
+        if self.color {
+            s.red().to_string()
+        } else {
+            s.to_string()
+        }
     }
     fn yellow(&self, s: &str) -> String {
-        if self.color { s.yellow().to_string() } else { s.to_string() }
+        if self.color {
+            s.yellow().to_string()
+        } else {
+            s.to_string()
+        }
     }
     fn bold(&self, s: &str) -> String {
-        if self.color { s.bold().to_string() } else { s.to_string() }
+        if self.color {
+            s.bold().to_string()
+        } else {
+            s.to_string()
+        }
     }
     fn dim(&self, s: &str) -> String {
-        if self.color { s.dimmed().to_string() } else { s.to_string() }
+        if self.color {
+            s.dimmed().to_string()
+        } else {
+            s.to_string()
+        }
     }
 }
 
@@ -40,7 +60,11 @@ impl Paint {
 pub fn render(cs: &Changeset, color: bool) -> String {
     let p = Paint { color };
     let mut out = String::new();
-    let rights = if cs.capabilities.is_admin { "admin" } else { "project member" };
+    let rights = if cs.capabilities.is_admin {
+        "admin"
+    } else {
+        "project member"
+    };
     let _ = writeln!(
         out,
         "azmove plan for {} (digest {})",
@@ -51,16 +75,29 @@ pub fn render(cs: &Changeset, color: bool) -> String {
         out,
         "Cloud: compute API {}, {rights}{}{}",
         cs.capabilities.compute_microversion,
-        cs.cloud.as_deref().map(|c| format!(", cloud {c}")).unwrap_or_default(),
-        cs.region.as_deref().map(|r| format!(", region {r}")).unwrap_or_default(),
+        cs.cloud
+            .as_deref()
+            .map(|c| format!(", cloud {c}"))
+            .unwrap_or_default(),
+        cs.region
+            .as_deref()
+            .map(|r| format!(", region {r}"))
+            .unwrap_or_default(),
     );
     let _ = writeln!(out);
 
-    let names: BTreeMap<&str, &str> = cs.moves.iter().map(|m| (m.key.as_str(), m.display_name())).collect();
+    let names: BTreeMap<&str, &str> = cs
+        .moves
+        .iter()
+        .map(|m| (m.key.as_str(), m.display_name()))
+        .collect();
     let moving: Vec<&PlannedMove> = cs.moves.iter().filter(|m| m.is_move()).collect();
     let blocked: Vec<&PlannedMove> = cs.moves.iter().filter(|m| m.is_blocked()).collect();
-    let unchanged: Vec<&PlannedMove> =
-        cs.moves.iter().filter(|m| matches!(m.action, Action::NoChange { .. })).collect();
+    let unchanged: Vec<&PlannedMove> = cs
+        .moves
+        .iter()
+        .filter(|m| matches!(m.action, Action::NoChange { .. }))
+        .collect();
 
     if !moving.is_empty() {
         let _ = writeln!(
@@ -101,7 +138,9 @@ pub fn render(cs: &Changeset, color: bool) -> String {
 fn ident(m: &PlannedMove) -> String {
     match &m.source {
         Some(s) => format!("{} ({})", s.name, s.id),
-        None => format!("entry `{}`", m.entry),
+        None if m.key.starts_with("entry:") => format!("entry `{}`", m.entry),
+        // A source that no longer exists, known by the id its replacement names.
+        None => format!("{} ({})", m.entry, m.key),
     }
 }
 
@@ -119,9 +158,18 @@ fn move_block(out: &mut String, m: &PlannedMove, names: &BTreeMap<&str, &str>, p
     let _ = writeln!(out, "    strategy  {} ({})", m.strategy, m.strategy_reason);
     let _ = writeln!(out, "    steps     {}", steps_line(m));
     if !m.after.is_empty() {
-        let shown: Vec<&str> = m.after.iter().take(5).map(|k| names.get(k.as_str()).copied().unwrap_or(k)).collect();
+        let shown: Vec<&str> = m
+            .after
+            .iter()
+            .take(5)
+            .map(|k| names.get(k.as_str()).copied().unwrap_or(k))
+            .collect();
         let more = m.after.len().saturating_sub(shown.len());
-        let tail = if more > 0 { format!(" and {more} more") } else { String::new() };
+        let tail = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
         let _ = writeln!(out, "    after     {}{tail}", shown.join(", "));
     }
     if let Some(words) = existing_words(m) {
@@ -164,7 +212,11 @@ fn move_block(out: &mut String, m: &PlannedMove, names: &BTreeMap<&str, &str>, p
 }
 
 fn blocked_block(out: &mut String, m: &PlannedMove, p: &Paint) {
-    let from = m.source.as_ref().map(|s| format!("  {}", super::location(s))).unwrap_or_default();
+    let from = m
+        .source
+        .as_ref()
+        .map(|s| format!("  {}", super::location(s)))
+        .unwrap_or_default();
     let _ = writeln!(
         out,
         "{} {}{from} → {}: cannot move",

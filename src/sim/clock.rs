@@ -77,10 +77,8 @@ pub fn parse_timestamp(s: &str) -> Option<OffsetDateTime> {
         return Some(t);
     }
     let with_zone = format!("{s}Z");
-    if let Ok(t) = OffsetDateTime::parse(
-        &with_zone,
-        &time::format_description::well_known::Rfc3339,
-    ) {
+    if let Ok(t) = OffsetDateTime::parse(&with_zone, &time::format_description::well_known::Rfc3339)
+    {
         return Some(t);
     }
     // Date only.

@@ -68,17 +68,15 @@ impl ApiError {
 
     /// The 401 of Keystone and of keystonemiddleware in front of every service.
     pub fn unauthorized(identity_url: &str) -> ApiError {
-        ApiError::keystone(401, "The request you have made requires authentication.")
-            .with_header(
-                header::WWW_AUTHENTICATE,
-                format!("Keystone uri=\"{identity_url}\""),
-            )
+        ApiError::keystone(401, "The request you have made requires authentication.").with_header(
+            header::WWW_AUTHENTICATE,
+            format!("Keystone uri=\"{identity_url}\""),
+        )
     }
 
     /// Neutron: `{"NeutronError": {"type": "PortNotFound", "message": "…", "detail": ""}}`.
     pub fn neutron(code: u16, kind: &str, message: impl Into<String>) -> ApiError {
-        let body =
-            json!({"NeutronError": {"type": kind, "message": message.into(), "detail": ""}});
+        let body = json!({"NeutronError": {"type": kind, "message": message.into(), "detail": ""}});
         ApiError::json(code, body)
     }
 
@@ -158,7 +156,10 @@ mod tests {
 
     #[test]
     fn nova_errors_use_the_fault_names() {
-        let e = ApiError::nova(409, "Cannot 'createImage' instance x while it is in task_state image_snapshot");
+        let e = ApiError::nova(
+            409,
+            "Cannot 'createImage' instance x while it is in task_state image_snapshot",
+        );
         let v: serde_json::Value = serde_json::from_str(e.body_text()).unwrap();
         assert_eq!(v["conflictingRequest"]["code"], 409);
         let e = ApiError::nova(500, "boom");

@@ -388,12 +388,12 @@ mod tests {
 
     #[test]
     fn bad_rules_are_reported() {
-        let s = Scenario::from_yaml("faults:\n  - http_error: {status: 500, service: nova}\n")
-            .unwrap();
+        let s =
+            Scenario::from_yaml("faults:\n  - http_error: {status: 500, service: nova}\n").unwrap();
         let err = Faults::new(&s.faults, 0).unwrap_err();
         assert!(err.contains("unknown service"), "{err}");
-        let s = Scenario::from_yaml("faults:\n  - http_error: {status: 500, path: \"(\"}\n")
-            .unwrap();
+        let s =
+            Scenario::from_yaml("faults:\n  - http_error: {status: 500, path: \"(\"}\n").unwrap();
         assert!(Faults::new(&s.faults, 0).is_err());
     }
 }

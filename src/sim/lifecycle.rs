@@ -91,7 +91,12 @@ pub fn invalid_state(action: &str, id: &str, attr: &str, state: &str) -> ApiErro
 
 fn check_state(s: &Server, action: &str, allowed: &[VmState]) -> Result<(), ApiError> {
     if !allowed.contains(&s.vm_state) {
-        return Err(invalid_state(action, &s.id, "vm_state", s.vm_state.as_str()));
+        return Err(invalid_state(
+            action,
+            &s.id,
+            "vm_state",
+            s.vm_state.as_str(),
+        ));
     }
     if let Some(task) = s.task_state {
         return Err(invalid_state(action, &s.id, "task_state", task));
@@ -167,9 +172,7 @@ impl Model {
             let host = &mut self.hosts[h];
             host.used_vcpus = host.used_vcpus.saturating_sub(f.vcpus);
             host.used_ram_mb = host.used_ram_mb.saturating_sub(f.ram_mb);
-            host.used_disk_gb = host
-                .used_disk_gb
-                .saturating_sub(f.disk_gb + f.ephemeral_gb);
+            host.used_disk_gb = host.used_disk_gb.saturating_sub(f.disk_gb + f.ephemeral_gb);
         }
     }
 
@@ -270,9 +273,7 @@ impl Model {
                 self.touch(i, at, None);
                 self.op_finished(i, env);
             }
-            Step::ShelvePendingUpload => {
-                self.touch(i, at, Some("shelving_image_pending_upload"))
-            }
+            Step::ShelvePendingUpload => self.touch(i, at, Some("shelving_image_pending_upload")),
             Step::ShelveUploading => {
                 self.touch(i, at, Some("shelving_image_uploading"));
                 self.image_saving(i, at);
@@ -382,8 +383,11 @@ impl Model {
         for r in requests {
             match r {
                 NetRequest::Network(net, fixed_ip) => {
-                    match self.create_port(net, &project, fixed_ip, sgs.clone(), at, Some(i), true) {
-                        Ok(id) => env.stats().resource_created("port", &id, "", iso_seconds(at)),
+                    match self.create_port(net, &project, fixed_ip, sgs.clone(), at, Some(i), true)
+                    {
+                        Ok(id) => env
+                            .stats()
+                            .resource_created("port", &id, "", iso_seconds(at)),
                         Err(_) => {
                             // Neutron ran out of addresses: the boot fails.
                             self.error_no_valid_host(i, at, env);
@@ -571,7 +575,13 @@ impl Model {
     }
 
     /// `os-stop`.
-    pub fn stop_server(&mut self, i: usize, caller: &Caller, now: OffsetDateTime, env: &Env) -> Result<(), ApiError> {
+    pub fn stop_server(
+        &mut self,
+        i: usize,
+        caller: &Caller,
+        now: OffsetDateTime,
+        env: &Env,
+    ) -> Result<(), ApiError> {
         check_lock(&self.servers[i], caller)?;
         check_state(&self.servers[i], "stop", &[VmState::Active, VmState::Error])?;
         self.touch(i, now, Some("powering-off"));
@@ -582,7 +592,13 @@ impl Model {
     }
 
     /// `os-start`.
-    pub fn start_server(&mut self, i: usize, caller: &Caller, now: OffsetDateTime, env: &Env) -> Result<(), ApiError> {
+    pub fn start_server(
+        &mut self,
+        i: usize,
+        caller: &Caller,
+        now: OffsetDateTime,
+        env: &Env,
+    ) -> Result<(), ApiError> {
         check_lock(&self.servers[i], caller)?;
         check_state(&self.servers[i], "start", &[VmState::Stopped])?;
         self.touch(i, now, Some("powering-on"));
@@ -689,14 +705,14 @@ impl Model {
         )?;
         let img = self.new_snapshot_image(i, name, metadata, caller, now, env);
         let az = self.server_az(&self.servers[i]);
-        let fails = env
-            .faults()
-            .snapshot_killed(&az, &self.servers[i].name);
+        let fails = env.faults().snapshot_killed(&az, &self.servers[i].name);
         let s = &mut self.servers[i];
         s.pending_image = Some(img);
         s.pending_image_fails = fails;
         let upload = Duration::from_secs_f64(
-            snapshot_bytes(s) as f64 / (1024.0 * 1024.0) / self.cfg.timings.snapshot_throughput_mb_s,
+            snapshot_bytes(s) as f64
+                / (1024.0 * 1024.0)
+                / self.cfg.timings.snapshot_throughput_mb_s,
         );
         self.touch(i, now, Some("image_snapshot"));
         self.op_started(i, "snapshot", OpSide::Source, env);
@@ -711,7 +727,13 @@ impl Model {
     }
 
     /// `shelve` (offloaded right after, as with Nova's default settings).
-    pub fn shelve_server(&mut self, i: usize, caller: &Caller, now: OffsetDateTime, env: &Env) -> Result<(), ApiError> {
+    pub fn shelve_server(
+        &mut self,
+        i: usize,
+        caller: &Caller,
+        now: OffsetDateTime,
+        env: &Env,
+    ) -> Result<(), ApiError> {
         check_lock(&self.servers[i], caller)?;
         check_state(
             &self.servers[i],
@@ -745,7 +767,13 @@ impl Model {
     }
 
     /// `shelveOffload`.
-    pub fn shelve_offload_server(&mut self, i: usize, caller: &Caller, now: OffsetDateTime, env: &Env) -> Result<(), ApiError> {
+    pub fn shelve_offload_server(
+        &mut self,
+        i: usize,
+        caller: &Caller,
+        now: OffsetDateTime,
+        env: &Env,
+    ) -> Result<(), ApiError> {
         check_lock(&self.servers[i], caller)?;
         check_state(&self.servers[i], "shelveOffload", &[VmState::Shelved])?;
         self.touch(i, now, Some("shelving_offloading"));
@@ -796,7 +824,13 @@ impl Model {
     }
 
     /// `DELETE /servers/{id}`: the server goes away after `timings.delete`.
-    pub fn delete_server(&mut self, i: usize, caller: &Caller, now: OffsetDateTime, env: &Env) -> Result<(), ApiError> {
+    pub fn delete_server(
+        &mut self,
+        i: usize,
+        caller: &Caller,
+        now: OffsetDateTime,
+        env: &Env,
+    ) -> Result<(), ApiError> {
         check_lock(&self.servers[i], caller)?;
         if self.servers[i].task_state == Some("deleting") {
             return Ok(());
@@ -819,7 +853,8 @@ impl Model {
             let created = self.ports.get(&pid).is_some_and(|p| p.nova_created);
             if created {
                 if self.delete_port(&pid, at).is_some() {
-                    env.stats().resource_deleted("port", &pid, "", iso_seconds(at));
+                    env.stats()
+                        .resource_deleted("port", &pid, "", iso_seconds(at));
                 }
             } else {
                 self.unbind_port(&pid, at);

@@ -169,7 +169,9 @@ impl SimHandle {
         let m = self.sim.lock();
         let idx = match user {
             Some(name) => m.users.iter().position(|u| u.name == name)?,
-            None => m.first_admin_user().or(if m.users.is_empty() { None } else { Some(0) })?,
+            None => m
+                .first_admin_user()
+                .or(if m.users.is_empty() { None } else { Some(0) })?,
         };
         let u = &m.users[idx];
         Some(Credentials {

@@ -770,11 +770,17 @@ impl Model {
             });
         }
         for sg in &sc.server_groups {
-            let project = self.project_id_or_default(&sg.project, &format!("server group {:?}", sg.name))?;
+            let project =
+                self.project_id_or_default(&sg.project, &format!("server group {:?}", sg.name))?;
             let id = self.id_or_new(&sg.id, false);
             let user_id = self.first_user_of(&project).unwrap_or_default();
-            if !["affinity", "anti-affinity", "soft-affinity", "soft-anti-affinity"]
-                .contains(&sg.policy.as_str())
+            if ![
+                "affinity",
+                "anti-affinity",
+                "soft-affinity",
+                "soft-anti-affinity",
+            ]
+            .contains(&sg.policy.as_str())
             {
                 return Err(format!(
                     "server group {:?}: unknown policy {:?}",
@@ -843,7 +849,8 @@ impl Model {
             if self.networks.iter().any(|x| x.name == n.name) {
                 return Err(format!("network {:?} is defined twice", n.name));
             }
-            let project = self.project_id_or_default(&n.project, &format!("network {:?}", n.name))?;
+            let project =
+                self.project_id_or_default(&n.project, &format!("network {:?}", n.name))?;
             let id = self.id_or_new(&n.id, false);
             let net_idx = self.networks.len();
             let mut subnet_ids = Vec::new();
@@ -958,7 +965,8 @@ impl Model {
             if self.volumes.iter().any(|x| x.name == v.name) {
                 return Err(format!("volume {:?} is defined twice", v.name));
             }
-            let project = self.project_id_or_default(&v.project, &format!("volume {:?}", v.name))?;
+            let project =
+                self.project_id_or_default(&v.project, &format!("volume {:?}", v.name))?;
             let user_id = self.first_user_of(&project).unwrap_or_default();
             let id = self.id_or_new(&v.id, false);
             self.volumes.push(Volume {
@@ -1003,7 +1011,12 @@ impl Model {
         Ok(())
     }
 
-    fn load_server(&mut self, s: &ServerSpec, name: String, now: OffsetDateTime) -> Result<(), String> {
+    fn load_server(
+        &mut self,
+        s: &ServerSpec,
+        name: String,
+        now: OffsetDateTime,
+    ) -> Result<(), String> {
         let what = format!("server {name:?}");
         let project_id = self.project_id_or_default(&s.project, &what)?;
         let user_id = match &s.user {
@@ -1214,13 +1227,22 @@ impl Model {
             if !self.volumes[v].attachments.is_empty() {
                 return Err(format!("{what}: volume {vol_name:?} is attached twice"));
             }
-            let device = format!("/dev/vd{}", (b'a' + (n as u8 + u8::from(self.servers[idx].image_id.is_some())).min(25)) as char);
+            let device = format!(
+                "/dev/vd{}",
+                (b'a' + (n as u8 + u8::from(self.servers[idx].image_id.is_some())).min(25)) as char
+            );
             self.attach_volume(idx, v, device, now);
         }
         Ok(())
     }
 
-    pub fn attach_volume(&mut self, server: usize, volume: usize, device: String, at: OffsetDateTime) {
+    pub fn attach_volume(
+        &mut self,
+        server: usize,
+        volume: usize,
+        device: String,
+        at: OffsetDateTime,
+    ) {
         let attachment_id = self.new_uuid();
         let bdm_uuid = self.new_uuid();
         let host = self.servers[server]
@@ -1385,7 +1407,9 @@ impl Model {
                 self.security_groups
                     .iter()
                     .position(|s| (s.name == *n && s.project_id == project_id) || s.id == *n)
-                    .ok_or_else(|| format!("security group {n:?} not found for project {project_id}"))
+                    .ok_or_else(|| {
+                        format!("security group {n:?} not found for project {project_id}")
+                    })
             })
             .collect()
     }
@@ -1510,7 +1534,10 @@ impl Model {
     pub fn bind_port(&mut self, port_id: &str, server: usize, now: OffsetDateTime) {
         let s = &self.servers[server];
         let owner = format!("compute:{}", self.server_az(s));
-        let host = s.host.map(|h| self.hosts[h].name.clone()).unwrap_or_default();
+        let host = s
+            .host
+            .map(|h| self.hosts[h].name.clone())
+            .unwrap_or_default();
         let sid = s.id.clone();
         if let Some(p) = self.ports.get_mut(port_id) {
             p.device_id = sid.clone();
@@ -1649,7 +1676,11 @@ fn parse_cidr(s: &str) -> Option<(u32, u8)> {
         return None;
     }
     let a = parse_ipv4(addr)?;
-    let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix) };
+    let mask = if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - prefix)
+    };
     Some((a & mask, prefix))
 }
 
@@ -1673,7 +1704,10 @@ mod tests {
             created_at: OffsetDateTime::UNIX_EPOCH,
         };
         let got: Vec<_> = std::iter::from_fn(|| s.allocate()).collect();
-        assert_eq!(got, ["10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6"]);
+        assert_eq!(
+            got,
+            ["10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6"]
+        );
         s.release("10.0.0.4");
         assert_eq!(s.allocate().as_deref(), Some("10.0.0.4"));
         assert_eq!(s.gateway(), "10.0.0.1");

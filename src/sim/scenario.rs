@@ -642,24 +642,29 @@ impl Scenario {
             path: path.to_owned(),
             source,
         })?;
-        let mut scenario = Scenario::from_yaml(&text).map_err(|e| match e {
-            ScenarioError::Parse { message, .. } => ScenarioError::Parse {
-                path: path.to_owned(),
-                message,
-            },
-            ScenarioError::Invalid { message, .. } => ScenarioError::Invalid {
-                path: path.to_owned(),
-                message,
-            },
-            other => other,
-        })?;
+        let mut scenario =
+            Scenario::from_yaml_named(&path.display().to_string(), &text).map_err(|e| match e {
+                ScenarioError::Parse { message, .. } => ScenarioError::Parse {
+                    path: path.to_owned(),
+                    message,
+                },
+                ScenarioError::Invalid { message, .. } => ScenarioError::Invalid {
+                    path: path.to_owned(),
+                    message,
+                },
+                other => other,
+            })?;
         scenario.source = Some(path.to_owned());
         Ok(scenario)
     }
 
     /// Parse a scenario from YAML text (checked like [`Scenario::load`]).
     pub fn from_yaml(text: &str) -> Result<Scenario, ScenarioError> {
-        let scenario = parse_yaml(text).map_err(|message| ScenarioError::Parse {
+        Scenario::from_yaml_named("<scenario>", text)
+    }
+
+    fn from_yaml_named(name: &str, text: &str) -> Result<Scenario, ScenarioError> {
+        let scenario = parse_yaml(name, text).map_err(|message| ScenarioError::Parse {
             path: PathBuf::from("<scenario>"),
             message,
         })?;
@@ -770,9 +775,10 @@ impl Scenario {
     }
 }
 
-/// The only place YAML is parsed for the simulator.
-fn parse_yaml(text: &str) -> Result<Scenario, String> {
-    serde_saphyr::from_str::<Scenario>(text).map_err(|e| e.to_string())
+/// The only place YAML is parsed for the simulator: the same loader as
+/// plan files, so scenario errors come with line, column and a snippet.
+fn parse_yaml(name: &str, text: &str) -> Result<Scenario, String> {
+    crate::plan::yaml::from_yaml_str::<Scenario>(name, text).map_err(|e| e.to_string())
 }
 
 /// Expand a fleet name template: `{i}` → 7, `{i:05}` → 00007.
@@ -789,7 +795,10 @@ pub fn expand_name(template: &str, i: u32) -> String {
                 rest = &after[close + 1..];
                 continue;
             }
-            if let Some(width) = spec.strip_prefix(":0").and_then(|w| w.parse::<usize>().ok()) {
+            if let Some(width) = spec
+                .strip_prefix(":0")
+                .and_then(|w| w.parse::<usize>().ok())
+            {
                 out.push_str(&format!("{i:0width$}"));
                 rest = &after[close + 1..];
                 continue;
@@ -878,8 +887,7 @@ mod tests {
             FaultSpec::HttpError(h) => assert_eq!(h.retry_after, Some(Duration::from_secs(2))),
             other => panic!("unexpected {other:?}"),
         }
-        let err =
-            Scenario::from_yaml("faults:\n  - boot_error: {probability: 2}\n").unwrap_err();
+        let err = Scenario::from_yaml("faults:\n  - boot_error: {probability: 2}\n").unwrap_err();
         assert!(err.to_string().contains("probability"), "{err}");
     }
 
@@ -891,6 +899,9 @@ mod tests {
             "servers:\n  - generate: {count: 3, name: \"vm-{i}\", flavor: m1.tiny}\n",
         )
         .unwrap();
-        assert_eq!(ok.servers[0].generate.as_ref().and_then(|g| g.count), Some(3));
+        assert_eq!(
+            ok.servers[0].generate.as_ref().and_then(|g| g.count),
+            Some(3)
+        );
     }
 }

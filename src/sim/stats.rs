@@ -181,7 +181,12 @@ mod tests {
         let mut c = Collector::default();
         let t0 = Instant::now();
         for i in 0..5 {
-            c.record_request("compute", "GET", "/servers", t0 + Duration::from_millis(i * 100));
+            c.record_request(
+                "compute",
+                "GET",
+                "/servers",
+                t0 + Duration::from_millis(i * 100),
+            );
         }
         // 1.5 s later only the new ones count.
         for i in 0..3 {

@@ -100,7 +100,9 @@ os server image create --wait --name snap admin_vm01 -f value -c status -c name
 echo "== image show snap"
 image_status=$(os image show snap -f value -c status)
 [ "$image_status" = active ] || fail "image snap is $image_status, not active"
-os image show snap -f value -c properties | grep -q "image_type='snapshot'" || fail "snap is not marked as a snapshot"
+os image show snap -f json -c properties \
+    | "$PYTHON" -c 'import json, sys; sys.exit(json.load(sys.stdin)["properties"].get("image_type") != "snapshot")' \
+    || fail "snap is not marked as a snapshot"
 
 echo "== server create ... --availability-zone nova2 --wait moved"
 os server create --flavor m1.tiny --image snap --availability-zone nova2 --network net1 --wait moved -f value -c status

@@ -102,8 +102,14 @@ impl Cloud {
     }
 
     pub async fn issue(&self, body: Value) -> Reply {
-        self.call(Method::POST, "", "/identity/v3/auth/tokens", Some(body), &[])
-            .await
+        self.call(
+            Method::POST,
+            "",
+            "/identity/v3/auth/tokens",
+            Some(body),
+            &[],
+        )
+        .await
     }
 
     /// A project-scoped token for a password user.
@@ -116,7 +122,9 @@ impl Cloud {
             }}))
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "login {user}: {}", r.text);
-        r.header("x-subject-token").expect("token header").to_owned()
+        r.header("x-subject-token")
+            .expect("token header")
+            .to_owned()
     }
 
     pub async fn call(
@@ -227,7 +235,11 @@ impl Cloud {
 
     pub async fn server_id(&self, name: &str) -> String {
         let r = self
-            .nova_get(&self.admin, &format!("/servers?all_tenants=1&name=^{name}$"), "")
+            .nova_get(
+                &self.admin,
+                &format!("/servers?all_tenants=1&name=^{name}$"),
+                "",
+            )
             .await;
         r.body["servers"][0]["id"]
             .as_str()
@@ -245,7 +257,9 @@ impl Cloud {
     }
 
     pub async fn image(&self, id: &str) -> Value {
-        let r = self.get(&self.admin, &format!("/image/v2/images/{id}")).await;
+        let r = self
+            .get(&self.admin, &format!("/image/v2/images/{id}"))
+            .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
         r.body
     }

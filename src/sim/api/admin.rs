@@ -31,7 +31,10 @@ async fn stats(State(sim): State<AppState>) -> Response {
     let stats = sim.stats();
     match serde_json::to_value(&stats) {
         Ok(v) => json(StatusCode::OK, &v),
-        Err(e) => json(StatusCode::INTERNAL_SERVER_ERROR, &json!({"error": e.to_string()})),
+        Err(e) => json(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &json!({"error": e.to_string()}),
+        ),
     }
 }
 
@@ -41,7 +44,11 @@ async fn advance(State(sim): State<AppState>, body: Bytes) -> Response {
         Ok(v) => v,
         Err(e) => return bad(e),
     };
-    let Some(secs) = v.get("seconds").and_then(Value::as_f64).filter(|s| *s >= 0.0 && s.is_finite()) else {
+    let Some(secs) = v
+        .get("seconds")
+        .and_then(Value::as_f64)
+        .filter(|s| *s >= 0.0 && s.is_finite())
+    else {
         return bad("expected {\"seconds\": <non-negative number>}");
     };
     sim.env.clock.advance(Duration::from_secs_f64(secs));
@@ -55,18 +62,27 @@ async fn advance(State(sim): State<AppState>, body: Bytes) -> Response {
 
 /// Change a server as another user of the cloud would: `status`
 /// (ACTIVE, SHUTOFF, ERROR, …), `name`, `metadata` (merged), `locked`.
-async fn change_server(State(sim): State<AppState>, Path(server): Path<String>, body: Bytes) -> Response {
+async fn change_server(
+    State(sim): State<AppState>,
+    Path(server): Path<String>,
+    body: Bytes,
+) -> Response {
     let v = match parse_json(&body) {
         Ok(v) => v,
         Err(e) => return bad(e),
     };
     let now = sim.env.clock.now();
     let mut m = sim.lock();
-    let idx = m
-        .server(&server)
-        .or_else(|| m.servers.iter().position(|s| s.name == server && !s.is_deleted()));
+    let idx = m.server(&server).or_else(|| {
+        m.servers
+            .iter()
+            .position(|s| s.name == server && !s.is_deleted())
+    });
     let Some(i) = idx else {
-        return json(StatusCode::NOT_FOUND, &json!({"error": format!("no server {server}")}));
+        return json(
+            StatusCode::NOT_FOUND,
+            &json!({"error": format!("no server {server}")}),
+        );
     };
     if let Some(st) = str_field(&v, "status") {
         let Some(state) = VmState::from_status(st).filter(|s| *s != VmState::Deleted) else {
@@ -77,6 +93,16 @@ async fn change_server(State(sim): State<AppState>, Path(server): Path<String>, 
         s.power_state = state.power_state();
         s.task_state = None;
         s.generation += 1;
+        // Whatever the server was doing is over; a snapshot in flight fails.
+        let id = s.id.clone();
+        if let Some(img) = s.pending_image.take() {
+            let im = &mut m.images[img];
+            if !im.deleted {
+                im.status = "killed".to_owned();
+                im.updated_at = now;
+            }
+        }
+        sim.env.stats().op_finished(&id);
     }
     if let Some(name) = str_field(&v, "name") {
         m.servers[i].name = name.to_owned();
@@ -106,7 +132,11 @@ async fn change_server(State(sim): State<AppState>, Path(server): Path<String>, 
 }
 
 /// `{"enabled": false}` disables a compute host (nothing new lands on it).
-async fn change_host(State(sim): State<AppState>, Path(host): Path<String>, body: Bytes) -> Response {
+async fn change_host(
+    State(sim): State<AppState>,
+    Path(host): Path<String>,
+    body: Bytes,
+) -> Response {
     let v = match parse_json(&body) {
         Ok(v) => v,
         Err(e) => return bad(e),
@@ -118,8 +148,15 @@ async fn change_host(State(sim): State<AppState>, Path(host): Path<String>, body
     match m.hosts.iter_mut().find(|h| h.name == host) {
         Some(h) => {
             h.enabled = enabled;
-            json(StatusCode::OK, &json!({"host": h.name, "enabled": h.enabled}))
+            json(
+                StatusCode::OK,
+                &json!({"host": h.name, "enabled": h.enabled}),
+            )
         }
-        None => json(StatusCode::NOT_FOUND, &json!({"error": format!("no host {host}")})).into_response(),
+        None => json(
+            StatusCode::NOT_FOUND,
+            &json!({"error": format!("no host {host}")}),
+        )
+        .into_response(),
     }
 }

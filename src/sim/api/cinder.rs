@@ -24,6 +24,7 @@ pub fn routes() -> Router<AppState> {
         .route(&format!("{p}/volumes/detail"), get(list_detail))
         .route(&format!("{p}/volumes/{{id}}"), get(show))
         .route(&format!("{p}/os-availability-zone"), get(azs))
+        .route(&format!("{p}/limits"), get(limits))
 }
 
 fn versions_doc(m: &Model) -> Value {
@@ -118,7 +119,12 @@ fn page<'a>(vols: Vec<&'a Volume>, q: &[(String, String)]) -> Result<Vec<&'a Vol
             Some(p) => {
                 vols.drain(..=p);
             }
-            None => return Err(ApiError::nova(404, format!("Marker {marker} could not be found."))),
+            None => {
+                return Err(ApiError::nova(
+                    404,
+                    format!("Marker {marker} could not be found."),
+                ));
+            }
         }
     }
     if let Some(l) = query_get(q, "limit") {
@@ -130,7 +136,13 @@ fn page<'a>(vols: Vec<&'a Volume>, q: &[(String, String)]) -> Result<Vec<&'a Vol
     Ok(vols)
 }
 
-fn do_list(sim: &AppState, caller: &Caller, project: &str, raw: Option<String>, detail: bool) -> Response {
+fn do_list(
+    sim: &AppState,
+    caller: &Caller,
+    project: &str,
+    raw: Option<String>,
+    detail: bool,
+) -> Response {
     if let Err(e) = check_project(caller, project) {
         return e.into_response();
     }
@@ -180,12 +192,15 @@ async fn show(
         return e.into_response();
     }
     let m = sim.lock();
-    match m
-        .volumes
-        .iter()
-        .find(|v| v.id == id && v.status != "deleted" && (caller.is_admin || v.project_id == caller.project_id))
-    {
-        Some(v) => json(StatusCode::OK, &json!({"volume": volume_json(&m, v, caller.is_admin)})),
+    match m.volumes.iter().find(|v| {
+        v.id == id
+            && v.status != "deleted"
+            && (caller.is_admin || v.project_id == caller.project_id)
+    }) {
+        Some(v) => json(
+            StatusCode::OK,
+            &json!({"volume": volume_json(&m, v, caller.is_admin)}),
+        ),
         None => ApiError::nova(404, format!("Volume {id} could not be found.")).into_response(),
     }
 }
@@ -205,4 +220,31 @@ async fn azs(
         .map(|az| json!({"zoneName": az, "zoneState": {"available": true}}))
         .collect();
     json(StatusCode::OK, &json!({"availabilityZoneInfo": list}))
+}
+
+/// Cinder's absolute limits (default quotas) and the project's usage.
+async fn limits(
+    State(sim): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(project): Path<String>,
+) -> Response {
+    if let Err(e) = check_project(&caller, &project) {
+        return e.into_response();
+    }
+    let m = sim.lock();
+    let mine: Vec<&Volume> = m
+        .volumes
+        .iter()
+        .filter(|v| v.status != "deleted" && v.project_id == project)
+        .collect();
+    let gigabytes: u64 = mine.iter().map(|v| v.size_gb).sum();
+    json(
+        StatusCode::OK,
+        &json!({"limits": {"rate": [], "absolute": {
+            "maxTotalVolumes": 10, "maxTotalSnapshots": 10, "maxTotalVolumeGigabytes": 1000,
+            "maxTotalBackups": 10, "maxTotalBackupGigabytes": 1000,
+            "totalVolumesUsed": mine.len(), "totalGigabytesUsed": gigabytes,
+            "totalSnapshotsUsed": 0, "totalBackupsUsed": 0, "totalBackupGigabytesUsed": 0,
+        }}}),
+    )
 }

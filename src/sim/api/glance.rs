@@ -10,7 +10,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 
-use super::{AppState, empty, json, parse_json, query_all, query_get, query_pairs, str_field, truthy};
+use super::{
+    AppState, empty, json, parse_json, query_all, query_get, query_pairs, str_field, truthy,
+};
 use crate::sim::clock::{iso_seconds, parse_timestamp};
 use crate::sim::errors::ApiError;
 use crate::sim::model::{Caller, Image, Model};
@@ -96,6 +98,8 @@ fn compare_time(filter: &str, value: time::OffsetDateTime) -> Option<bool> {
         _ => ("eq", filter),
     };
     let t = parse_timestamp(ts)?;
+    // Glance keeps whole seconds, and shows them.
+    let value = value.replace_nanosecond(0).unwrap_or(value);
     Some(match op {
         "gt" => value > t,
         "gte" => value >= t,
@@ -108,9 +112,26 @@ fn compare_time(filter: &str, value: time::OffsetDateTime) -> Option<bool> {
 
 /// Query keys that are not property filters.
 const RESERVED: &[&str] = &[
-    "limit", "marker", "sort_key", "sort_dir", "sort", "name", "status", "visibility", "owner",
-    "id", "tag", "created_at", "updated_at", "size_min", "size_max", "os_hidden", "member_status",
-    "protected", "disk_format", "container_format",
+    "limit",
+    "marker",
+    "sort_key",
+    "sort_dir",
+    "sort",
+    "name",
+    "status",
+    "visibility",
+    "owner",
+    "id",
+    "tag",
+    "created_at",
+    "updated_at",
+    "size_min",
+    "size_max",
+    "os_hidden",
+    "member_status",
+    "protected",
+    "disk_format",
+    "container_format",
 ];
 
 fn core_or_property(im: &Image, key: &str) -> Option<String> {
@@ -130,8 +151,12 @@ fn list_visible(m: &Model, idx: usize, caller: &Caller, visibility: Option<&str>
     match visibility {
         // Others' community images are left out of the default list.
         None => caller.is_admin || im.visibility == "public" || own,
-        Some("all") => caller.is_admin || im.visibility == "public" || im.visibility == "community" || own,
-        Some(v) => im.visibility == v && (caller.is_admin || v == "public" || v == "community" || own),
+        Some("all") => {
+            caller.is_admin || im.visibility == "public" || im.visibility == "community" || own
+        }
+        Some(v) => {
+            im.visibility == v && (caller.is_admin || v == "public" || v == "community" || own)
+        }
     }
 }
 
@@ -145,7 +170,9 @@ async fn list(
         None => 25,
         Some(v) => match v.parse::<usize>() {
             Ok(n) => n.min(1000),
-            Err(_) => return ApiError::glance(400, "limit param must be an integer").into_response(),
+            Err(_) => {
+                return ApiError::glance(400, "limit param must be an integer").into_response();
+            }
         },
     };
     let m = sim.lock();
@@ -154,9 +181,8 @@ async fn list(
     let status = query_get(&q, "status");
     let owner = query_get(&q, "owner");
     let tags = query_all(&q, "tag");
-    let ids: Option<Vec<&str>> = query_get(&q, "id").map(|v| {
-        v.strip_prefix("in:").unwrap_or(v).split(',').collect()
-    });
+    let ids: Option<Vec<&str>> =
+        query_get(&q, "id").map(|v| v.strip_prefix("in:").unwrap_or(v).split(',').collect());
     let size_min: Option<u64> = query_get(&q, "size_min").and_then(|v| v.parse().ok());
     let size_max: Option<u64> = query_get(&q, "size_max").and_then(|v| v.parse().ok());
     let protected = query_get(&q, "protected").map(truthy);
@@ -166,7 +192,8 @@ async fn list(
         if let Some(f) = f
             && compare_time(f, time::OffsetDateTime::UNIX_EPOCH).is_none()
         {
-            return ApiError::glance(400, format!("Invalid {key} filter value {f}")).into_response();
+            return ApiError::glance(400, format!("Invalid {key} filter value {f}"))
+                .into_response();
         }
     }
     let props: Vec<(&str, &str)> = q
@@ -231,8 +258,11 @@ async fn list(
                 order.drain(..=p);
             }
             None => {
-                return ApiError::glance(400, format!("Invalid marker. Image {marker} could not be found."))
-                    .into_response();
+                return ApiError::glance(
+                    400,
+                    format!("Invalid marker. Image {marker} could not be found."),
+                )
+                .into_response();
             }
         }
     }
@@ -250,7 +280,9 @@ async fn list(
         format!("/v2/images?{}", encode(&kept))
     };
     let mut body = json!({"images": images, "schema": "/v2/schemas/images", "first": first});
-    if limit > 0 && page.len() == limit && order.len() > limit
+    if limit > 0
+        && page.len() == limit
+        && order.len() > limit
         && let Some(last) = page.last()
     {
         let mut next = kept.clone();
@@ -287,11 +319,15 @@ async fn delete(
         return not_found(&id);
     };
     if !caller.is_admin && m.images[i].owner != caller.project_id {
-        return ApiError::glance(403, "You are not permitted to delete this image.").into_response();
+        return ApiError::glance(403, "You are not permitted to delete this image.")
+            .into_response();
     }
     if m.images[i].protected {
-        return ApiError::glance(403, format!("Image {id} is protected and cannot be deleted."))
-            .into_response();
+        return ApiError::glance(
+            403,
+            format!("Image {id} is protected and cannot be deleted."),
+        )
+        .into_response();
     }
     m.delete_image_record(i, now, &sim.env);
     empty(StatusCode::NO_CONTENT)
@@ -299,8 +335,19 @@ async fn delete(
 
 const CORE_STRINGS: &[&str] = &["name", "visibility", "disk_format", "container_format"];
 const READ_ONLY: &[&str] = &[
-    "id", "status", "created_at", "updated_at", "owner", "size", "checksum", "self", "file",
-    "schema", "os_hash_algo", "os_hash_value", "virtual_size",
+    "id",
+    "status",
+    "created_at",
+    "updated_at",
+    "owner",
+    "size",
+    "checksum",
+    "self",
+    "file",
+    "schema",
+    "os_hash_algo",
+    "os_hash_value",
+    "virtual_size",
 ];
 
 fn set_attr(im: &mut Image, key: &str, value: &Value) -> Result<(), String> {
@@ -324,7 +371,11 @@ fn set_attr(im: &mut Image, key: &str, value: &Value) -> Result<(), String> {
         "tags" => {
             im.tags = value
                 .as_array()
-                .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|t| t.as_str().map(str::to_owned))
+                        .collect()
+                })
                 .unwrap_or_default();
         }
         _ => match value {
@@ -345,7 +396,13 @@ async fn patch(
 ) -> Response {
     let ops = match parse_json(&body) {
         Ok(Value::Array(ops)) => ops,
-        Ok(_) => return ApiError::glance(400, "Request body must be a JSON array of operation objects.").into_response(),
+        Ok(_) => {
+            return ApiError::glance(
+                400,
+                "Request body must be a JSON array of operation objects.",
+            )
+            .into_response();
+        }
         Err(e) => return ApiError::glance(400, e).into_response(),
     };
     let now = sim.env.clock.now();
@@ -354,7 +411,8 @@ async fn patch(
         return not_found(&id);
     };
     if !caller.is_admin && m.images[i].owner != caller.project_id {
-        return ApiError::glance(403, "You are not permitted to modify this image.").into_response();
+        return ApiError::glance(403, "You are not permitted to modify this image.")
+            .into_response();
     }
     let mut im = m.images[i].clone();
     for op in &ops {
@@ -366,7 +424,8 @@ async fn patch(
                 if CORE_STRINGS.contains(&path) || READ_ONLY.contains(&path) {
                     Err(format!("Attribute '{path}' cannot be removed."))
                 } else if im.properties.remove(path).is_none() {
-                    return ApiError::glance(409, format!("Property {path} does not exist.")).into_response();
+                    return ApiError::glance(409, format!("Property {path} does not exist."))
+                        .into_response();
                 } else {
                     Ok(())
                 }
@@ -389,14 +448,17 @@ async fn create(
 ) -> Response {
     let body = match parse_json(&body) {
         Ok(Value::Object(o)) => o,
-        Ok(_) => return ApiError::glance(400, "Request body must be a JSON object.").into_response(),
+        Ok(_) => {
+            return ApiError::glance(400, "Request body must be a JSON object.").into_response();
+        }
         Err(e) => return ApiError::glance(400, e).into_response(),
     };
     let now = sim.env.clock.now();
     let mut m = sim.lock();
     let id = match body.get("id").and_then(Value::as_str) {
         Some(id) if m.image_index.contains_key(id) => {
-            return ApiError::glance(409, format!("Image with identifier {id} already exists!")).into_response();
+            return ApiError::glance(409, format!("Image with identifier {id} already exists!"))
+                .into_response();
         }
         Some(id) => id.to_owned(),
         None => m.new_uuid(),
@@ -430,8 +492,11 @@ async fn create(
         }
     }
     if im.visibility == "public" && !caller.is_admin {
-        return ApiError::glance(403, "You are not authorized to complete publicize_image action.")
-            .into_response();
+        return ApiError::glance(
+            403,
+            "You are not authorized to complete publicize_image action.",
+        )
+        .into_response();
     }
     let name = im.name.clone();
     let i = m.add_image(im);

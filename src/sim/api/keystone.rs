@@ -199,7 +199,11 @@ async fn issue(State(sim): State<AppState>, body: Bytes) -> Response {
     let methods: Vec<String> = identity
         .get("methods")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
     let who = if methods.iter().any(|x| x == "password") {
         let Some(u) = identity.pointer("/password/user") else {
@@ -216,15 +220,19 @@ async fn issue(State(sim): State<AppState>, body: Bytes) -> Response {
             return unauthorized(&m);
         };
         let found = m.users.iter().enumerate().find_map(|(ui, u)| {
-            u.app_creds.iter().position(|a| {
-                if let Some(id) = str_field(ac, "id") {
-                    a.id == id
-                } else {
-                    str_field(ac, "name") == Some(a.name.as_str())
-                        && ac.get("user").is_some_and(|uv| find_user(&m, uv) == Some(ui))
-                }
-            })
-            .map(|ai| (ui, ai))
+            u.app_creds
+                .iter()
+                .position(|a| {
+                    if let Some(id) = str_field(ac, "id") {
+                        a.id == id
+                    } else {
+                        str_field(ac, "name") == Some(a.name.as_str())
+                            && ac
+                                .get("user")
+                                .is_some_and(|uv| find_user(&m, uv) == Some(ui))
+                    }
+                })
+                .map(|ai| (ui, ai))
         });
         match found {
             Some((ui, ai))
@@ -266,15 +274,18 @@ async fn issue(State(sim): State<AppState>, body: Bytes) -> Response {
                 // The user has roles only on its own project.
                 return unauthorized(&m);
             }
-            (u, project, m.users[u].roles.clone(), None, vec!["password".to_owned()])
+            (
+                u,
+                project,
+                m.users[u].roles.clone(),
+                None,
+                vec!["password".to_owned()],
+            )
         }
         Who::AppCred(u, a) => {
             if scoped_project.is_some() {
-                return ApiError::keystone(
-                    401,
-                    "Application credentials cannot request a scope.",
-                )
-                .into_response();
+                return ApiError::keystone(401, "Application credentials cannot request a scope.")
+                    .into_response();
             }
             let roles = m.users[u].app_creds[a].roles.clone();
             (
@@ -327,7 +338,11 @@ fn subject(headers: &HeaderMap) -> Option<&str> {
     headers.get("x-subject-token").and_then(|v| v.to_str().ok())
 }
 
-async fn validate(State(sim): State<AppState>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+async fn validate(
+    State(sim): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
     let now = sim.env.clock.now();
     let m = sim.lock();
     let q = query_pairs(q.as_deref());
@@ -404,7 +419,11 @@ fn is_admin(t: &Token) -> bool {
     t.roles.iter().any(|r| r == "admin")
 }
 
-async fn projects(State(sim): State<AppState>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+async fn projects(
+    State(sim): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
     let m = sim.lock();
     let Some(t) = caller_token(&m, &headers) else {
         return unauthorized(&m);
@@ -422,7 +441,11 @@ async fn projects(State(sim): State<AppState>, headers: HeaderMap, RawQuery(q): 
     )
 }
 
-async fn project(State(sim): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+async fn project(
+    State(sim): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
     let m = sim.lock();
     let Some(t) = caller_token(&m, &headers) else {
         return unauthorized(&m);

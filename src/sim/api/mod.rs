@@ -57,7 +57,12 @@ async fn not_found(State(sim): State<AppState>, req: Request) -> Response {
     let (service, _) = classify(req.uri().path());
     {
         let mut stats = sim.env.stats();
-        stats.record_request(service, req.method().as_str(), "(no such route)", Instant::now());
+        stats.record_request(
+            service,
+            req.method().as_str(),
+            "(no such route)",
+            Instant::now(),
+        );
         stats.record_status(404);
     }
     match service {
@@ -78,7 +83,11 @@ pub fn classify(path: &str) -> (&'static str, String) {
         Some("v3") => ("identity", 1),
         Some("compute") => (
             "compute",
-            if segs.get(1).is_some_and(|s| s.starts_with("v2")) { 2 } else { 1 },
+            if segs.get(1).is_some_and(|s| s.starts_with("v2")) {
+                2
+            } else {
+                1
+            },
         ),
         Some("image") => ("image", if segs.get(1) == Some(&"v2") { 2 } else { 1 }),
         Some("networking") => ("network", if segs.get(1) == Some(&"v2.0") { 2 } else { 1 }),
@@ -111,9 +120,8 @@ async fn common(State(sim): State<AppState>, req: Request, next: Next) -> Respon
         .record_request(service, method.as_str(), &route, Instant::now());
 
     // A fault may name the server action, which is in the body.
-    let needs_action = method == Method::POST
-        && rest.ends_with("/action")
-        && sim.env.faults().needs_action();
+    let needs_action =
+        method == Method::POST && rest.ends_with("/action") && sim.env.faults().needs_action();
     let (req, action) = if needs_action {
         let (parts, body) = req.into_parts();
         let bytes = axum::body::to_bytes(body, 16 * 1024 * 1024)
@@ -321,7 +329,10 @@ mod tests {
             classify("/identity/v3/auth/tokens"),
             ("identity", "/auth/tokens".to_owned())
         );
-        assert_eq!(classify("/image/v2/images"), ("image", "/images".to_owned()));
+        assert_eq!(
+            classify("/image/v2/images"),
+            ("image", "/images".to_owned())
+        );
         assert_eq!(
             classify("/networking/v2.0/ports"),
             ("network", "/ports".to_owned())

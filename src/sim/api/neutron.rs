@@ -69,18 +69,62 @@ async fn root(State(sim): State<AppState>) -> Response {
 }
 
 const EXTENSIONS: &[(&str, &str, &str)] = &[
-    ("availability_zone", "Availability Zone", "The availability zone extension."),
-    ("network_availability_zone", "Network Availability Zone", "Availability zone support for network."),
-    ("binding", "Port Binding", "Expose port bindings of a virtual port to external application"),
-    ("security-group", "security-group", "The security groups extension."),
-    ("router", "Neutron L3 Router", "Router abstraction for basic L3 forwarding between L2 Neutron networks and access to external networks via a NAT gateway."),
-    ("external-net", "Neutron external network", "Adds external network attribute to network resource."),
+    (
+        "availability_zone",
+        "Availability Zone",
+        "The availability zone extension.",
+    ),
+    (
+        "network_availability_zone",
+        "Network Availability Zone",
+        "Availability zone support for network.",
+    ),
+    (
+        "binding",
+        "Port Binding",
+        "Expose port bindings of a virtual port to external application",
+    ),
+    (
+        "security-group",
+        "security-group",
+        "The security groups extension.",
+    ),
+    (
+        "router",
+        "Neutron L3 Router",
+        "Router abstraction for basic L3 forwarding between L2 Neutron networks and access to external networks via a NAT gateway.",
+    ),
+    (
+        "external-net",
+        "Neutron external network",
+        "Adds external network attribute to network resource.",
+    ),
     ("port-security", "Port Security", "Provides port security"),
-    ("standard-attr-description", "standard-attr-description", "Extension to add descriptions to standard attributes"),
-    ("standard-attr-timestamp", "Resource timestamps", "Adds created_at and updated_at fields to all Neutron resources that have Neutron standard attributes."),
-    ("standard-attr-revisions", "Resource revision numbers", "This extension will display the revision number of neutron resources."),
-    ("project-id", "project_id field enabled", "Extension that indicates that project_id field is enabled."),
-    ("quotas", "Quota management support", "Expose functions for quotas management per project"),
+    (
+        "standard-attr-description",
+        "standard-attr-description",
+        "Extension to add descriptions to standard attributes",
+    ),
+    (
+        "standard-attr-timestamp",
+        "Resource timestamps",
+        "Adds created_at and updated_at fields to all Neutron resources that have Neutron standard attributes.",
+    ),
+    (
+        "standard-attr-revisions",
+        "Resource revision numbers",
+        "This extension will display the revision number of neutron resources.",
+    ),
+    (
+        "project-id",
+        "project_id field enabled",
+        "Extension that indicates that project_id field is enabled.",
+    ),
+    (
+        "quotas",
+        "Quota management support",
+        "Expose functions for quotas management per project",
+    ),
 ];
 
 fn extension_json(alias: &str, name: &str, description: &str) -> Value {
@@ -97,9 +141,16 @@ async fn extensions() -> Response {
 
 async fn extension(Path(alias): Path<String>) -> Response {
     match EXTENSIONS.iter().find(|(a, _, _)| *a == alias) {
-        Some((a, n, d)) => json(StatusCode::OK, &json!({"extension": extension_json(a, n, d)})),
-        None => ApiError::neutron(404, "ExtensionNotFound", format!("Extension with alias {alias} does not exist"))
-            .into_response(),
+        Some((a, n, d)) => json(
+            StatusCode::OK,
+            &json!({"extension": extension_json(a, n, d)}),
+        ),
+        None => ApiError::neutron(
+            404,
+            "ExtensionNotFound",
+            format!("Extension with alias {alias} does not exist"),
+        )
+        .into_response(),
     }
 }
 
@@ -167,7 +218,11 @@ fn port_json(m: &Model, p: &Port, admin: bool) -> Value {
     });
     if admin {
         v["binding:host_id"] = json!(p.binding_host);
-        v["binding:vif_type"] = json!(if p.binding_host.is_empty() { "unbound" } else { "ovs" });
+        v["binding:vif_type"] = json!(if p.binding_host.is_empty() {
+            "unbound"
+        } else {
+            "ovs"
+        });
         v["binding:profile"] = json!({});
         v["binding:vif_details"] = json!({});
     }
@@ -223,7 +278,14 @@ fn floating_ip_json(m: &Model, i: usize) -> Value {
 
 // ---- generic listing --------------------------------------------------------
 
-const NON_FILTERS: &[&str] = &["limit", "marker", "fields", "sort_key", "sort_dir", "page_reverse"];
+const NON_FILTERS: &[&str] = &[
+    "limit",
+    "marker",
+    "fields",
+    "sort_key",
+    "sort_dir",
+    "page_reverse",
+];
 
 fn value_matches(field: &Value, wanted: &[&str]) -> bool {
     let s = match field {
@@ -240,7 +302,12 @@ fn value_matches(field: &Value, wanted: &[&str]) -> bool {
 }
 
 /// Filter, page and trim a collection the way Neutron does.
-fn collection(name: &str, items: Vec<Value>, q: &[(String, String)], base: &str) -> Result<Value, ApiError> {
+fn collection(
+    name: &str,
+    items: Vec<Value>,
+    q: &[(String, String)],
+    base: &str,
+) -> Result<Value, ApiError> {
     let mut keys: Vec<&str> = Vec::new();
     for (k, _) in q {
         if !NON_FILTERS.contains(&k.as_str()) && !keys.contains(&k.as_str()) {
@@ -251,7 +318,11 @@ fn collection(name: &str, items: Vec<Value>, q: &[(String, String)], base: &str)
         .into_iter()
         .filter(|item| {
             keys.iter().all(|k| {
-                let wanted: Vec<&str> = q.iter().filter(|(x, _)| x == k).map(|(_, v)| v.as_str()).collect();
+                let wanted: Vec<&str> = q
+                    .iter()
+                    .filter(|(x, _)| x == k)
+                    .map(|(_, v)| v.as_str())
+                    .collect();
                 match item.get(*k) {
                     Some(field) => value_matches(field, &wanted),
                     // Filters on attributes the simulator does not model match nothing.
@@ -262,7 +333,10 @@ fn collection(name: &str, items: Vec<Value>, q: &[(String, String)], base: &str)
         .collect();
     items.sort_by(|a, b| str_field(a, "id").cmp(&str_field(b, "id")));
     if let Some((_, marker)) = q.iter().find(|(k, _)| k == "marker") {
-        match items.iter().position(|i| str_field(i, "id") == Some(marker.as_str())) {
+        match items
+            .iter()
+            .position(|i| str_field(i, "id") == Some(marker.as_str()))
+        {
             Some(p) => {
                 items.drain(..=p);
             }
@@ -277,7 +351,11 @@ fn collection(name: &str, items: Vec<Value>, q: &[(String, String)], base: &str)
     }
     let limit = match q.iter().find(|(k, _)| k == "limit") {
         Some((_, v)) => Some(v.parse::<usize>().map_err(|_| {
-            ApiError::neutron(400, "BadRequest", format!("Bad limit request: Limit must be an integer 0 or greater and not '{v}'."))
+            ApiError::neutron(
+                400,
+                "BadRequest",
+                format!("Bad limit request: Limit must be an integer 0 or greater and not '{v}'."),
+            )
         })?),
         None => None,
     };
@@ -285,8 +363,15 @@ fn collection(name: &str, items: Vec<Value>, q: &[(String, String)], base: &str)
     if let Some(l) = limit.filter(|l| *l > 0) {
         items.truncate(l);
     }
-    let fields: Vec<&str> = q.iter().filter(|(k, _)| k == "fields").map(|(_, v)| v.as_str()).collect();
-    let next_marker = items.last().and_then(|i| str_field(i, "id")).map(str::to_owned);
+    let fields: Vec<&str> = q
+        .iter()
+        .filter(|(k, _)| k == "fields")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let next_marker = items
+        .last()
+        .and_then(|i| str_field(i, "id"))
+        .map(str::to_owned);
     if !fields.is_empty() {
         for item in &mut items {
             if let Value::Object(o) = item {
@@ -297,7 +382,8 @@ fn collection(name: &str, items: Vec<Value>, q: &[(String, String)], base: &str)
     let mut body = serde_json::Map::new();
     body.insert(name.to_owned(), Value::Array(items));
     if more && let Some(marker) = next_marker {
-        let mut params: Vec<(String, String)> = q.iter().filter(|(k, _)| k != "marker").cloned().collect();
+        let mut params: Vec<(String, String)> =
+            q.iter().filter(|(k, _)| k != "marker").cloned().collect();
         params.push(("marker".to_owned(), marker));
         let qs = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(params.iter())
@@ -322,45 +408,99 @@ fn owned_or_admin(caller: &Caller, project_id: &str) -> bool {
     caller.is_admin || caller.project_id == project_id
 }
 
-async fn networks(State(sim): State<AppState>, Extension(caller): Extension<Caller>, RawQuery(q): RawQuery) -> Response {
+async fn networks(
+    State(sim): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    RawQuery(q): RawQuery,
+) -> Response {
     let m = sim.lock();
     let items = (0..m.networks.len())
         .filter(|n| m.network_visible(*n, &caller))
         .map(|n| network_json(&m, n))
         .collect();
-    respond("networks", items, q, format!("{}/v2.0/networks", m.cfg.network_url()))
+    respond(
+        "networks",
+        items,
+        q,
+        format!("{}/v2.0/networks", m.cfg.network_url()),
+    )
 }
 
-async fn network(State(sim): State<AppState>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> Response {
+async fn network(
+    State(sim): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Response {
     let m = sim.lock();
-    match m.networks.iter().position(|n| n.id == id).filter(|n| m.network_visible(*n, &caller)) {
+    match m
+        .networks
+        .iter()
+        .position(|n| n.id == id)
+        .filter(|n| m.network_visible(*n, &caller))
+    {
         Some(n) => json(StatusCode::OK, &json!({"network": network_json(&m, n)})),
-        None => ApiError::neutron(404, "NetworkNotFound", format!("Network {id} could not be found.")).into_response(),
+        None => ApiError::neutron(
+            404,
+            "NetworkNotFound",
+            format!("Network {id} could not be found."),
+        )
+        .into_response(),
     }
 }
 
-async fn subnets(State(sim): State<AppState>, Extension(caller): Extension<Caller>, RawQuery(q): RawQuery) -> Response {
+async fn subnets(
+    State(sim): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    RawQuery(q): RawQuery,
+) -> Response {
     let m = sim.lock();
     let items = (0..m.subnets.len())
         .filter(|s| m.network_visible(m.subnets[*s].network, &caller))
         .map(|s| subnet_json(&m, s))
         .collect();
-    respond("subnets", items, q, format!("{}/v2.0/subnets", m.cfg.network_url()))
+    respond(
+        "subnets",
+        items,
+        q,
+        format!("{}/v2.0/subnets", m.cfg.network_url()),
+    )
 }
 
-async fn subnet(State(sim): State<AppState>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> Response {
+async fn subnet(
+    State(sim): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Response {
     let m = sim.lock();
-    match m.subnets.iter().position(|s| s.id == id).filter(|s| m.network_visible(m.subnets[*s].network, &caller)) {
+    match m
+        .subnets
+        .iter()
+        .position(|s| s.id == id)
+        .filter(|s| m.network_visible(m.subnets[*s].network, &caller))
+    {
         Some(s) => json(StatusCode::OK, &json!({"subnet": subnet_json(&m, s)})),
-        None => ApiError::neutron(404, "SubnetNotFound", format!("Subnet {id} could not be found.")).into_response(),
+        None => ApiError::neutron(
+            404,
+            "SubnetNotFound",
+            format!("Subnet {id} could not be found."),
+        )
+        .into_response(),
     }
 }
 
-async fn ports(State(sim): State<AppState>, Extension(caller): Extension<Caller>, RawQuery(raw): RawQuery) -> Response {
+async fn ports(
+    State(sim): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let q = query_pairs(raw.as_deref());
     let m = sim.lock();
     // device_id is the common bulk filter; use the index instead of a scan.
-    let devices: Vec<&str> = q.iter().filter(|(k, _)| k == "device_id").map(|(_, v)| v.as_str()).collect();
+    let devices: Vec<&str> = q
+        .iter()
+        .filter(|(k, _)| k == "device_id")
+        .map(|(_, v)| v.as_str())
+        .collect();
     let candidates: Vec<&Port> = if devices.is_empty() || devices.contains(&"") {
         m.ports.values().collect()
     } else {
@@ -371,22 +511,47 @@ async fn ports(State(sim): State<AppState>, Extension(caller): Extension<Caller>
         .filter(|p| owned_or_admin(&caller, &p.project_id))
         .map(|p| port_json(&m, p, caller.is_admin))
         .collect();
-    respond("ports", items, raw, format!("{}/v2.0/ports", m.cfg.network_url()))
+    respond(
+        "ports",
+        items,
+        raw,
+        format!("{}/v2.0/ports", m.cfg.network_url()),
+    )
 }
 
 fn port_not_found(id: &str) -> Response {
-    ApiError::neutron(404, "PortNotFound", format!("Port {id} could not be found.")).into_response()
+    ApiError::neutron(
+        404,
+        "PortNotFound",
+        format!("Port {id} could not be found."),
+    )
+    .into_response()
 }
 
-async fn port(State(sim): State<AppState>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> Response {
+async fn port(
+    State(sim): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Response {
     let m = sim.lock();
-    match m.ports.get(&id).filter(|p| owned_or_admin(&caller, &p.project_id)) {
-        Some(p) => json(StatusCode::OK, &json!({"port": port_json(&m, p, caller.is_admin)})),
+    match m
+        .ports
+        .get(&id)
+        .filter(|p| owned_or_admin(&caller, &p.project_id))
+    {
+        Some(p) => json(
+            StatusCode::OK,
+            &json!({"port": port_json(&m, p, caller.is_admin)}),
+        ),
         None => port_not_found(&id),
     }
 }
 
-async fn create_port(State(sim): State<AppState>, Extension(caller): Extension<Caller>, body: Bytes) -> Response {
+async fn create_port(
+    State(sim): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> Response {
     let body = match parse_json(&body) {
         Ok(v) => v,
         Err(e) => return ApiError::neutron(400, "BadRequest", e).into_response(),
@@ -397,8 +562,18 @@ async fn create_port(State(sim): State<AppState>, Extension(caller): Extension<C
     let now = sim.env.clock.now();
     let mut m = sim.lock();
     let net_id = str_field(p, "network_id").unwrap_or("");
-    let Some(net) = m.networks.iter().position(|n| n.id == net_id).filter(|n| m.network_visible(*n, &caller)) else {
-        return ApiError::neutron(404, "NetworkNotFound", format!("Network {net_id} could not be found.")).into_response();
+    let Some(net) = m
+        .networks
+        .iter()
+        .position(|n| n.id == net_id)
+        .filter(|n| m.network_visible(*n, &caller))
+    else {
+        return ApiError::neutron(
+            404,
+            "NetworkNotFound",
+            format!("Network {net_id} could not be found."),
+        )
+        .into_response();
     };
     let fixed_ip = p
         .get("fixed_ips")
@@ -407,12 +582,22 @@ async fn create_port(State(sim): State<AppState>, Extension(caller): Extension<C
         .and_then(|f| str_field(f, "ip_address"))
         .map(str::to_owned);
     if let Some(ip) = &fixed_ip
-        && m.ports.values().any(|x| x.network == net && x.fixed_ips.iter().any(|(a, _)| a == ip))
+        && m.ports
+            .values()
+            .any(|x| x.network == net && x.fixed_ips.iter().any(|(a, _)| a == ip))
     {
-        return ApiError::neutron(409, "IpAddressAlreadyAllocated", format!("IP address {ip} already allocated in subnet")).into_response();
+        return ApiError::neutron(
+            409,
+            "IpAddressAlreadyAllocated",
+            format!("IP address {ip} already allocated in subnet"),
+        )
+        .into_response();
     }
     let sg_names: Vec<String> = match p.get("security_groups").and_then(Value::as_array) {
-        Some(list) => list.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect(),
+        Some(list) => list
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_owned))
+            .collect(),
         None => vec!["default".to_owned()],
     };
     let sgs = match m.resolve_security_groups(&caller.project_id, &sg_names) {
@@ -431,9 +616,14 @@ async fn create_port(State(sim): State<AppState>, Extension(caller): Extension<C
         }
     }
     let name = m.ports.get(&id).map(|x| x.name.clone()).unwrap_or_default();
-    sim.env.stats().resource_created("port", &id, &name, iso_seconds(now));
+    sim.env
+        .stats()
+        .resource_created("port", &id, &name, iso_seconds(now));
     match m.ports.get(&id) {
-        Some(port) => json(StatusCode::CREATED, &json!({"port": port_json(&m, port, caller.is_admin)})),
+        Some(port) => json(
+            StatusCode::CREATED,
+            &json!({"port": port_json(&m, port, caller.is_admin)}),
+        ),
         None => port_not_found(&id),
     }
 }
@@ -451,15 +641,25 @@ async fn update_port(
     let upd = body.get("port").cloned().unwrap_or(Value::Null);
     let now = sim.env.clock.now();
     let mut m = sim.lock();
-    let Some(project) = m.ports.get(&id).filter(|p| owned_or_admin(&caller, &p.project_id)).map(|p| p.project_id.clone()) else {
+    let Some(project) = m
+        .ports
+        .get(&id)
+        .filter(|p| owned_or_admin(&caller, &p.project_id))
+        .map(|p| p.project_id.clone())
+    else {
         return port_not_found(&id);
     };
     let sgs = match upd.get("security_groups").and_then(Value::as_array) {
         Some(list) => {
-            let names: Vec<String> = list.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect();
+            let names: Vec<String> = list
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect();
             match m.resolve_security_groups(&project, &names) {
                 Ok(s) => Some(s),
-                Err(e) => return ApiError::neutron(404, "SecurityGroupNotFound", e).into_response(),
+                Err(e) => {
+                    return ApiError::neutron(404, "SecurityGroupNotFound", e).into_response();
+                }
             }
         }
         None => None,
@@ -478,33 +678,59 @@ async fn update_port(
         p.revision += 1;
     }
     match m.ports.get(&id) {
-        Some(p) => json(StatusCode::OK, &json!({"port": port_json(&m, p, caller.is_admin)})),
+        Some(p) => json(
+            StatusCode::OK,
+            &json!({"port": port_json(&m, p, caller.is_admin)}),
+        ),
         None => port_not_found(&id),
     }
 }
 
-async fn delete_port(State(sim): State<AppState>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> Response {
+async fn delete_port(
+    State(sim): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Response {
     let now = sim.env.clock.now();
     let mut m = sim.lock();
-    if !m.ports.get(&id).is_some_and(|p| owned_or_admin(&caller, &p.project_id)) {
+    if !m
+        .ports
+        .get(&id)
+        .is_some_and(|p| owned_or_admin(&caller, &p.project_id))
+    {
         return port_not_found(&id);
     }
     if let Some(p) = m.delete_port(&id, now) {
-        sim.env.stats().resource_deleted("port", &p.id, &p.name, iso_seconds(now));
+        sim.env
+            .stats()
+            .resource_deleted("port", &p.id, &p.name, iso_seconds(now));
     }
     empty(StatusCode::NO_CONTENT)
 }
 
-async fn security_groups(State(sim): State<AppState>, Extension(caller): Extension<Caller>, RawQuery(q): RawQuery) -> Response {
+async fn security_groups(
+    State(sim): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    RawQuery(q): RawQuery,
+) -> Response {
     let m = sim.lock();
     let items = (0..m.security_groups.len())
         .filter(|g| owned_or_admin(&caller, &m.security_groups[*g].project_id))
         .map(|g| security_group_json(&m, g))
         .collect();
-    respond("security_groups", items, q, format!("{}/v2.0/security-groups", m.cfg.network_url()))
+    respond(
+        "security_groups",
+        items,
+        q,
+        format!("{}/v2.0/security-groups", m.cfg.network_url()),
+    )
 }
 
-async fn security_group(State(sim): State<AppState>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> Response {
+async fn security_group(
+    State(sim): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Response {
     let m = sim.lock();
     match m
         .security_groups
@@ -512,28 +738,62 @@ async fn security_group(State(sim): State<AppState>, Extension(caller): Extensio
         .position(|g| g.id == id)
         .filter(|g| owned_or_admin(&caller, &m.security_groups[*g].project_id))
     {
-        Some(g) => json(StatusCode::OK, &json!({"security_group": security_group_json(&m, g)})),
-        None => ApiError::neutron(404, "SecurityGroupNotFound", format!("Security group {id} does not exist")).into_response(),
+        Some(g) => json(
+            StatusCode::OK,
+            &json!({"security_group": security_group_json(&m, g)}),
+        ),
+        None => ApiError::neutron(
+            404,
+            "SecurityGroupNotFound",
+            format!("Security group {id} does not exist"),
+        )
+        .into_response(),
     }
 }
 
-async fn floating_ips(State(sim): State<AppState>, Extension(caller): Extension<Caller>, RawQuery(q): RawQuery) -> Response {
+async fn floating_ips(
+    State(sim): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    RawQuery(q): RawQuery,
+) -> Response {
     let m = sim.lock();
     let items = (0..m.floating_ips.len())
         .filter(|f| owned_or_admin(&caller, &m.floating_ips[*f].project_id))
         .map(|f| floating_ip_json(&m, f))
         .collect();
-    respond("floatingips", items, q, format!("{}/v2.0/floatingips", m.cfg.network_url()))
+    respond(
+        "floatingips",
+        items,
+        q,
+        format!("{}/v2.0/floatingips", m.cfg.network_url()),
+    )
 }
 
 fn fip_not_found(id: &str) -> Response {
-    ApiError::neutron(404, "FloatingIPNotFound", format!("Floating IP {id} could not be found")).into_response()
+    ApiError::neutron(
+        404,
+        "FloatingIPNotFound",
+        format!("Floating IP {id} could not be found"),
+    )
+    .into_response()
 }
 
-async fn floating_ip(State(sim): State<AppState>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> Response {
+async fn floating_ip(
+    State(sim): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Response {
     let m = sim.lock();
-    match m.floating_ips.iter().position(|f| f.id == id).filter(|f| owned_or_admin(&caller, &m.floating_ips[*f].project_id)) {
-        Some(f) => json(StatusCode::OK, &json!({"floatingip": floating_ip_json(&m, f)})),
+    match m
+        .floating_ips
+        .iter()
+        .position(|f| f.id == id)
+        .filter(|f| owned_or_admin(&caller, &m.floating_ips[*f].project_id))
+    {
+        Some(f) => json(
+            StatusCode::OK,
+            &json!({"floatingip": floating_ip_json(&m, f)}),
+        ),
         None => fip_not_found(&id),
     }
 }
@@ -553,7 +813,12 @@ async fn update_floating_ip(
     };
     let now = sim.env.clock.now();
     let mut m = sim.lock();
-    let Some(f) = m.floating_ips.iter().position(|f| f.id == id).filter(|f| owned_or_admin(&caller, &m.floating_ips[*f].project_id)) else {
+    let Some(f) = m
+        .floating_ips
+        .iter()
+        .position(|f| f.id == id)
+        .filter(|f| owned_or_admin(&caller, &m.floating_ips[*f].project_id))
+    else {
         return fip_not_found(&id);
     };
     if let Some(port) = upd.get("port_id") {
@@ -568,7 +833,10 @@ async fn update_floating_ip(
                     return port_not_found(pid);
                 };
                 let fixed = p.fixed_ips.first().map(|(a, _)| a.clone());
-                if let Some(other) = m.floating_ips.iter().position(|x| x.port_id.as_deref() == Some(pid.as_str()))
+                if let Some(other) = m
+                    .floating_ips
+                    .iter()
+                    .position(|x| x.port_id.as_deref() == Some(pid.as_str()))
                     && other != f
                 {
                     return ApiError::neutron(
@@ -580,13 +848,21 @@ async fn update_floating_ip(
                 }
                 let fip = &mut m.floating_ips[f];
                 fip.port_id = Some(pid.clone());
-                fip.fixed_ip = str_field(upd, "fixed_ip_address").map(str::to_owned).or(fixed);
+                fip.fixed_ip = str_field(upd, "fixed_ip_address")
+                    .map(str::to_owned)
+                    .or(fixed);
             }
-            _ => return ApiError::neutron(400, "BadRequest", "port_id must be a string or null").into_response(),
+            _ => {
+                return ApiError::neutron(400, "BadRequest", "port_id must be a string or null")
+                    .into_response();
+            }
         }
     }
     let fip = &mut m.floating_ips[f];
     fip.updated_at = now;
     fip.revision += 1;
-    json(StatusCode::OK, &json!({"floatingip": floating_ip_json(&m, f)}))
+    json(
+        StatusCode::OK,
+        &json!({"floatingip": floating_ip_json(&m, f)}),
+    )
 }

@@ -13,11 +13,14 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use regex::Regex;
-use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
 use serde_json::{Value, json};
 
-use super::{AppState, empty, json, json_bytes, parse_json, query_all, query_get, query_pairs, str_field, truthy};
+use super::{
+    AppState, empty, json, json_bytes, parse_json, query_all, query_get, query_pairs, str_field,
+    truthy,
+};
 use crate::sim::clock::{iso_micros, iso_seconds, parse_microversion, parse_timestamp};
 use crate::sim::errors::ApiError;
 use crate::sim::lifecycle::{BootRequest, BootVolume};
@@ -63,7 +66,9 @@ pub fn negotiate(headers: &HeaderMap, max: (u16, u16)) -> Result<Mv, ApiError> {
     let Some((major, minor)) = parse_microversion(&req) else {
         return Err(ApiError::nova(
             400,
-            format!("API Version String {req} is of invalid format. Must be of format MajorNum.MinorNum."),
+            format!(
+                "API Version String {req} is of invalid format. Must be of format MajorNum.MinorNum."
+            ),
         ));
     };
     if major != 2 || minor < 1 || minor > max.1 {
@@ -102,7 +107,10 @@ async fn microversion(State(sim): State<AppState>, mut req: Request, next: Next)
 pub fn routes(sim: AppState) -> Router<AppState> {
     let p = "/compute/v2.1";
     let versioned = Router::new()
-        .route(&format!("{p}/servers"), get(list_servers).post(create_server))
+        .route(
+            &format!("{p}/servers"),
+            get(list_servers).post(create_server),
+        )
         .route(&format!("{p}/servers/detail"), get(list_servers_detail))
         .route(
             &format!("{p}/servers/{{id}}"),
@@ -110,7 +118,10 @@ pub fn routes(sim: AppState) -> Router<AppState> {
         )
         .route(&format!("{p}/servers/{{id}}/action"), post(action))
         .route(&format!("{p}/servers/{{id}}/os-interface"), get(interfaces))
-        .route(&format!("{p}/servers/{{id}}/os-interface/{{port}}"), get(interface))
+        .route(
+            &format!("{p}/servers/{{id}}/os-interface/{{port}}"),
+            get(interface),
+        )
         .route(
             &format!("{p}/servers/{{id}}/os-volume_attachments"),
             get(volume_attachments),
@@ -121,16 +132,23 @@ pub fn routes(sim: AppState) -> Router<AppState> {
         )
         .route(
             &format!("{p}/servers/{{id}}/metadata"),
-            get(metadata_get).post(metadata_update).put(metadata_replace),
+            get(metadata_get)
+                .post(metadata_update)
+                .put(metadata_replace),
         )
         .route(
             &format!("{p}/servers/{{id}}/metadata/{{key}}"),
-            get(metadata_item).put(metadata_item_set).delete(metadata_item_delete),
+            get(metadata_item)
+                .put(metadata_item_set)
+                .delete(metadata_item_delete),
         )
         .route(&format!("{p}/flavors"), get(flavors))
         .route(&format!("{p}/flavors/detail"), get(flavors_detail))
         .route(&format!("{p}/flavors/{{id}}"), get(flavor))
-        .route(&format!("{p}/flavors/{{id}}/os-extra_specs"), get(extra_specs))
+        .route(
+            &format!("{p}/flavors/{{id}}/os-extra_specs"),
+            get(extra_specs),
+        )
         .route(&format!("{p}/os-availability-zone"), get(azs))
         .route(&format!("{p}/os-availability-zone/detail"), get(azs_detail))
         .route(&format!("{p}/os-server-groups"), get(server_groups))
@@ -178,7 +196,10 @@ async fn versions(State(sim): State<AppState>) -> Response {
         "min_version": "",
         "updated": "2025-07-04T12:00:00Z",
     });
-    json(StatusCode::OK, &json!({"versions": [v20, v21_doc(&m, false)]}))
+    json(
+        StatusCode::OK,
+        &json!({"versions": [v20, v21_doc(&m, false)]}),
+    )
 }
 
 async fn version(State(sim): State<AppState>) -> Response {
@@ -445,14 +466,56 @@ impl Serialize for BriefView<'_> {
 
 /// Query parameters `GET /servers` knows (others are refused from 2.75).
 const SERVER_QUERY_KEYS: &[&str] = &[
-    "limit", "marker", "sort_key", "sort_dir", "all_tenants", "tenant_id", "project_id",
-    "user_id", "name", "status", "availability_zone", "host", "node", "ip", "ip6", "image",
-    "flavor", "key_name", "changes-since", "changes-before", "locked", "reservation_id",
-    "deleted", "tags", "tags-any", "not-tags", "not-tags-any", "config_drive", "created_at",
-    "launched_at", "terminated_at", "power_state", "task_state", "vm_state", "progress",
-    "hostname", "uuid", "access_ip_v4", "access_ip_v6", "description", "display_name",
-    "display_description", "instance_name", "soft_deleted", "locked_by", "root_device_name",
-    "kernel_id", "ramdisk_id", "launch_index", "pinned_availability_zone",
+    "limit",
+    "marker",
+    "sort_key",
+    "sort_dir",
+    "all_tenants",
+    "tenant_id",
+    "project_id",
+    "user_id",
+    "name",
+    "status",
+    "availability_zone",
+    "host",
+    "node",
+    "ip",
+    "ip6",
+    "image",
+    "flavor",
+    "key_name",
+    "changes-since",
+    "changes-before",
+    "locked",
+    "reservation_id",
+    "deleted",
+    "tags",
+    "tags-any",
+    "not-tags",
+    "not-tags-any",
+    "config_drive",
+    "created_at",
+    "launched_at",
+    "terminated_at",
+    "power_state",
+    "task_state",
+    "vm_state",
+    "progress",
+    "hostname",
+    "uuid",
+    "access_ip_v4",
+    "access_ip_v6",
+    "description",
+    "display_name",
+    "display_description",
+    "instance_name",
+    "soft_deleted",
+    "locked_by",
+    "root_device_name",
+    "kernel_id",
+    "ramdisk_id",
+    "launch_index",
+    "pinned_availability_zone",
 ];
 
 struct Filters {
@@ -472,9 +535,16 @@ struct Filters {
     locked: Option<bool>,
 }
 
-fn parse_filters(q: &[(String, String)], caller: &Caller, mv: Mv, detail: bool) -> Result<Filters, ApiError> {
+fn parse_filters(
+    q: &[(String, String)],
+    caller: &Caller,
+    mv: Mv,
+    detail: bool,
+) -> Result<Filters, ApiError> {
     if mv.at_least(75)
-        && let Some((k, v)) = q.iter().find(|(k, _)| !SERVER_QUERY_KEYS.contains(&k.as_str()))
+        && let Some((k, v)) = q
+            .iter()
+            .find(|(k, _)| !SERVER_QUERY_KEYS.contains(&k.as_str()))
     {
         return Err(bad_request(format!(
             "Invalid input for query parameters {k}. Value: {v}. Additional properties are not allowed ('{k}' was unexpected)"
@@ -491,7 +561,11 @@ fn parse_filters(q: &[(String, String)], caller: &Caller, mv: Mv, detail: bool) 
     // Non-admins may use only some filters; Nova ignores the others.
     let admin = caller.is_admin;
     let newer = mv.at_least(83);
-    let regex = |s: &str| Regex::new(s).unwrap_or_else(|_| Regex::new(&regex::escape(s)).unwrap_or_else(|_| Regex::new("$^").expect("valid")));
+    let regex = |s: &str| {
+        Regex::new(s).unwrap_or_else(|_| {
+            Regex::new(&regex::escape(s)).unwrap_or_else(|_| Regex::new("$^").expect("valid"))
+        })
+    };
     let ts = |key: &str| -> Result<Option<time::OffsetDateTime>, ApiError> {
         match query_get(q, key) {
             None => Ok(None),
@@ -501,7 +575,11 @@ fn parse_filters(q: &[(String, String)], caller: &Caller, mv: Mv, detail: bool) 
         }
     };
     let changes_since = ts("changes-since")?;
-    let changes_before = if mv.at_least(66) { ts("changes-before")? } else { None };
+    let changes_before = if mv.at_least(66) {
+        ts("changes-before")?
+    } else {
+        None
+    };
     if let (Some(a), Some(b)) = (changes_since, changes_before)
         && a > b
     {
@@ -551,10 +629,17 @@ fn parse_filters(q: &[(String, String)], caller: &Caller, mv: Mv, detail: bool) 
     })
 }
 
-fn server_matches(m: &Model, s: &Server, f: &Filters, caller: &Caller, now: time::OffsetDateTime) -> bool {
+fn server_matches(
+    m: &Model,
+    s: &Server,
+    f: &Filters,
+    caller: &Caller,
+    now: time::OffsetDateTime,
+) -> bool {
     if let Some(deleted_at) = s.deleted_at {
         // Deleted servers show only to polls with changes-since, for a while.
-        let window = time::Duration::try_from(m.cfg.timings.deleted_visible).unwrap_or(time::Duration::HOUR);
+        let window =
+            time::Duration::try_from(m.cfg.timings.deleted_visible).unwrap_or(time::Duration::HOUR);
         if f.changes_since.is_none() || deleted_at < now - window {
             return false;
         }
@@ -614,13 +699,15 @@ fn server_matches(m: &Model, s: &Server, f: &Filters, caller: &Caller, now: time
     {
         return false;
     }
+    // Nova's database keeps whole seconds, as `updated` shows them.
+    let updated = s.updated.replace_nanosecond(0).unwrap_or(s.updated);
     if let Some(cs) = f.changes_since
-        && s.updated < cs
+        && updated < cs
     {
         return false;
     }
     if let Some(cb) = f.changes_before
-        && s.updated > cb
+        && updated > cb
     {
         return false;
     }
@@ -695,7 +782,13 @@ fn list(sim: &AppState, caller: &Caller, mv: Mv, raw: Option<String>, detail: bo
         let res = if detail {
             serde_json::to_writer(
                 &mut out,
-                &ServerView { m: &m, s, mv, admin: caller.is_admin, show: false },
+                &ServerView {
+                    m: &m,
+                    s,
+                    mv,
+                    admin: caller.is_admin,
+                    show: false,
+                },
             )
         } else {
             serde_json::to_writer(&mut out, &BriefView { m: &m, s })
@@ -705,7 +798,8 @@ fn list(sim: &AppState, caller: &Caller, mv: Mv, raw: Option<String>, detail: bo
         }
     }
     out.push(b']');
-    if limit > 0 && picked.len() == limit
+    if limit > 0
+        && picked.len() == limit
         && let Some(last) = picked.last()
     {
         let base = format!(
@@ -740,7 +834,13 @@ async fn list_servers_detail(
 }
 
 fn show_json(m: &Model, i: usize, caller: &Caller, mv: Mv) -> Response {
-    let view = ServerView { m, s: &m.servers[i], mv, admin: caller.is_admin, show: true };
+    let view = ServerView {
+        m,
+        s: &m.servers[i],
+        mv,
+        admin: caller.is_admin,
+        show: true,
+    };
     let mut out = b"{\"server\":".to_vec();
     if serde_json::to_writer(&mut out, &view).is_err() {
         return ApiError::nova(500, "Unexpected API Error.").into_response();
@@ -774,7 +874,10 @@ async fn update_server(
         Err(e) => return bad_request(e).into_response(),
     };
     let Some(upd) = body.get("server").and_then(Value::as_object) else {
-        return bad_request("Invalid input for field/attribute server. 'server' is a required property").into_response();
+        return bad_request(
+            "Invalid input for field/attribute server. 'server' is a required property",
+        )
+        .into_response();
     };
     let now = sim.env.clock.now();
     let mut m = sim.lock();
@@ -806,7 +909,10 @@ async fn update_server(
                 }
                 m.servers[i].requested_az = Some(az.clone());
             }
-            _ => return bad_request("pinned_availability_zone must be a string or null").into_response(),
+            _ => {
+                return bad_request("pinned_availability_zone must be a string or null")
+                    .into_response();
+            }
         }
     }
     m.servers[i].updated = now;
@@ -833,16 +939,28 @@ async fn delete_server(
 
 fn parse_boot(m: &Model, body: &Value, caller: &Caller, mv: Mv) -> Result<BootRequest, ApiError> {
     let Some(s) = body.get("server").filter(|v| v.is_object()) else {
-        return Err(bad_request("Invalid input for field/attribute server. 'server' is a required property"));
+        return Err(bad_request(
+            "Invalid input for field/attribute server. 'server' is a required property",
+        ));
     };
     let name = str_field(s, "name")
         .filter(|n| !n.trim().is_empty())
-        .ok_or_else(|| bad_request("Invalid input for field/attribute name. 'name' is a required property"))?
+        .ok_or_else(|| {
+            bad_request("Invalid input for field/attribute name. 'name' is a required property")
+        })?
         .to_owned();
     let flavor_ref = s
         .get("flavorRef")
-        .and_then(|v| v.as_str().map(str::to_owned).or_else(|| v.as_i64().map(|n| n.to_string())))
-        .ok_or_else(|| bad_request("Invalid input for field/attribute flavorRef. 'flavorRef' is a required property"))?;
+        .and_then(|v| {
+            v.as_str()
+                .map(str::to_owned)
+                .or_else(|| v.as_i64().map(|n| n.to_string()))
+        })
+        .ok_or_else(|| {
+            bad_request(
+                "Invalid input for field/attribute flavorRef. 'flavorRef' is a required property",
+            )
+        })?;
     let flavor_id = id_from_ref(&flavor_ref);
     let flavor = m
         .flavor(flavor_id)
@@ -893,14 +1011,32 @@ fn parse_boot(m: &Model, body: &Value, caller: &Caller, mv: Mv) -> Result<BootRe
                             m.volumes[v].status
                         )));
                     }
-                    boot_volume = Some(BootVolume::Existing { volume: v, delete_on_termination: delete });
+                    boot_volume = Some(BootVolume::Existing {
+                        volume: v,
+                        delete_on_termination: delete,
+                    });
                 }
                 "image" | "blank" => {
-                    let img = if source == "image" { Some(find_image(uuid)?) } else { None };
-                    let size = b.get("volume_size").and_then(Value::as_u64).unwrap_or(fl.disk_gb.max(1));
-                    boot_volume = Some(BootVolume::New { image: img, size_gb: size, delete_on_termination: delete });
+                    let img = if source == "image" {
+                        Some(find_image(uuid)?)
+                    } else {
+                        None
+                    };
+                    let size = b
+                        .get("volume_size")
+                        .and_then(Value::as_u64)
+                        .unwrap_or(fl.disk_gb.max(1));
+                    boot_volume = Some(BootVolume::New {
+                        image: img,
+                        size_gb: size,
+                        delete_on_termination: delete,
+                    });
                 }
-                other => return Err(bad_request(format!("Invalid source_type {other} for a boot volume."))),
+                other => {
+                    return Err(bad_request(format!(
+                        "Invalid source_type {other} for a boot volume."
+                    )));
+                }
             }
         }
         Some(b) => {
@@ -908,7 +1044,9 @@ fn parse_boot(m: &Model, body: &Value, caller: &Caller, mv: Mv) -> Result<BootRe
         }
         None => {
             if image_ref.is_empty() {
-                return Err(bad_request("Block Device Mapping is Invalid: You specified more local devices than the limit allows"));
+                return Err(bad_request(
+                    "Block Device Mapping is Invalid: You specified more local devices than the limit allows",
+                ));
             }
             image = Some(find_image(id_from_ref(image_ref))?);
         }
@@ -931,7 +1069,9 @@ fn parse_boot(m: &Model, body: &Value, caller: &Caller, mv: Mv) -> Result<BootRe
             }
         }
         if im.min_ram > fl.ram_mb {
-            return Err(bad_request("Flavor's memory is too small for requested image."));
+            return Err(bad_request(
+                "Flavor's memory is too small for requested image.",
+            ));
         }
     }
 
@@ -945,19 +1085,23 @@ fn parse_boot(m: &Model, body: &Value, caller: &Caller, mv: Mv) -> Result<BootRe
         };
         if !zone.is_empty() {
             if !m.azs.iter().any(|a| a == zone) {
-                return Err(bad_request("The requested availability zone is not available"));
+                return Err(bad_request(
+                    "The requested availability zone is not available",
+                ));
             }
             availability_zone = Some(zone.to_owned());
         }
         if let Some(h) = host.filter(|h| !h.is_empty()) {
             if !caller.is_admin {
-                return Err(forbidden_policy("os_compute_api:servers:create:forced_host"));
+                return Err(forbidden_policy(
+                    "os_compute_api:servers:create:forced_host",
+                ));
             }
-            let idx = m
-                .hosts
-                .iter()
-                .position(|x| x.name == h)
-                .ok_or_else(|| bad_request(format!("No valid host was found. Compute host {h} could not be found.")))?;
+            let idx = m.hosts.iter().position(|x| x.name == h).ok_or_else(|| {
+                bad_request(format!(
+                    "No valid host was found. Compute host {h} could not be found."
+                ))
+            })?;
             forced_host = Some(idx);
         }
     }
@@ -965,7 +1109,9 @@ fn parse_boot(m: &Model, body: &Value, caller: &Caller, mv: Mv) -> Result<BootRe
         && let Some(h) = str_field(s, "host").or(str_field(s, "hypervisor_hostname"))
     {
         if !caller.is_admin {
-            return Err(forbidden_policy("compute:servers:create:requested_destination"));
+            return Err(forbidden_policy(
+                "compute:servers:create:requested_destination",
+            ));
         }
         let idx = m
             .hosts
@@ -973,7 +1119,10 @@ fn parse_boot(m: &Model, body: &Value, caller: &Caller, mv: Mv) -> Result<BootRe
             .position(|x| x.name == h)
             .ok_or_else(|| bad_request(format!("Compute host {h} could not be found.")))?;
         if !m.hosts[idx].fits(fl) {
-            return Err(bad_request(format!("Host {h} has no room for flavor {}.", fl.name)));
+            return Err(bad_request(format!(
+                "Host {h} has no room for flavor {}.",
+                fl.name
+            )));
         }
         forced_host = Some(idx);
     }
@@ -991,11 +1140,17 @@ fn parse_boot(m: &Model, body: &Value, caller: &Caller, mv: Mv) -> Result<BootRe
             [one] => Ok(vec![NetRequest::Network(*one, None)]),
             many => {
                 // Nova prefers the project's own network when several are visible.
-                let own: Vec<_> = many.iter().filter(|n| m.networks[**n].project_id == caller.project_id).collect();
+                let own: Vec<_> = many
+                    .iter()
+                    .filter(|n| m.networks[**n].project_id == caller.project_id)
+                    .collect();
                 if own.len() == 1 {
                     Ok(vec![NetRequest::Network(*own[0], None)])
                 } else {
-                    Err(ApiError::nova(409, "Multiple possible networks found, use a Network ID to be more specific."))
+                    Err(ApiError::nova(
+                        409,
+                        "Multiple possible networks found, use a Network ID to be more specific.",
+                    ))
                 }
             }
         }
@@ -1003,7 +1158,9 @@ fn parse_boot(m: &Model, body: &Value, caller: &Caller, mv: Mv) -> Result<BootRe
     let networks = match s.get("networks") {
         None => {
             if mv.at_least(37) {
-                return Err(bad_request("Invalid input for field/attribute networks. 'networks' is a required property"));
+                return Err(bad_request(
+                    "Invalid input for field/attribute networks. 'networks' is a required property",
+                ));
             }
             auto(m)?
         }
@@ -1028,10 +1185,17 @@ fn parse_boot(m: &Model, body: &Value, caller: &Caller, mv: Mv) -> Result<BootRe
                         .iter()
                         .position(|x| x.id == uuid)
                         .filter(|i| m.network_visible(*i, caller))
-                        .ok_or_else(|| bad_request(format!("Network {uuid} could not be found.")))?;
-                    out.push(NetRequest::Network(net, str_field(n, "fixed_ip").map(str::to_owned)));
+                        .ok_or_else(|| {
+                            bad_request(format!("Network {uuid} could not be found."))
+                        })?;
+                    out.push(NetRequest::Network(
+                        net,
+                        str_field(n, "fixed_ip").map(str::to_owned),
+                    ));
                 } else {
-                    return Err(bad_request("Bad networks format: network uuid is not in proper format"));
+                    return Err(bad_request(
+                        "Bad networks format: network uuid is not in proper format",
+                    ));
                 }
             }
             out
@@ -1062,7 +1226,10 @@ fn parse_boot(m: &Model, body: &Value, caller: &Caller, mv: Mv) -> Result<BootRe
     }
     let key_name = str_field(s, "key_name").map(str::to_owned);
     if let Some(k) = &key_name
-        && !m.keypairs.iter().any(|x| &x.name == k && x.user_id == caller.user_id)
+        && !m
+            .keypairs
+            .iter()
+            .any(|x| &x.name == k && x.user_id == caller.user_id)
     {
         return Err(bad_request("Invalid key_name provided."));
     }
@@ -1070,7 +1237,11 @@ fn parse_boot(m: &Model, body: &Value, caller: &Caller, mv: Mv) -> Result<BootRe
         .get("OS-SCH-HNT:scheduler_hints")
         .or(body.get("os:scheduler_hints"))
         .and_then(Value::as_object)
-        .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<BTreeMap<_, _>>())
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<BTreeMap<_, _>>()
+        })
         .unwrap_or_default();
     let group = match hints.get("group").and_then(Value::as_str) {
         Some(g) => Some(
@@ -1084,10 +1255,15 @@ fn parse_boot(m: &Model, body: &Value, caller: &Caller, mv: Mv) -> Result<BootRe
     let count = s
         .get("max_count")
         .or(s.get("min_count"))
-        .and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|x| x.parse().ok())))
+        .and_then(|v| {
+            v.as_u64()
+                .or_else(|| v.as_str().and_then(|x| x.parse().ok()))
+        })
         .unwrap_or(1);
     if count != 1 {
-        return Err(bad_request("The simulated cloud boots one server per request (min_count/max_count 1)."));
+        return Err(bad_request(
+            "The simulated cloud boots one server per request (min_count/max_count 1).",
+        ));
     }
     Ok(BootRequest {
         name,
@@ -1101,21 +1277,33 @@ fn parse_boot(m: &Model, body: &Value, caller: &Caller, mv: Mv) -> Result<BootRe
         key_name,
         metadata: str_map(s.get("metadata"), "metadata")?,
         user_data: str_field(s, "user_data").map(str::to_owned),
-        config_drive: s
-            .get("config_drive")
-            .is_some_and(|v| v.as_bool() == Some(true) || v.as_str().is_some_and(|x| truthy(x) && !x.is_empty())),
-        description: if mv.at_least(19) { str_field(s, "description").map(str::to_owned) } else { None },
+        config_drive: s.get("config_drive").is_some_and(|v| {
+            v.as_bool() == Some(true) || v.as_str().is_some_and(|x| truthy(x) && !x.is_empty())
+        }),
+        description: if mv.at_least(19) {
+            str_field(s, "description").map(str::to_owned)
+        } else {
+            None
+        },
         tags: if mv.at_least(52) {
             s.get("tags")
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|t| t.as_str().map(str::to_owned))
+                        .collect()
+                })
                 .unwrap_or_default()
         } else {
             Vec::new()
         },
         hints,
         group,
-        disk_config: if str_field(s, "OS-DCF:diskConfig") == Some("AUTO") { "AUTO" } else { "MANUAL" },
+        disk_config: if str_field(s, "OS-DCF:diskConfig") == Some("AUTO") {
+            "AUTO"
+        } else {
+            "MANUAL"
+        },
         access_ipv4: str_field(s, "accessIPv4").unwrap_or("").to_owned(),
         access_ipv6: str_field(s, "accessIPv6").unwrap_or("").to_owned(),
     })
@@ -1236,12 +1424,16 @@ async fn action(
                     None | Some(Value::Null) => None,
                     Some(Value::String(az)) => {
                         if !m.azs.contains(az) {
-                            return bad_request("The requested availability zone is not available").into_response();
+                            return bad_request("The requested availability zone is not available")
+                                .into_response();
                         }
                         Some(az.clone())
                     }
                     Some(other) => {
-                        return bad_request(format!("Invalid input for field/attribute availability_zone. Value: {other}.")).into_response();
+                        return bad_request(format!(
+                            "Invalid input for field/attribute availability_zone. Value: {other}."
+                        ))
+                        .into_response();
                     }
                 },
                 other => {
@@ -1256,7 +1448,11 @@ async fn action(
         "lock" => {
             let s = &mut m.servers[i];
             s.locked = true;
-            s.locked_reason = if mv.at_least(73) { str_field(arg, "locked_reason").map(str::to_owned) } else { None };
+            s.locked_reason = if mv.at_least(73) {
+                str_field(arg, "locked_reason").map(str::to_owned)
+            } else {
+                None
+            };
             s.updated = now;
             Ok(())
         }
@@ -1320,7 +1516,10 @@ async fn interface(
         return not_found_instance(&id).into_response();
     };
     match m.ports_of(&m.servers[i].id).iter().find(|p| p.id == port) {
-        Some(p) => json(StatusCode::OK, &json!({"interfaceAttachment": interface_json(&m, p, mv)})),
+        Some(p) => json(
+            StatusCode::OK,
+            &json!({"interfaceAttachment": interface_json(&m, p, mv)}),
+        ),
         None => ApiError::nova(404, format!("Port {port} is not attached")).into_response(),
     }
 }
@@ -1357,7 +1556,11 @@ async fn volume_attachments(
         return not_found_instance(&id).into_response();
     };
     let s = &m.servers[i];
-    let list: Vec<Value> = s.volumes.iter().map(|v| attachment_json(s, v, mv)).collect();
+    let list: Vec<Value> = s
+        .volumes
+        .iter()
+        .map(|v| attachment_json(s, v, mv))
+        .collect();
     json(StatusCode::OK, &json!({"volumeAttachments": list}))
 }
 
@@ -1373,9 +1576,15 @@ async fn volume_attachment(
     };
     let s = &m.servers[i];
     match s.volumes.iter().find(|v| v.volume_id == vol) {
-        Some(v) => json(StatusCode::OK, &json!({"volumeAttachment": attachment_json(s, v, mv)})),
-        None => ApiError::nova(404, format!("Volume {vol} is not attached to the instance {id}."))
-            .into_response(),
+        Some(v) => json(
+            StatusCode::OK,
+            &json!({"volumeAttachment": attachment_json(s, v, mv)}),
+        ),
+        None => ApiError::nova(
+            404,
+            format!("Volume {vol} is not attached to the instance {id}."),
+        )
+        .into_response(),
     }
 }
 
@@ -1391,7 +1600,13 @@ async fn metadata_get(
     }
 }
 
-fn change_metadata(sim: &AppState, caller: &Caller, id: &str, body: &Bytes, replace: bool) -> Response {
+fn change_metadata(
+    sim: &AppState,
+    caller: &Caller,
+    id: &str,
+    body: &Bytes,
+    replace: bool,
+) -> Response {
     let body = match parse_json(body) {
         Ok(v) => v,
         Err(e) => return bad_request(e).into_response(),
@@ -1508,7 +1723,11 @@ fn flavor_json(m: &Model, f: &FlavorRec, mv: Mv, detail: bool) -> Value {
     v["disk"] = json!(f.disk_gb);
     v["vcpus"] = json!(f.vcpus);
     v["OS-FLV-EXT-DATA:ephemeral"] = json!(f.ephemeral_gb);
-    v["swap"] = if mv.at_least(75) || f.swap_mb > 0 { json!(f.swap_mb) } else { json!("") };
+    v["swap"] = if mv.at_least(75) || f.swap_mb > 0 {
+        json!(f.swap_mb)
+    } else {
+        json!("")
+    };
     v["os-flavor-access:is_public"] = json!(f.public);
     if !mv.at_least(102) {
         v["OS-FLV-DISABLED:disabled"] = json!(false);
@@ -1520,12 +1739,22 @@ fn flavor_json(m: &Model, f: &FlavorRec, mv: Mv, detail: bool) -> Value {
     v
 }
 
-fn list_flavors(sim: &AppState, caller: &Caller, mv: Mv, raw: Option<String>, detail: bool) -> Response {
+fn list_flavors(
+    sim: &AppState,
+    caller: &Caller,
+    mv: Mv,
+    raw: Option<String>,
+    detail: bool,
+) -> Response {
     let q = query_pairs(raw.as_deref());
     let m = sim.lock();
     let is_public = query_get(&q, "is_public").map(|v| v.to_ascii_lowercase());
-    let min_ram: u64 = query_get(&q, "minRam").and_then(|v| v.parse().ok()).unwrap_or(0);
-    let min_disk: u64 = query_get(&q, "minDisk").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let min_ram: u64 = query_get(&q, "minRam")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let min_disk: u64 = query_get(&q, "minDisk")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let mut flavors: Vec<&FlavorRec> = m
         .flavors
         .iter()
@@ -1549,10 +1778,17 @@ fn list_flavors(sim: &AppState, caller: &Caller, mv: Mv, raw: Option<String>, de
     };
     let full = flavors.len() > limit;
     flavors.truncate(limit);
-    let list: Vec<Value> = flavors.iter().map(|f| flavor_json(&m, f, mv, detail)).collect();
+    let list: Vec<Value> = flavors
+        .iter()
+        .map(|f| flavor_json(&m, f, mv, detail))
+        .collect();
     let mut body = json!({"flavors": list});
     if full && let Some(last) = flavors.last() {
-        let base = format!("{}/flavors{}", m.cfg.compute_url(), if detail { "/detail" } else { "" });
+        let base = format!(
+            "{}/flavors{}",
+            m.cfg.compute_url(),
+            if detail { "/detail" } else { "" }
+        );
         body["flavors_links"] = json!([{"href": next_link(&base, &q, &last.id), "rel": "next"}]);
     }
     json(StatusCode::OK, &body)
@@ -1583,8 +1819,14 @@ async fn flavor(
     Path(id): Path<String>,
 ) -> Response {
     let m = sim.lock();
-    match m.flavor(&id).filter(|f| caller.is_admin || m.flavors[*f].public) {
-        Some(f) => json(StatusCode::OK, &json!({"flavor": flavor_json(&m, &m.flavors[f], mv, true)})),
+    match m
+        .flavor(&id)
+        .filter(|f| caller.is_admin || m.flavors[*f].public)
+    {
+        Some(f) => json(
+            StatusCode::OK,
+            &json!({"flavor": flavor_json(&m, &m.flavors[f], mv, true)}),
+        ),
         None => ApiError::nova(404, format!("Flavor {id} could not be found.")).into_response(),
     }
 }
@@ -1595,8 +1837,14 @@ async fn extra_specs(
     Path(id): Path<String>,
 ) -> Response {
     let m = sim.lock();
-    match m.flavor(&id).filter(|f| caller.is_admin || m.flavors[*f].public) {
-        Some(f) => json(StatusCode::OK, &json!({"extra_specs": m.flavors[f].extra_specs})),
+    match m
+        .flavor(&id)
+        .filter(|f| caller.is_admin || m.flavors[*f].public)
+    {
+        Some(f) => json(
+            StatusCode::OK,
+            &json!({"extra_specs": m.flavors[f].extra_specs}),
+        ),
         None => ApiError::nova(404, format!("Flavor {id} could not be found.")).into_response(),
     }
 }
@@ -1694,7 +1942,9 @@ async fn server_group(
         .find(|g| g.id == id && (caller.is_admin || g.project_id == caller.project_id))
     {
         Some(g) => json(StatusCode::OK, &json!({"server_group": group_json(g, mv)})),
-        None => ApiError::nova(404, format!("Instance group {id} could not be found.")).into_response(),
+        None => {
+            ApiError::nova(404, format!("Instance group {id} could not be found.")).into_response()
+        }
     }
 }
 
@@ -1708,8 +1958,14 @@ async fn limits(
     let quota = m
         .project_by_id(&caller.project_id)
         .map(|p| m.projects[p].quota.clone());
-    let (qi, qc, qr) = quota.map(|q| (q.instances, q.cores, q.ram_mb)).unwrap_or((-1, -1, -1));
-    let groups = m.server_groups.iter().filter(|g| g.project_id == caller.project_id).count();
+    let (qi, qc, qr) = quota
+        .map(|q| (q.instances, q.cores, q.ram_mb))
+        .unwrap_or((-1, -1, -1));
+    let groups = m
+        .server_groups
+        .iter()
+        .filter(|g| g.project_id == caller.project_id)
+        .count();
     let mut abs = json!({
         "maxServerMeta": 128,
         "maxTotalCores": qc,
@@ -1737,7 +1993,10 @@ async fn limits(
         abs["maxPersonality"] = json!(5);
         abs["maxPersonalitySize"] = json!(10240);
     }
-    json(StatusCode::OK, &json!({"limits": {"absolute": abs, "rate": []}}))
+    json(
+        StatusCode::OK,
+        &json!({"limits": {"absolute": abs, "rate": []}}),
+    )
 }
 
 async fn keypairs(
@@ -1751,7 +2010,8 @@ async fn keypairs(
         .iter()
         .filter(|k| k.user_id == caller.user_id)
         .map(|k| {
-            let mut v = json!({"name": k.name, "public_key": k.public_key, "fingerprint": k.fingerprint});
+            let mut v =
+                json!({"name": k.name, "public_key": k.public_key, "fingerprint": k.fingerprint});
             if mv.at_least(2) {
                 v["type"] = json!("ssh");
             }
@@ -1768,7 +2028,11 @@ async fn keypair(
     Path(name): Path<String>,
 ) -> Response {
     let m = sim.lock();
-    match m.keypairs.iter().find(|k| k.name == name && k.user_id == caller.user_id) {
+    match m
+        .keypairs
+        .iter()
+        .find(|k| k.name == name && k.user_id == caller.user_id)
+    {
         Some(k) => {
             let mut v = json!({
                 "name": k.name, "public_key": k.public_key, "fingerprint": k.fingerprint,
@@ -1780,8 +2044,11 @@ async fn keypair(
             }
             json(StatusCode::OK, &json!({"keypair": v}))
         }
-        None => ApiError::nova(404, format!("Keypair {name} not found for user {}", caller.user_id))
-            .into_response(),
+        None => ApiError::nova(
+            404,
+            format!("Keypair {name} not found for user {}", caller.user_id),
+        )
+        .into_response(),
     }
 }
 
@@ -1806,16 +2073,24 @@ mod tests {
             Mv(47)
         );
         assert_eq!(
-            negotiate(&headers(&[("openstack-api-version", "image 2.1, compute latest")]), max).unwrap(),
+            negotiate(
+                &headers(&[("openstack-api-version", "image 2.1, compute latest")]),
+                max
+            )
+            .unwrap(),
             Mv(104)
         );
         assert_eq!(
             negotiate(&headers(&[("x-openstack-nova-api-version", "2.60")]), max).unwrap(),
             Mv(60)
         );
-        let e = negotiate(&headers(&[("openstack-api-version", "compute 2.200")]), max).unwrap_err();
+        let e =
+            negotiate(&headers(&[("openstack-api-version", "compute 2.200")]), max).unwrap_err();
         assert_eq!(e.status, StatusCode::NOT_ACCEPTABLE);
-        assert!(e.body_text().contains("Minimum is 2.1 and maximum is 2.104"));
+        assert!(
+            e.body_text()
+                .contains("Minimum is 2.1 and maximum is 2.104")
+        );
         let e = negotiate(&headers(&[("openstack-api-version", "compute two")]), max).unwrap_err();
         assert_eq!(e.status, StatusCode::BAD_REQUEST);
     }

@@ -1,0 +1,319 @@
+//! The benchmark suite behind docs/benchmarks.md, run by the
+//! `azmove-bench` binary (`cargo run --release --bin azmove-bench -- all`).
+//! It is not part of `cargo test`: speed is measured here, never asserted
+//! in tests.
+//!
+//! Every figure comes from real processes: the simulator runs as
+//! `azmove sim serve` in its own process, and each measured command
+//! (`azmove plan`, `azmove apply`, the `openstack` CLI baseline) runs as a
+//! child under GNU time, so its CPU time and peak RSS are its own. API
+//! requests are counted by the simulator (`GET /_sim/stats`), not by the
+//! client being measured.
+//!
+//! - [`plan_suite`]: plan at 100 / 1,000 / 10,000 servers.
+//! - [`apply_suite`]: apply makespan against the lower bound ([`bound`]),
+//!   requests per moved server, and naive per-server polling.
+//! - [`baseline`]: the classic procedure with the `openstack` CLI.
+//! - [`report`]: the results files and docs/benchmarks.md.
+
+pub mod apply_suite;
+pub mod baseline;
+pub mod bound;
+pub mod fleet;
+pub mod machine;
+pub mod plan_suite;
+pub mod process;
+pub mod report;
+pub mod stats;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use clap::{Args, Parser, Subcommand};
+
+use machine::RunInfo;
+
+/// Measure azmove's plan and apply against the simulator and against the
+/// baselines a user would otherwise use, and write docs/benchmarks.md.
+#[derive(Debug, Parser)]
+#[command(name = "azmove-bench", max_term_width = 100)]
+pub struct BenchCli {
+    #[command(subcommand)]
+    pub suite: Suite,
+    #[command(flatten)]
+    pub options: Options,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+pub enum Suite {
+    /// Every suite, then the report.
+    All,
+    /// Plan at scale: requests, wall time, CPU time and peak RSS.
+    Plan,
+    /// Apply: makespan against the lower bound, requests per moved server,
+    /// naive per-server polling.
+    Apply,
+    /// The classic procedure scripted with the `openstack` CLI.
+    Baseline,
+    /// Write docs/benchmarks.md from the last results of each suite.
+    Report,
+}
+
+impl Suite {
+    fn name(self) -> &'static str {
+        match self {
+            Suite::All => "all",
+            Suite::Plan => "plan",
+            Suite::Apply => "apply",
+            Suite::Baseline => "baseline",
+            Suite::Report => "report",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Options {
+    /// Runs per figure (min/median/max are reported).
+    #[arg(long, default_value_t = 3, global = true, value_parser = clap::value_parser!(u32).range(1..))]
+    pub runs: u32,
+    /// Simulator speed-up for apply and the baselines (operations take
+    /// their cloud duration divided by this).
+    #[arg(long, default_value_t = 20.0, global = true)]
+    pub time_scale: f64,
+    /// Plan sizes (servers to move; 10% more unrelated servers are added).
+    #[arg(long, value_delimiter = ',', default_value = "100,1000,10000", global = true)]
+    pub sizes: Vec<u32>,
+    /// Servers moved in the makespan measurement.
+    #[arg(long, default_value_t = 500, global = true)]
+    pub apply_servers: u32,
+    /// Servers in the requests-per-server and baseline comparisons.
+    #[arg(long, default_value_t = 100, global = true)]
+    pub compare_servers: u32,
+    /// Servers the `openstack` CLI baseline moves per run (it is strictly
+    /// sequential, so its time per server is extrapolated to the others).
+    #[arg(long, default_value_t = 5, global = true)]
+    pub baseline_servers: u32,
+    /// The azmove binary to measure (default: built with `cargo build`
+    /// next to this binary, same profile).
+    #[arg(long, value_name = "PATH", global = true)]
+    pub azmove: Option<PathBuf>,
+    /// The `openstack` executable for the baseline (default: a venv under
+    /// target/ with python-openstackclient, created if missing).
+    #[arg(long, value_name = "PATH", global = true)]
+    pub openstack: Option<PathBuf>,
+    /// Where the report goes, relative to the repository.
+    #[arg(long, default_value = "docs/benchmarks.md", global = true)]
+    pub out: PathBuf,
+}
+
+/// Why a benchmark could not produce its figures.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot run {program}: {source}")]
+    Spawn {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the simulator: {0}")]
+    Sim(String),
+    #[error("GNU time wrote nothing readable to {} ({text:?}); is /usr/bin/time GNU time?", file.display())]
+    TimeOutput { file: PathBuf, text: String },
+    #[error("{what} failed: {detail} (output in {})", dir.display())]
+    Failed { what: String, detail: String, dir: PathBuf },
+    #[error("{0}")]
+    Setup(String),
+    #[error("{}: {source}", path.display())]
+    Json {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl BenchError {
+    pub fn io(path: &Path, source: std::io::Error) -> BenchError {
+        BenchError::Io { path: path.to_path_buf(), source }
+    }
+}
+
+/// Everything a suite needs to run.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The repository (where Cargo.toml is).
+    pub root: PathBuf,
+    pub azmove: PathBuf,
+    /// `release` or `debug`.
+    pub profile: String,
+    /// Scratch directory of this invocation, under target/bench/.
+    pub work: PathBuf,
+    pub options: Options,
+    /// The command line that reproduces this invocation.
+    pub command: String,
+}
+
+impl Context {
+    pub fn run_info(&self) -> RunInfo {
+        RunInfo::collect(self.command.clone(), &self.profile)
+    }
+
+    /// A fresh directory under the invocation's scratch directory.
+    pub fn dir(&self, name: &str) -> Result<PathBuf, BenchError> {
+        let d = self.work.join(name);
+        std::fs::create_dir_all(&d).map_err(|e| BenchError::io(&d, e))?;
+        Ok(d)
+    }
+
+    pub fn results_dir(&self) -> PathBuf {
+        self.root.join("target/bench/results")
+    }
+}
+
+/// Entry point of the `azmove-bench` binary.
+pub fn main() -> ExitCode {
+    let cli = BenchCli::parse();
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("azmove-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: &BenchCli) -> Result<(), BenchError> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    if cli.suite == Suite::Report {
+        return report::write_report(&root, &root.join(&cli.options.out));
+    }
+    if !(cli.options.time_scale.is_finite() && cli.options.time_scale > 0.0) {
+        return Err(BenchError::Setup("--time-scale must be a positive number".into()));
+    }
+    let profile = own_profile();
+    if profile != "release" {
+        eprintln!("azmove-bench: warning: this is a {profile} build; figures for docs/ come from --release");
+    }
+    let azmove = match &cli.options.azmove {
+        Some(p) => p.clone(),
+        None => build_azmove(&root, &profile)?,
+    };
+    ensure_gnu_time()?;
+    let stamp = machine::now_rfc3339().replace([':', '-'], "");
+    let work = root.join("target/bench").join(format!("{}-{stamp}", cli.suite.name()));
+    std::fs::create_dir_all(&work).map_err(|e| BenchError::io(&work, e))?;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let ctx = Context {
+        root: root.clone(),
+        azmove,
+        profile: profile.clone(),
+        work,
+        options: cli.options.clone(),
+        command: format!(
+            "cargo run{} --bin azmove-bench -- {}",
+            if profile == "release" { " --release" } else { "" },
+            args.join(" ")
+        ),
+    };
+    eprintln!("azmove-bench: measuring {} (scratch files in {})", ctx.azmove.display(), ctx.work.display());
+    let want = |s: Suite| cli.suite == Suite::All || cli.suite == s;
+    let mut failures = Vec::new();
+    if want(Suite::Plan) {
+        match plan_suite::run(&ctx) {
+            Ok(r) => report::save(&ctx.results_dir(), "plan", &r)?,
+            Err(e) => failures.push(format!("plan: {e}")),
+        }
+    }
+    if want(Suite::Apply) {
+        match apply_suite::run(&ctx) {
+            Ok(r) => report::save(&ctx.results_dir(), "apply", &r)?,
+            Err(e) => failures.push(format!("apply: {e}")),
+        }
+    }
+    if want(Suite::Baseline) {
+        match baseline::run(&ctx) {
+            Ok(r) => report::save(&ctx.results_dir(), "baseline", &r)?,
+            Err(e) => failures.push(format!("baseline: {e}")),
+        }
+    }
+    report::write_report(&root, &root.join(&cli.options.out))?;
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(BenchError::Setup(format!(
+            "some figures could not be measured (the report keeps the previous results of those suites, if any):\n  {}",
+            failures.join("\n  ")
+        )))
+    }
+}
+
+/// `release` when this binary was built with `--release`.
+fn own_profile() -> String {
+    let exe = std::env::current_exe().ok();
+    let dir = exe
+        .as_deref()
+        .and_then(Path::parent)
+        .and_then(Path::file_name)
+        .and_then(|n| n.to_str())
+        .unwrap_or("debug");
+    if dir == "release" { "release".into() } else { "debug".into() }
+}
+
+/// `cargo run --bin azmove-bench` builds only this binary: make sure the
+/// `azmove` next to it is built from the same sources.
+fn build_azmove(root: &Path, profile: &str) -> Result<PathBuf, BenchError> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(&cargo);
+    cmd.current_dir(root).args(["build", "--quiet", "--bin", "azmove"]);
+    if profile == "release" {
+        cmd.arg("--release");
+    }
+    let status = cmd.status().map_err(|e| BenchError::Spawn {
+        program: cargo.to_string_lossy().into_owned(),
+        source: e,
+    })?;
+    if !status.success() {
+        return Err(BenchError::Setup(format!(
+            "`cargo build --bin azmove` failed ({status}); fix the build or pass --azmove PATH"
+        )));
+    }
+    let exe = std::env::current_exe().map_err(|e| BenchError::Setup(format!("cannot find this binary: {e}")))?;
+    let dir = exe
+        .parent()
+        .ok_or_else(|| BenchError::Setup("this binary has no directory".into()))?;
+    let azmove = dir.join(format!("azmove{}", std::env::consts::EXE_SUFFIX));
+    if azmove.is_file() {
+        Ok(azmove)
+    } else {
+        Err(BenchError::Setup(format!(
+            "{} is missing after the build; pass --azmove PATH",
+            azmove.display()
+        )))
+    }
+}
+
+/// GNU time is how CPU time and peak RSS of a child are read; install it
+/// (Debian/Ubuntu package `time`) when it is missing and apt is usable.
+fn ensure_gnu_time() -> Result<(), BenchError> {
+    if Path::new(process::GNU_TIME).is_file() {
+        return Ok(());
+    }
+    eprintln!("azmove-bench: {} is missing; installing the `time` package", process::GNU_TIME);
+    let installed = Command::new("apt-get")
+        .args(["install", "-y", "--no-install-recommends", "time"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if installed && Path::new(process::GNU_TIME).is_file() {
+        Ok(())
+    } else {
+        Err(BenchError::Setup(format!(
+            "{} (GNU time) is needed to measure CPU time and peak memory; install it with `apt-get install time`",
+            process::GNU_TIME
+        )))
+    }
+}
