@@ -72,6 +72,9 @@ pub struct CloudArgs {
     /// file instead of a real cloud (e.g. plans/seed-cloud.yaml).
     #[arg(long, value_name = "SCENARIO", conflicts_with = "os_cloud")]
     pub sim: Option<PathBuf>,
+    /// With --sim: log in as this scenario user instead of its first admin.
+    #[arg(long, value_name = "USER", requires = "sim")]
+    pub sim_user: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,6 +6,7 @@
 //! simulated cloud, [`render`] the output formats and [`cli`] the command line.
 
 pub mod apply;
+pub mod bench;
 pub mod cli;
 pub mod commands;
 pub mod connect;

@@ -12,7 +12,7 @@ use azmove::apply::ServerOutcome;
 /// `concurrency: 8` is what binds.
 const CLOUD: &str = r#"
 seed: 11
-time_scale: 20
+time_scale: 5
 timings:
   boot: 20s
   stop: 4s
@@ -70,7 +70,7 @@ moves:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_servers_never_exceed_any_limit() {
     let cloud = start(scenario(CLOUD), Some(5.0)).await;
-    let (cs, report) = plan_and_apply(&cloud.client, PLAN, poll(20.0)).await;
+    let (cs, report) = plan_and_apply(&cloud.client, PLAN, poll(5.0)).await;
     assert_eq!(cs.summary.to_move, 200);
     assert!(report.is_success(), "{}", report.render_text());
     assert_eq!(report.counts.moved, 200);

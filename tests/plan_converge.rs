@@ -50,8 +50,8 @@ async fn move_then_replan(source_after: &str) {
     std::fs::write(&plan_path, plan_text).unwrap();
 
     let args = CloudArgs {
-        os_cloud: None,
         sim: Some(cloud),
+        ..Default::default()
     };
     let planned = make_plan(&plan_path, &args, None, &Env::new(), Path::new(ROOT))
         .await

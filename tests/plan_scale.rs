@@ -69,8 +69,8 @@ async fn ten_thousand_servers_are_planned_in_a_bounded_number_of_requests() {
 
     let (file, digest) = azmove::commands::plan::load(&plan).unwrap();
     let args = CloudArgs {
-        os_cloud: None,
         sim: Some(cloud),
+        ..Default::default()
     };
     let env = Env::new();
     let target = Target {

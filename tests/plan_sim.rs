@@ -21,8 +21,8 @@ fn root(p: &str) -> PathBuf {
 
 async fn plan_with(plan: &Path, scenario: &Path) -> Planned {
     let cloud = CloudArgs {
-        os_cloud: None,
         sim: Some(scenario.to_path_buf()),
+        ..Default::default()
     };
     make_plan(plan, &cloud, None, &Env::new(), Path::new(ROOT))
         .await
@@ -353,18 +353,13 @@ fn member_plans_without_hosts_and_reads_ports_only_when_needed() {
         .unwrap();
     rt.block_on(async {
         let cloud_args = CloudArgs {
-            os_cloud: None,
             sim: Some(cloud.clone()),
+            sim_user: Some("member".into()),
+            ..Default::default()
         };
-        let planned = make_plan(
-            &plan_path,
-            &cloud_args,
-            Some("member"),
-            &Env::new(),
-            Path::new(ROOT),
-        )
-        .await
-        .unwrap();
+        let planned = make_plan(&plan_path, &cloud_args, None, &Env::new(), Path::new(ROOT))
+            .await
+            .unwrap();
         let cs = &planned.changeset;
         assert!(!cs.capabilities.is_admin);
         let app = cs.moves.iter().find(|m| m.display_name() == "app").unwrap();
@@ -389,4 +384,33 @@ fn member_plans_without_hosts_and_reads_ports_only_when_needed() {
         );
         planned.connection.shutdown().await;
     });
+    let out = azmove()
+        .arg("plan")
+        .arg(&plan_path)
+        .arg("--sim")
+        .arg(&cloud)
+        .args(["--sim-user", "member"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("compute API 2.104, project member"));
+    let out = azmove()
+        .arg("plan")
+        .arg(&plan_path)
+        .arg("--sim")
+        .arg(&cloud)
+        .args(["--sim-user", "nobody"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("has no user `nobody`"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

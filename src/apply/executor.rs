@@ -99,9 +99,10 @@ pub async fn execute(cloud: Arc<dyn Cloud>, input: RunInput, options: ApplyOptio
     }
     let mut dispatcher = Dispatcher::new(jobs, external, &cs.limits);
 
+    let poll = budget_polls(options.poll, cs.limits.requests_per_second);
     let waiter = Waiter::new(
         cloud.clone(),
-        options.poll,
+        poll,
         cs.short_digest().to_string(),
         input.servers.clone(),
         input.images.clone(),
@@ -112,8 +113,12 @@ pub async fn execute(cloud: Arc<dyn Cloud>, input: RunInput, options: ApplyOptio
         .iter()
         .filter_map(|az| az.hosts.as_ref().map(|h| (az.name.clone(), h.iter().map(|h| h.name.clone()).collect())))
         .collect();
-    let fresh_within = match options.poll {
-        PollMode::Shared(cfg) => cfg.min_interval,
+    // What a step reads before acting may be as old as the longest poll
+    // interval: the polls of other waits keep it that fresh at no cost,
+    // and the few decisions that need the state of this very moment (the
+    // check before deleting a source) read it again themselves.
+    let fresh_within = match poll {
+        PollMode::Shared(cfg) => cfg.max_interval,
         PollMode::Naive { interval } => interval,
     };
     let env = Arc::new(RunEnv { cloud: cloud.clone(), waiter: waiter.clone(), hosts_by_az, fresh_within });
@@ -126,7 +131,7 @@ pub async fn execute(cloud: Arc<dyn Cloud>, input: RunInput, options: ApplyOptio
         cloud: cs.cloud.clone(),
         servers: dispatcher.jobs().len(),
         source: input.origin.clone(),
-        polling: options.poll.name().to_string(),
+        polling: poll.name().to_string(),
     });
     for (key, changed) in &input.stale {
         let name = moves.get(key).map(|m| m.display_name().to_string()).unwrap_or_default();
@@ -140,7 +145,11 @@ pub async fn execute(cloud: Arc<dyn Cloud>, input: RunInput, options: ApplyOptio
             m.key.clone(),
             JobCtx {
                 snapshot_id: m.existing.snapshot_id.clone().filter(|_| m.existing.snapshot_status.as_deref() != Some("killed")),
-                replacement_id: None,
+                replacement_id: m
+                    .existing
+                    .replacement_id
+                    .clone()
+                    .filter(|_| m.existing.replacement_status.as_deref() != Some("ERROR")),
                 ..JobCtx::default()
             },
         );
@@ -222,7 +231,7 @@ pub async fn execute(cloud: Arc<dyn Cloud>, input: RunInput, options: ApplyOptio
         interrupted: dispatcher.is_interrupted(),
         counts,
         api_requests,
-        polling: options.poll.name().to_string(),
+        polling: poll.name().to_string(),
         journal: journal.path().map(|p| p.display().to_string()),
         resume: None,
         servers,
@@ -231,6 +240,25 @@ pub async fn execute(cloud: Arc<dyn Cloud>, input: RunInput, options: ApplyOptio
         report.resume = options.resume_command.clone();
     }
     report
+}
+
+/// Share of the request budget (`requests_per_second`) that polls of one
+/// kind (servers, or images) may take at most.
+const POLL_SHARE: f64 = 0.15;
+
+/// Keep polls from eating the request budget: when the rate limit is what
+/// bounds the run, a poll spends a request a step could have used, so no
+/// kind of poll runs more often than `POLL_SHARE` of the limit allows.
+pub fn budget_polls(poll: PollMode, requests_per_second: f64) -> PollMode {
+    match poll {
+        PollMode::Shared(mut cfg) if requests_per_second.is_finite() && requests_per_second > 0.0 => {
+            let floor = Duration::from_secs_f64(1.0 / (POLL_SHARE * requests_per_second));
+            cfg.min_interval = cfg.min_interval.max(floor);
+            cfg.max_interval = cfg.max_interval.max(cfg.min_interval);
+            PollMode::Shared(cfg)
+        }
+        other => other,
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -152,10 +152,16 @@ impl ApplyReport {
         serde_json::to_string_pretty(self).unwrap_or_default()
     }
 
-    /// The one-line summary, e.g. "Apply complete in 2m 3s: 3 moved, 1 unchanged, 0 failed, 0 skipped."
+    /// The one-line summary, e.g. "Apply complete after 2m 3s: 3 moved, 1 unchanged, 0 failed, 0 skipped."
     pub fn summary_line(&self) -> String {
         let c = &self.counts;
-        let head = if self.interrupted { "Apply interrupted" } else { "Apply complete" };
+        let head = if self.interrupted {
+            "Apply interrupted"
+        } else if self.is_success() {
+            "Apply complete"
+        } else {
+            "Apply finished with problems"
+        };
         let mut line = format!(
             "{head} after {}: {} moved, {} unchanged, {} failed, {} skipped",
             human(Duration::from_secs_f64(self.elapsed_s.max(0.0))),
@@ -199,8 +205,11 @@ impl ApplyReport {
                         s.target_az
                     ),
                 };
-                let detail = match s.outcome {
-                    ServerOutcome::Moved => step_times(&s.steps),
+                let detail = match (s.outcome, &s.source_state) {
+                    (ServerOutcome::Moved, _) => step_times(&s.steps),
+                    (ServerOutcome::Failed, Some(state)) => {
+                        format!("{} (source: {state})", s.message.clone().unwrap_or_default())
+                    }
                     _ => s.message.clone().unwrap_or_default(),
                 };
                 [s.name.clone(), s.outcome.as_str().to_string(), ids, place, detail]
@@ -334,7 +343,10 @@ mod tests {
     fn table_shows_ids_place_and_step_times() {
         let text = report(vec![server("web1", ServerOutcome::Moved), server("db1", ServerOutcome::Failed)])
             .render_text();
-        assert!(text.starts_with("Apply complete after 1m 15s: 1 moved, 0 unchanged, 1 failed, 0 skipped."), "{text}");
+        assert!(
+            text.starts_with("Apply finished with problems after 1m 15s: 1 moved, 0 unchanged, 1 failed, 0 skipped."),
+            "{text}"
+        );
         assert!(text.contains("id-web1 → new-web1"), "{text}");
         assert!(text.contains("nova2/node-31"), "{text}");
         assert!(text.contains("snapshot 4.3s"), "{text}");

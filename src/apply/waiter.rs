@@ -14,8 +14,8 @@
 //! (`backoff_ratio` × age, capped at `max_interval`), and back to the start
 //! when what it waits on changes. Once some waits of a kind have finished,
 //! the waiter expects the next ones to take about as long as the fastest
-//! of them (per GB of disk for snapshots) and sleeps until just before
-//! that, then checks often:
+//! of them (per GB of disk for snapshots), sleeps until then, and checks
+//! often after that:
 //! requests per server then stay about constant however long snapshots
 //! take, and the end is noticed within `min_interval`.
 //!
@@ -123,8 +123,9 @@ pub fn next_check(
     last_check: Option<Instant>,
 ) -> Instant {
     let start = match expected {
-        // The expectation is already a low estimate (see `estimate`).
-        Some(e) => since + e.saturating_sub(cfg.min_interval).max(cfg.min_interval),
+        // The expectation is already a low estimate (see `estimate`): most
+        // waits are over by then, and one check settles them.
+        Some(e) => since + e.max(cfg.min_interval),
         None => since + cfg.min_interval,
     };
     match last_check {
@@ -865,9 +866,9 @@ mod tests {
         let t0 = Instant::now();
         let at = |s: u64| t0 + Duration::from_secs(s);
         let expected = Some(Duration::from_secs(600));
-        assert_eq!(next_check(&c, t0, expected, None), at(598));
-        assert_eq!(next_check(&c, t0, expected, Some(at(598))), at(600));
-        assert_eq!(next_check(&c, t0, expected, Some(at(698))), at(718));
+        assert_eq!(next_check(&c, t0, expected, None), at(600));
+        assert_eq!(next_check(&c, t0, expected, Some(at(600))), at(602));
+        assert_eq!(next_check(&c, t0, expected, Some(at(700))), at(720));
     }
 
     #[test]

@@ -216,7 +216,8 @@ pub struct PlanSettings {
     pub source_after: SourceAfter,
 }
 
-fn source_after_word(s: SourceAfter) -> &'static str {
+/// The plan file's word for `s`.
+pub fn source_after_word(s: SourceAfter) -> &'static str {
     match s {
         SourceAfter::Keep => "keep",
         SourceAfter::Stop => "stop",

@@ -34,13 +34,24 @@ pub enum PlanError {
 
 /// A plan made against the live cloud, with the connection it used (apply
 /// goes on with the same connection).
-#[derive(Debug)]
 pub struct Planned {
     pub plan: PlanFile,
     pub changeset: Changeset,
     /// What was observed (apply starts its polling from it).
     pub inventory: Inventory,
     pub connection: Connection,
+}
+
+/// Counts only: the inventory holds servers' user data, which may be secret.
+impl std::fmt::Debug for Planned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Planned")
+            .field("plan_path", &self.changeset.plan_path)
+            .field("summary", &self.changeset.summary)
+            .field("servers_observed", &self.inventory.servers.len())
+            .field("connection", &self.connection)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Read and validate a plan file; also returns the sha256 (hex) of its bytes.
@@ -59,7 +70,8 @@ pub fn load(path: &Path) -> Result<(PlanFile, String), PlanErrors> {
     }
 }
 
-/// Everything `azmove plan` does before rendering: load, connect, observe, plan.
+/// Everything `azmove plan` does before rendering: load, connect, observe,
+/// plan. `sim_user` overrides `--sim-user`.
 pub async fn make_plan(
     path: &Path,
     cloud: &CloudArgs,
@@ -72,7 +84,7 @@ pub async fn make_plan(
         cloud,
         plan_cloud: plan.cloud.as_deref(),
         plan_region: plan.region.as_deref(),
-        sim_user,
+        sim_user: sim_user.or(cloud.sim_user.as_deref()),
         env,
         cwd,
     };

@@ -399,14 +399,21 @@ impl fmt::Display for Blocker {
     }
 }
 
-/// The known name most like `name`, if any is close enough to be a likely typo.
+/// The known name `name` is most likely a typo of: the one nearest in edits
+/// (transpositions count once), when it is near enough and no other is as
+/// near. `nova3` among `nova` and `nova2` suggests nothing: it is not a typo.
 fn closest<'a>(name: &str, known: &'a [String]) -> Option<&'a str> {
-    known
+    let limit = (name.chars().count() / 3).max(1);
+    let mut scored: Vec<(usize, &str)> = known
         .iter()
-        .map(|k| (strsim::jaro_winkler(name, k), k))
-        .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, k)| k.as_str())
+        .map(|k| (strsim::osa_distance(name, k), k.as_str()))
+        .filter(|(d, _)| *d <= limit)
+        .collect();
+    scored.sort();
+    match scored.as_slice() {
+        [(d, best), rest @ ..] if rest.first().is_none_or(|(d2, _)| d2 > d) => Some(best),
+        _ => None,
+    }
 }
 
 /// One step of a move. A strategy is a list of these.
@@ -699,6 +706,14 @@ mod tests {
         assert!(e.to_string().contains("format 99"), "{e}");
         let e = Changeset::from_json("p.json", "not json").unwrap_err();
         assert!(e.to_string().contains("azmove plan"), "{e}");
+    }
+
+    #[test]
+    fn only_a_clear_typo_gets_a_suggestion() {
+        let known = vec!["nova".to_string(), "nova2".to_string()];
+        assert_eq!(closest("nvoa2", &known), Some("nova2"));
+        assert_eq!(closest("nova3", &known), None);
+        assert_eq!(closest("zone-b", &known), None);
     }
 
     #[test]

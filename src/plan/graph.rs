@@ -65,33 +65,47 @@ impl DependencyGraph {
     /// that starts and ends at the same node, so it can be printed as-is.
     pub fn cycles(&self) -> Vec<Vec<String>> {
         let mut out = Vec::new();
+        // A node that comes after itself is a cycle of its own.
+        for n in self.graph.node_indices() {
+            if self.graph.contains_edge(n, n) {
+                out.push(vec![self.graph[n].clone(), self.graph[n].clone()]);
+            }
+        }
         for scc in tarjan_scc(&self.graph) {
-            let is_cycle = scc.len() > 1 || self.graph.contains_edge(scc[0], scc[0]);
-            if !is_cycle {
+            if scc.len() < 2 {
                 continue;
             }
-            // Walk inside the component from its smallest node until we return.
-            let start = *scc.iter().min_by_key(|n| &self.graph[**n]).expect("non-empty scc");
+            // Walk inside the component from its smallest node, never along a
+            // self-loop, until a node repeats; that closes a cycle.
+            let start = *scc
+                .iter()
+                .min_by_key(|n| &self.graph[**n])
+                .expect("non-empty scc");
             let mut path = vec![start];
             let mut cur = start;
             loop {
                 let next = self
                     .graph
                     .neighbors(cur)
-                    .filter(|n| scc.contains(n))
+                    .filter(|n| *n != cur && scc.contains(n))
                     .min_by_key(|n| &self.graph[*n])
-                    .expect("a node of a cycle has a successor in it");
-                if next == start || path.contains(&next) {
-                    path.push(next);
+                    .expect("a node of a cycle has another successor in it");
+                let seen = path.contains(&next);
+                path.push(next);
+                if seen {
                     break;
                 }
-                path.push(next);
                 cur = next;
             }
             // Trim a lead-in so the path is a proper cycle.
             let last = *path.last().expect("non-empty");
             let first = path.iter().position(|n| *n == last).expect("present");
-            out.push(path[first..].iter().map(|n| self.graph[*n].clone()).collect());
+            out.push(
+                path[first..]
+                    .iter()
+                    .map(|n| self.graph[*n].clone())
+                    .collect(),
+            );
         }
         out.sort();
         out
@@ -190,6 +204,18 @@ mod tests {
     fn cycle_is_reported_as_a_closed_path() {
         let (_, p) = build(&[("a", &["c"]), ("b", &["a"]), ("c", &["b"]), ("d", &[])]);
         assert_eq!(p, vec![GraphProblem::Cycle(vec!["a".into(), "b".into(), "c".into(), "a".into()])]);
+    }
+
+    #[test]
+    fn self_loop_does_not_hide_a_longer_cycle() {
+        let (_, p) = build(&[("a", &["a", "d"]), ("b", &["a"]), ("d", &["b"])]);
+        assert!(p.contains(&GraphProblem::Cycle(vec!["a".into(), "a".into()])));
+        assert!(p.contains(&GraphProblem::Cycle(vec![
+            "a".into(),
+            "b".into(),
+            "d".into(),
+            "a".into()
+        ])));
     }
 
     #[test]

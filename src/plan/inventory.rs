@@ -63,7 +63,7 @@ pub struct Capabilities {
 }
 
 /// A server as observed (one entry of `GET /servers/detail`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Server {
     pub id: String,
     pub name: String,
@@ -99,6 +99,57 @@ pub struct Server {
     pub pinned_availability_zone: Option<String>,
     /// Neutron ports of the server; filled only for servers in the plan.
     pub ports: Vec<Port>,
+}
+
+/// User data may hold credentials (cloud-init often carries them), so it is
+/// never printed by `{:?}`: only its presence and size are shown.
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let user_data = self
+            .user_data
+            .as_ref()
+            .map(|u| format!("<redacted, {} bytes>", u.len()));
+        f.debug_struct("Server")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("status", &self.status)
+            .field("task_state", &self.task_state)
+            .field("availability_zone", &self.availability_zone)
+            .field("host", &self.host)
+            .field("flavor", &self.flavor)
+            .field("image_id", &self.image_id)
+            .field("addresses", &self.addresses)
+            .field("security_groups", &self.security_groups)
+            .field("key_name", &self.key_name)
+            .field("metadata", &self.metadata)
+            .field("volumes_attached", &self.volumes_attached)
+            .field("user_data", &user_data)
+            .field("tenant_id", &self.tenant_id)
+            .field("updated", &self.updated)
+            .field("created", &self.created)
+            .field("fault", &self.fault)
+            .field("locked", &self.locked)
+            .field("pinned_availability_zone", &self.pinned_availability_zone)
+            .field("ports", &self.ports)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::Server;
+
+    #[test]
+    fn debug_never_prints_user_data() {
+        let s = Server {
+            id: "x".into(),
+            user_data: Some("cGFzc3dvcmQ9aHVudGVyMg==".into()),
+            ..Server::default()
+        };
+        let text = format!("{s:?}");
+        assert!(!text.contains("cGFzc3dvcmQ9aHVudGVyMg=="), "{text}");
+        assert!(text.contains("redacted, 24 bytes"), "{text}");
+    }
 }
 
 /// The flavor of a server. Before 2.47 only `id` is known; from 2.47 the

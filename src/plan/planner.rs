@@ -89,8 +89,10 @@ pub fn plan(
             }
             Resolution::Servers(servers) => {
                 for s in servers {
-                    let owners = &claims[s.id.as_str()];
-                    if owners[0] != i {
+                    let Some(owners) = claims.get(s.id.as_str()) else {
+                        continue;
+                    };
+                    if owners.first() != Some(&i) {
                         continue;
                     }
                     let mut m = plan_server(entry, s, &idx, inventory, plan_digest);
@@ -134,7 +136,7 @@ pub fn plan(
     if let Some(quota) = &inventory.quota {
         let mut admission = Admission::new(quota, file.limits.concurrency);
         for m in moves.iter_mut() {
-            if m.blocked.is_some() || !m.steps.contains(&Step::Boot) {
+            if !m.is_move() || !m.steps.contains(&Step::Boot) {
                 continue;
             }
             let Some(need) = m.need else { continue };
@@ -780,11 +782,17 @@ impl Draft {
         self.blocked.is_some() || matches!(self.outcome, Some(Action::Blocked { .. }))
     }
 
+    /// Add a reason (once: blocking is settled in more than one pass).
     fn block(&mut self, reason: Blocker) {
+        let push = |v: &mut Vec<Blocker>| {
+            if !v.contains(&reason) {
+                v.push(reason.clone());
+            }
+        };
         match (&mut self.blocked, &mut self.outcome) {
-            (_, Some(Action::Blocked { reasons })) => reasons.push(reason),
+            (_, Some(Action::Blocked { reasons })) => push(reasons),
             (_, Some(_)) => {}
-            (Some(v), None) => v.push(reason),
+            (Some(v), None) => push(v),
             (b @ None, None) => *b = Some(vec![reason]),
         }
     }

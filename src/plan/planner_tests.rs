@@ -1083,3 +1083,25 @@ fn planned_sources_and_port_needs() {
     assert!(needs_ports(&a, &twice));
     assert!(needs_ports(&a, &[]));
 }
+
+#[test]
+fn blocking_passes_list_each_reason_once() {
+    // The quota check makes a second blocking pass; reasons stay unique.
+    let mut inv = inventory(vec![server("a", "app", "nova")]);
+    let unlimited = QuotaUse {
+        limit: None,
+        used: 0,
+    };
+    inv.quota = Some(Quota {
+        instances: unlimited,
+        cores: unlimited,
+        ram_mb: unlimited,
+    });
+    let mut app = entry("app", "nova2");
+    app.after = vec!["db".into()];
+    let cs = run(&file(vec![app, entry("db", "nova2")]), &inv);
+    assert_eq!(
+        reasons(cs.get("a").unwrap()),
+        &[Blocker::PrerequisiteBlocked { entry: "db".into() }]
+    );
+}

@@ -141,10 +141,25 @@ impl EventScope {
     }
 }
 
+/// Which server events an [`EventScope`] rule applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    Snapshot,
+    Boot,
+    ColdMigration,
+    LiveMigration,
+    Unshelve,
+    LiveMigrationCopy,
+}
+
 #[derive(Debug)]
 enum Rule {
     SnapshotKilled(EventScope, Selector),
     BootError(EventScope, Selector),
+    /// `kinds` lists the migration kinds it counts.
+    MigrationError(EventScope, Selector, Vec<EventKind>),
+    UnshelveError(EventScope, Selector),
+    LiveMigrationHang(EventScope, Selector),
     Http(RequestScope, Selector, HttpHit),
     Latency(RequestScope, Selector, Duration),
 }
@@ -187,17 +202,39 @@ impl Faults {
         let mut needs_action = false;
         for (i, spec) in specs.iter().enumerate() {
             match spec {
-                FaultSpec::SnapshotKilled(e) | FaultSpec::BootError(e) => {
+                FaultSpec::SnapshotKilled(e)
+                | FaultSpec::BootError(e)
+                | FaultSpec::UnshelveError(e)
+                | FaultSpec::LiveMigrationHang(e) => {
                     let scope = EventScope {
                         availability_zone: e.availability_zone.clone(),
                         server: compile("server", i, &e.server)?,
                     };
                     let sel = Selector::new(e.nth.clone(), e.calls, e.probability, seed, i);
-                    rules.push(if matches!(spec, FaultSpec::SnapshotKilled(_)) {
-                        Rule::SnapshotKilled(scope, sel)
-                    } else {
-                        Rule::BootError(scope, sel)
+                    rules.push(match spec {
+                        FaultSpec::SnapshotKilled(_) => Rule::SnapshotKilled(scope, sel),
+                        FaultSpec::BootError(_) => Rule::BootError(scope, sel),
+                        FaultSpec::UnshelveError(_) => Rule::UnshelveError(scope, sel),
+                        _ => Rule::LiveMigrationHang(scope, sel),
                     });
+                }
+                FaultSpec::MigrationError(m) => {
+                    let scope = EventScope {
+                        availability_zone: m.availability_zone.clone(),
+                        server: compile("server", i, &m.server)?,
+                    };
+                    let sel = Selector::new(m.nth.clone(), m.calls, m.probability, seed, i);
+                    let kinds = match m.kind.as_deref() {
+                        Some("cold") => vec![EventKind::ColdMigration],
+                        Some("live") => vec![EventKind::LiveMigration],
+                        None => vec![EventKind::ColdMigration, EventKind::LiveMigration],
+                        Some(other) => {
+                            return Err(format!(
+                                "faults[{i}].kind: use `cold` or `live`, not {other:?}"
+                            ));
+                        }
+                    };
+                    rules.push(Rule::MigrationError(scope, sel, kinds));
                 }
                 FaultSpec::HttpError(h) => {
                     check_service(i, &h.service)?;
@@ -282,20 +319,45 @@ impl Faults {
 
     /// Whether the snapshot of this server, starting now, will be killed.
     pub fn snapshot_killed(&mut self, az: &str, server_name: &str) -> bool {
-        self.event(az, server_name, true)
+        self.event(az, server_name, EventKind::Snapshot)
     }
 
     /// Whether this boot will end in ERROR.
     pub fn boot_error(&mut self, az: &str, server_name: &str) -> bool {
-        self.event(az, server_name, false)
+        self.event(az, server_name, EventKind::Boot)
     }
 
-    fn event(&mut self, az: &str, server_name: &str, snapshot: bool) -> bool {
+    /// Whether this migration (to `az`) fails its scheduling or pre-checks.
+    pub fn migration_error(&mut self, az: &str, server_name: &str, live: bool) -> bool {
+        let kind = if live {
+            EventKind::LiveMigration
+        } else {
+            EventKind::ColdMigration
+        };
+        self.event(az, server_name, kind)
+    }
+
+    /// Whether this unshelve (onto a host of `az`) fails to spawn.
+    pub fn unshelve_error(&mut self, az: &str, server_name: &str) -> bool {
+        self.event(az, server_name, EventKind::Unshelve)
+    }
+
+    /// Whether this live migration's copy (to `az`) never completes.
+    pub fn live_migration_hang(&mut self, az: &str, server_name: &str) -> bool {
+        self.event(az, server_name, EventKind::LiveMigrationCopy)
+    }
+
+    fn event(&mut self, az: &str, server_name: &str, kind: EventKind) -> bool {
         let mut hit = false;
         for rule in &mut self.rules {
             let (scope, sel) = match rule {
-                Rule::SnapshotKilled(scope, sel) if snapshot => (scope, sel),
-                Rule::BootError(scope, sel) if !snapshot => (scope, sel),
+                Rule::SnapshotKilled(scope, sel) if kind == EventKind::Snapshot => (scope, sel),
+                Rule::BootError(scope, sel) if kind == EventKind::Boot => (scope, sel),
+                Rule::MigrationError(scope, sel, kinds) if kinds.contains(&kind) => (scope, sel),
+                Rule::UnshelveError(scope, sel) if kind == EventKind::Unshelve => (scope, sel),
+                Rule::LiveMigrationHang(scope, sel) if kind == EventKind::LiveMigrationCopy => {
+                    (scope, sel)
+                }
                 _ => continue,
             };
             if scope.matches(az, server_name) {
@@ -339,6 +401,22 @@ mod tests {
         assert!(!f.boot_error("nova", "a"));
         assert!(f.boot_error("nova2", "b"));
         assert!(!f.boot_error("nova2", "c"));
+    }
+
+    #[test]
+    fn migration_faults_count_only_their_kind() {
+        let mut f = faults(
+            "faults:\n  - migration_error: {kind: live, nth: 2}\n  - unshelve_error: {nth: 1}\n  - live_migration_hang: {server: \"^db\"}\n",
+            1,
+        );
+        assert!(!f.migration_error("nova2", "a", false));
+        assert!(!f.migration_error("nova2", "a", true));
+        assert!(!f.migration_error("nova2", "a", false));
+        assert!(f.migration_error("nova2", "a", true));
+        assert!(f.unshelve_error("nova2", "a"));
+        assert!(!f.unshelve_error("nova2", "a"));
+        assert!(f.live_migration_hang("nova", "db-1"));
+        assert!(!f.live_migration_hang("nova", "web-1"));
     }
 
     #[test]

@@ -37,7 +37,7 @@ impl Env {
     pub fn faults(&self) -> std::sync::MutexGuard<'_, Faults> {
         self.faults.lock().unwrap_or_else(|e| e.into_inner())
     }
-    fn later(&self, at: OffsetDateTime, d: Duration) -> OffsetDateTime {
+    pub(crate) fn later(&self, at: OffsetDateTime, d: Duration) -> OffsetDateTime {
         at + self.clock.scaled(d)
     }
 }
@@ -55,6 +55,16 @@ pub enum BootVolume {
         volume: usize,
         delete_on_termination: bool,
     },
+}
+
+/// A validated `unshelve` action.
+#[derive(Debug, Clone, Default)]
+pub struct UnshelveRequest {
+    /// `None`: keep the pinned AZ; `Some(None)`: unpin (2.91);
+    /// `Some(Some(az))`: unshelve into `az` and pin it (2.77).
+    pub az: Option<Option<String>>,
+    /// A host name (2.91, admins only).
+    pub host: Option<String>,
 }
 
 /// A validated `POST /servers`, in model terms.
@@ -89,7 +99,7 @@ pub fn invalid_state(action: &str, id: &str, attr: &str, state: &str) -> ApiErro
     )
 }
 
-fn check_state(s: &Server, action: &str, allowed: &[VmState]) -> Result<(), ApiError> {
+pub(crate) fn check_state(s: &Server, action: &str, allowed: &[VmState]) -> Result<(), ApiError> {
     if !allowed.contains(&s.vm_state) {
         return Err(invalid_state(
             action,
@@ -104,7 +114,7 @@ fn check_state(s: &Server, action: &str, allowed: &[VmState]) -> Result<(), ApiE
     Ok(())
 }
 
-fn check_lock(s: &Server, caller: &Caller) -> Result<(), ApiError> {
+pub(crate) fn check_lock(s: &Server, caller: &Caller) -> Result<(), ApiError> {
     if s.locked && !caller.is_admin {
         return Err(ApiError::nova(409, format!("Instance {} is locked", s.id)));
     }
@@ -141,38 +151,48 @@ impl Model {
         }
     }
 
-    fn touch(&mut self, i: usize, at: OffsetDateTime, task: Option<&'static str>) {
+    pub(crate) fn touch(&mut self, i: usize, at: OffsetDateTime, task: Option<&'static str>) {
         let s = &mut self.servers[i];
         s.task_state = task;
         s.updated = at;
     }
 
-    fn op_started(&self, i: usize, kind: &str, side: OpSide, env: &Env) {
+    pub(crate) fn op_started(&self, i: usize, kind: &str, side: OpSide, env: &Env) {
         let s = &self.servers[i];
         let az = self.server_az(s);
         env.stats().op_started(&s.id, kind, side, &az);
     }
 
-    fn op_finished(&self, i: usize, env: &Env) {
+    pub(crate) fn op_finished(&self, i: usize, env: &Env) {
         env.stats().op_finished(&self.servers[i].id);
     }
 
-    fn take_host(&mut self, i: usize, h: usize) {
-        let f = self.servers[i].flavor.clone();
+    /// Count a server's flavor as used on a host (the server's own host,
+    /// or a migration's claim).
+    pub(crate) fn claim(&mut self, h: usize, f: &FlavorRec) {
         let host = &mut self.hosts[h];
         host.used_vcpus += f.vcpus;
         host.used_ram_mb += f.ram_mb;
         host.used_disk_gb += f.disk_gb + f.ephemeral_gb;
+    }
+
+    pub(crate) fn unclaim(&mut self, h: usize, f: &FlavorRec) {
+        let host = &mut self.hosts[h];
+        host.used_vcpus = host.used_vcpus.saturating_sub(f.vcpus);
+        host.used_ram_mb = host.used_ram_mb.saturating_sub(f.ram_mb);
+        host.used_disk_gb = host.used_disk_gb.saturating_sub(f.disk_gb + f.ephemeral_gb);
+    }
+
+    fn take_host(&mut self, i: usize, h: usize) {
+        let f = self.servers[i].flavor.clone();
+        self.claim(h, &f);
         self.servers[i].host = Some(h);
     }
 
     fn release_host(&mut self, i: usize) {
         if let Some(h) = self.servers[i].host.take() {
-            let f: &FlavorRec = &self.servers[i].flavor;
-            let host = &mut self.hosts[h];
-            host.used_vcpus = host.used_vcpus.saturating_sub(f.vcpus);
-            host.used_ram_mb = host.used_ram_mb.saturating_sub(f.ram_mb);
-            host.used_disk_gb = host.used_disk_gb.saturating_sub(f.disk_gb + f.ephemeral_gb);
+            let f = self.servers[i].flavor.clone();
+            self.unclaim(h, &f);
         }
     }
 
@@ -299,16 +319,36 @@ impl Model {
                 self.op_finished(i, env);
             }
             Step::UnshelveScheduled => {
-                let (az, flavor, group) = {
-                    let s = &self.servers[i];
-                    (s.requested_az.clone(), s.flavor.clone(), s.server_group)
+                let (az, flavor, group, forced, name) = {
+                    let s = &mut self.servers[i];
+                    (
+                        s.requested_az.clone(),
+                        s.flavor.clone(),
+                        s.server_group,
+                        s.unshelve_host.take(),
+                        s.name.clone(),
+                    )
                 };
-                match self.pick_host(az.as_deref(), &flavor, group) {
+                let host = match forced {
+                    // The scheduler still checks the host asked for.
+                    Some(h) => Some(h).filter(|h| {
+                        self.hosts[*h].fits(&flavor)
+                            && az.as_ref().is_none_or(|a| &self.hosts[*h].az == a)
+                    }),
+                    None => self.pick_host(az.as_deref(), &flavor, group),
+                };
+                match host {
                     Some(h) => {
                         self.take_host(i, h);
                         self.touch(i, at, Some("spawning"));
                         self.rebind_ports(i, at);
-                        self.schedule(i, env.later(at, t.unshelve.mul_f64(0.8)), Step::Unshelved);
+                        let fails = env.faults().unshelve_error(&self.hosts[h].az, &name);
+                        let next = if fails {
+                            Step::UnshelveFailed
+                        } else {
+                            Step::Unshelved
+                        };
+                        self.schedule(i, env.later(at, t.unshelve.mul_f64(0.8)), next);
                     }
                     None => {
                         // Nova leaves the server shelved when no host fits.
@@ -329,7 +369,37 @@ impl Model {
                 self.rebind_ports(i, at);
                 self.op_finished(i, env);
             }
+            Step::UnshelveFailed => {
+                env.stats().record_fault("unshelve_error");
+                // The spawn failed: the compute host lets go of the server,
+                // which stays offloaded with an instance fault.
+                self.release_host(i);
+                let s = &mut self.servers[i];
+                s.vm_state = VmState::ShelvedOffloaded;
+                s.power_state = 0;
+                s.fault = Some(Fault {
+                    code: 500,
+                    message: format!(
+                        "Build of instance {} aborted: Failed to spawn the unshelved server.",
+                        s.id
+                    ),
+                    created: at,
+                });
+                self.touch(i, at, None);
+                self.rebind_ports(i, at);
+                self.op_finished(i, env);
+            }
             Step::Deleted => self.finish_delete(i, at, env),
+            Step::MigrateScheduled
+            | Step::MigrateCopied
+            | Step::MigrateFinishing
+            | Step::MigrateFinished
+            | Step::ConfirmDone
+            | Step::RevertDone
+            | Step::LiveScheduled
+            | Step::LiveRunning
+            | Step::LiveDone
+            | Step::LiveAborted => self.run_move_step(i, step, at, env),
         }
     }
 
@@ -507,6 +577,8 @@ impl Model {
             pending_image: None,
             pending_image_fails: false,
             shelve_image: None,
+            migration: None,
+            unshelve_host: None,
         };
         let i = self.servers.len();
         self.server_index.insert(id.clone(), i);
@@ -783,11 +855,13 @@ impl Model {
         Ok(())
     }
 
-    /// `unshelve`, optionally into another AZ (2.77).
+    /// `unshelve`, optionally into another AZ (2.77; `Some(None)` unpins,
+    /// 2.91) or onto a host (2.91, admins), with Nova's checks in Nova's
+    /// order: lock, state, offloaded, AZ, host.
     pub fn unshelve_server(
         &mut self,
         i: usize,
-        az: Option<String>,
+        req: UnshelveRequest,
         caller: &Caller,
         now: OffsetDateTime,
         env: &Env,
@@ -799,18 +873,57 @@ impl Model {
             &[VmState::Shelved, VmState::ShelvedOffloaded],
         )?;
         let offloaded = self.servers[i].vm_state == VmState::ShelvedOffloaded;
-        if az.is_some() && !offloaded {
+        if (req.az.is_some() || req.host.is_some()) && !offloaded {
             return Err(ApiError::nova(
                 409,
                 format!(
-                    "The availability_zone parameter can only be specified when the server is in SHELVED_OFFLOADED state, but server {} is in SHELVED state.",
-                    self.servers[i].id
+                    "Specifying an availability zone or a host when unshelving server \"{}\" with status \"{}\" is not supported. The server status must be SHELVED_OFFLOADED.",
+                    self.servers[i].id,
+                    self.servers[i].vm_state.as_str()
                 ),
             ));
         }
-        if let Some(az) = az {
-            self.servers[i].requested_az = Some(az);
+        if let Some(Some(az)) = &req.az
+            && !self.available_zones().contains(az)
+        {
+            return Err(ApiError::nova(
+                400,
+                "The requested availability zone is not available",
+            ));
         }
+        let az_after = match &req.az {
+            Some(az) => az.clone(),
+            None => self.servers[i].requested_az.clone(),
+        };
+        let mut forced = None;
+        if let Some(host) = &req.host {
+            if !caller.is_admin {
+                return Err(ApiError::nova(
+                    403,
+                    "Policy doesn't allow os_compute_api:os-shelve:unshelve_to_host to be performed.",
+                ));
+            }
+            let h = self
+                .hosts
+                .iter()
+                .position(|x| &x.name == host)
+                .ok_or_else(|| {
+                    ApiError::nova(400, format!("Compute host {host} could not be found."))
+                })?;
+            if let Some(az) = &az_after
+                && &self.hosts[h].az != az
+            {
+                return Err(ApiError::nova(
+                    409,
+                    format!("Host \"{host}\" is not in the availability zone \"{az}\"."),
+                ));
+            }
+            forced = Some(h);
+        }
+        if let Some(az) = req.az {
+            self.servers[i].requested_az = az;
+        }
+        self.servers[i].unshelve_host = forced;
         self.touch(i, now, Some("unshelving"));
         let d = self.cfg.timings.unshelve;
         if offloaded {
@@ -821,6 +934,15 @@ impl Model {
             self.schedule(i, env.later(now, d.mul_f64(0.5)), Step::Unshelved);
         }
         Ok(())
+    }
+
+    /// AZs with at least one enabled compute host (Nova's "available" zones).
+    pub fn available_zones(&self) -> Vec<String> {
+        self.azs
+            .iter()
+            .filter(|az| self.hosts.iter().any(|h| &h.az == *az && h.enabled))
+            .cloned()
+            .collect()
     }
 
     /// `DELETE /servers/{id}`: the server goes away after `timings.delete`.
@@ -845,6 +967,7 @@ impl Model {
 
     fn finish_delete(&mut self, i: usize, at: OffsetDateTime, env: &Env) {
         self.op_finished(i, env);
+        self.abandon_move(i, at, env);
         self.release_host(i);
         let sid = self.servers[i].id.clone();
         // Ports: Nova deletes the ones it created and unbinds the others.

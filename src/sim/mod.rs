@@ -23,6 +23,7 @@ pub mod errors;
 pub mod faults;
 pub mod lifecycle;
 pub mod model;
+pub mod moves;
 pub mod scenario;
 pub mod stats;
 

@@ -102,6 +102,12 @@ pub struct Host {
     pub used_vcpus: u32,
     pub used_ram_mb: u64,
     pub used_disk_gb: u64,
+    /// Compute node uuid (`os-hypervisors` id from 2.53), derived from the name.
+    pub uuid: String,
+    /// Its nova-compute service's uuid (2.53).
+    pub service_uuid: String,
+    /// `host_ip` of the hypervisor and `dest_host` of migrations to it.
+    pub ip: String,
 }
 
 impl Host {
@@ -221,6 +227,17 @@ impl Subnet {
     }
 }
 
+/// A uuid derived from a name, so that adding hosts does not change the
+/// ids the seeded generator hands out to everything else.
+pub fn name_uuid(kind: &str, name: &str) -> String {
+    let digest = Sha256::digest(format!("{kind}:{name}").as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
+}
+
 pub fn ipv4(a: u32) -> String {
     std::net::Ipv4Addr::from(a).to_string()
 }
@@ -327,6 +344,8 @@ pub enum VmState {
     Suspended,
     Shelved,
     ShelvedOffloaded,
+    /// A cold migration waiting for confirmResize or revertResize.
+    Resized,
     Error,
     Deleted,
 }
@@ -341,13 +360,14 @@ impl VmState {
             VmState::Suspended => "suspended",
             VmState::Shelved => "shelved",
             VmState::ShelvedOffloaded => "shelved_offloaded",
+            VmState::Resized => "resized",
             VmState::Error => "error",
             VmState::Deleted => "deleted",
         }
     }
 
-    /// The API status for this vm_state (task states that change it are
-    /// not modelled: reboot, rebuild, resize).
+    /// The API status for this vm_state when no task changes it (see
+    /// [`Server::status`] for the ones that do).
     pub fn status(self) -> &'static str {
         match self {
             VmState::Building => "BUILD",
@@ -357,6 +377,7 @@ impl VmState {
             VmState::Suspended => "SUSPENDED",
             VmState::Shelved => "SHELVED",
             VmState::ShelvedOffloaded => "SHELVED_OFFLOADED",
+            VmState::Resized => "VERIFY_RESIZE",
             VmState::Error => "ERROR",
             VmState::Deleted => "DELETED",
         }
@@ -460,14 +481,28 @@ pub struct Server {
     pub pending_image_fails: bool,
     /// The shelve image, deleted on unshelve.
     pub shelve_image: Option<usize>,
+    /// The migration moving it, from the request until it is over
+    /// (confirmed, reverted, completed, cancelled or failed).
+    pub migration: Option<usize>,
+    /// The host an admin asked `unshelve` for (2.91).
+    pub unshelve_host: Option<usize>,
 }
 
 impl Server {
+    /// Nova's `status_from_state`: the vm_state's status, except for the
+    /// task states that have their own (resize and live migration).
     pub fn status(&self) -> &'static str {
         if self.deleted_at.is_some() {
-            "DELETED"
-        } else {
-            self.vm_state.status()
+            return "DELETED";
+        }
+        match (self.vm_state, self.task_state) {
+            (VmState::Active | VmState::Paused, Some("migrating")) => "MIGRATING",
+            (
+                VmState::Active | VmState::Stopped,
+                Some("resize_prep" | "resize_migrating" | "resize_migrated" | "resize_finish"),
+            ) => "RESIZE",
+            (VmState::Resized, Some("resize_reverting")) => "REVERT_RESIZE",
+            (state, _) => state.status(),
         }
     }
 
@@ -492,7 +527,25 @@ pub enum Step {
     Offloaded,
     UnshelveScheduled,
     Unshelved,
+    /// The unshelve's spawn failed (an `unshelve_error` fault).
+    UnshelveFailed,
     Deleted,
+    /// Cold migration: scheduled (or not) after `resize_prep`.
+    MigrateScheduled,
+    /// Cold migration: the disk is on the destination (`resize_migrated`).
+    MigrateCopied,
+    /// Cold migration: the destination takes the server (`resize_finish`).
+    MigrateFinishing,
+    /// Cold migration: VERIFY_RESIZE.
+    MigrateFinished,
+    ConfirmDone,
+    RevertDone,
+    /// Live migration: pre-checks and scheduling done (or failed).
+    LiveScheduled,
+    /// Live migration: memory copy starts (`running`).
+    LiveRunning,
+    LiveDone,
+    LiveAborted,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -547,6 +600,98 @@ pub struct Model {
     pub(crate) last_advance: Option<OffsetDateTime>,
     /// Boot volumes of servers still in BUILD, created when they are scheduled.
     pub(crate) pending_boot_volumes: HashMap<String, BootVolume>,
+    /// Every migration record; `id` is the position plus one.
+    pub migrations: Vec<Migration>,
+}
+
+/// `migration_type` of a migration record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MigrationKind {
+    /// Cold migration (`migrate`): ends in VERIFY_RESIZE.
+    Cold,
+    Live,
+}
+
+impl MigrationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MigrationKind::Cold => "migration",
+            MigrationKind::Live => "live-migration",
+        }
+    }
+}
+
+/// One of Nova's migration records, and the host claims it holds.
+#[derive(Debug, Clone)]
+pub struct Migration {
+    pub id: u64,
+    pub uuid: String,
+    pub server: usize,
+    pub instance_uuid: String,
+    pub kind: MigrationKind,
+    /// accepted, pre-migrating, migrating, post-migrating, finished,
+    /// confirming, confirmed, reverting, reverted, preparing, running,
+    /// completed, cancelled, error.
+    pub status: &'static str,
+    pub source: usize,
+    /// The destination, once chosen (or the one asked for).
+    pub dest: Option<usize>,
+    /// The host the caller asked for.
+    pub requested: Option<usize>,
+    /// Live migration forced to `requested` (2.30–2.67): no scheduler.
+    pub forced: bool,
+    /// Nova's flavor database id (old and new are the same for a migration).
+    pub flavor_db_id: u64,
+    pub user_id: String,
+    pub project_id: String,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    /// vm_state to return to after confirm or revert (active or stopped).
+    pub old_vm_state: VmState,
+    /// The migration holds the flavor's resources on the source host.
+    pub source_claimed: bool,
+    /// The migration holds the flavor's resources on the destination host.
+    pub dest_claimed: bool,
+    pub memory_total: u64,
+    pub disk_total: u64,
+    /// When the copy started and when it ends (`None`: it never does).
+    pub copy_started: Option<OffsetDateTime>,
+    pub copy_ends: Option<OffsetDateTime>,
+    /// An injected `live_migration_hang`: the copy never converges.
+    pub hangs: bool,
+}
+
+impl Migration {
+    /// Nova's list of statuses of a live migration in progress.
+    pub fn in_progress(&self) -> bool {
+        matches!(
+            self.status,
+            "queued" | "preparing" | "running" | "post-migrating"
+        )
+    }
+
+    /// Bytes copied so far, out of `total`, at `now`.
+    pub fn processed(&self, total: u64, now: OffsetDateTime) -> u64 {
+        let Some(start) = self.copy_started else {
+            return 0;
+        };
+        match self.status {
+            "completed" | "finished" | "confirming" | "confirmed" | "post-migrating" => {
+                return total;
+            }
+            _ => {}
+        }
+        let Some(end) = self.copy_ends else {
+            // A copy that never converges: dirty pages keep ~5 % behind.
+            return total - total / 20;
+        };
+        let span = (end - start).as_seconds_f64();
+        if span <= 0.0 {
+            return total;
+        }
+        let done = ((now - start).as_seconds_f64() / span).clamp(0.0, 1.0);
+        (total as f64 * done) as u64
+    }
 }
 
 /// The caller of an API: who, in which project, with which rights.
@@ -558,6 +703,14 @@ pub struct Caller {
     pub project_name: String,
     pub roles: Vec<String>,
     pub is_admin: bool,
+}
+
+impl Caller {
+    /// Nova's `project_manager_or_admin` rule (the project is checked by
+    /// the caller's visibility of the server).
+    pub fn is_manager_or_admin(&self) -> bool {
+        self.is_admin || self.roles.iter().any(|r| r == "manager")
+    }
 }
 
 impl Model {
@@ -604,6 +757,7 @@ impl Model {
             instance_counter: 0,
             last_advance: None,
             pending_boot_volumes: HashMap::new(),
+            migrations: Vec::new(),
         };
         m.load_identity(sc)?;
         m.load_compute_basics(sc)?;
@@ -738,7 +892,11 @@ impl Model {
                 if self.hosts.iter().any(|x| x.name == h.name) {
                     return Err(format!("host {:?} is defined twice", h.name));
                 }
+                let n = self.hosts.len() as u32;
                 self.hosts.push(Host {
+                    uuid: name_uuid("compute-node", &h.name),
+                    service_uuid: name_uuid("nova-compute", &h.name),
+                    ip: ipv4(0xC0A8_0000 + 10 + n),
                     name: h.name.clone(),
                     az: az.name.clone(),
                     vcpus: h.vcpus,
@@ -1199,6 +1357,8 @@ impl Model {
             pending_image: None,
             pending_image_fails: false,
             shelve_image: None,
+            migration: None,
+            unshelve_host: None,
         };
         let idx = self.servers.len();
         self.server_index.insert(id.clone(), idx);

@@ -154,6 +154,25 @@ pub struct Timings {
     /// Seconds a deleted server stays visible as DELETED to `changes-since`.
     #[serde(default = "d_tombstone", deserialize_with = "de_duration")]
     pub deleted_visible: Duration,
+    /// Fixed part of a cold migration: scheduling (half) and finishing on
+    /// the destination (half), around the disk copy.
+    #[serde(default = "d_migrate_overhead", deserialize_with = "de_duration")]
+    pub migrate_overhead: Duration,
+    /// Disk copy speed of cold migrations (root and ephemeral disks).
+    #[serde(default = "d_migrate_throughput")]
+    pub migrate_throughput_mb_s: f64,
+    #[serde(default = "d_delete", deserialize_with = "de_duration")]
+    pub confirm_resize: Duration,
+    #[serde(default = "d_stop", deserialize_with = "de_duration")]
+    pub revert_resize: Duration,
+    /// Fixed part of a live migration: pre-checks and scheduling (half),
+    /// preparing the destination and switching over (a quarter each);
+    /// an abort takes a quarter too.
+    #[serde(default = "d_stop", deserialize_with = "de_duration")]
+    pub live_migration_overhead: Duration,
+    /// Memory copy speed of live migrations (the flavor's RAM).
+    #[serde(default = "d_live_throughput")]
+    pub live_migration_throughput_mb_s: f64,
 }
 
 fn d_boot() -> Duration {
@@ -174,6 +193,15 @@ fn d_throughput() -> f64 {
 fn d_tombstone() -> Duration {
     Duration::from_secs(3600)
 }
+fn d_migrate_overhead() -> Duration {
+    Duration::from_secs(4)
+}
+fn d_migrate_throughput() -> f64 {
+    200.0
+}
+fn d_live_throughput() -> f64 {
+    1000.0
+}
 
 impl Default for Timings {
     fn default() -> Self {
@@ -188,6 +216,12 @@ impl Default for Timings {
             shelve_offload: d_stop(),
             unshelve: d_boot(),
             deleted_visible: d_tombstone(),
+            migrate_overhead: d_migrate_overhead(),
+            migrate_throughput_mb_s: d_migrate_throughput(),
+            confirm_resize: d_delete(),
+            revert_resize: d_stop(),
+            live_migration_overhead: d_stop(),
+            live_migration_throughput_mb_s: d_live_throughput(),
         }
     }
 }
@@ -524,6 +558,14 @@ pub enum FaultSpec {
     SnapshotKilled(EventFault),
     /// A boot ends in ERROR with "No valid host was found".
     BootError(EventFault),
+    /// A cold or live migration fails its scheduling or pre-checks: the
+    /// migration ends `error`, the server stays where it was.
+    MigrationError(MigrationFault),
+    /// An unshelve fails to spawn: the server stays SHELVED_OFFLOADED.
+    UnshelveError(EventFault),
+    /// A live migration's memory copy never converges: it stays `running`
+    /// until aborted or forced to complete.
+    LiveMigrationHang(EventFault),
     /// The API answers with this HTTP status instead of doing the call.
     HttpError(HttpFault),
     /// The API answers late.
@@ -547,6 +589,27 @@ pub struct EventFault {
     /// Only servers whose name matches this regular expression.
     #[serde(default)]
     pub server: Option<String>,
+}
+
+/// A fault on migrations, optionally only cold or only live ones.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MigrationFault {
+    #[serde(default)]
+    pub nth: Option<OneOrMany>,
+    #[serde(default)]
+    pub calls: Option<CallRange>,
+    #[serde(default)]
+    pub probability: Option<f64>,
+    /// Only migrations to this AZ (the destination's).
+    #[serde(default)]
+    pub availability_zone: Option<String>,
+    /// Only servers whose name matches this regular expression.
+    #[serde(default)]
+    pub server: Option<String>,
+    /// `cold` or `live`; both when omitted.
+    #[serde(default)]
+    pub kind: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -701,10 +764,23 @@ impl Scenario {
         if self.max_limit == 0 {
             return Err("max_limit must be at least 1".to_owned());
         }
-        if !(self.timings.snapshot_throughput_mb_s.is_finite()
-            && self.timings.snapshot_throughput_mb_s > 0.0)
-        {
-            return Err("timings.snapshot_throughput_mb_s must be a positive number".to_owned());
+        for (key, v) in [
+            (
+                "snapshot_throughput_mb_s",
+                self.timings.snapshot_throughput_mb_s,
+            ),
+            (
+                "migrate_throughput_mb_s",
+                self.timings.migrate_throughput_mb_s,
+            ),
+            (
+                "live_migration_throughput_mb_s",
+                self.timings.live_migration_throughput_mb_s,
+            ),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(format!("timings.{key} must be a positive number"));
+            }
         }
         for (i, s) in self.servers.iter().enumerate() {
             match &s.generate {
@@ -750,7 +826,11 @@ impl Scenario {
         }
         for (i, f) in self.faults.iter().enumerate() {
             let probability = match f {
-                FaultSpec::SnapshotKilled(e) | FaultSpec::BootError(e) => e.probability,
+                FaultSpec::SnapshotKilled(e)
+                | FaultSpec::BootError(e)
+                | FaultSpec::UnshelveError(e)
+                | FaultSpec::LiveMigrationHang(e) => e.probability,
+                FaultSpec::MigrationError(m) => m.probability,
                 FaultSpec::HttpError(h) => h.probability,
                 FaultSpec::Latency(l) => l.probability,
                 FaultSpec::TokenExpiry(_) => None,
@@ -760,6 +840,15 @@ impl Scenario {
             {
                 return Err(format!(
                     "faults[{i}]: probability must be between 0 and 1, not {p}"
+                ));
+            }
+            if let FaultSpec::MigrationError(m) = f
+                && let Some(kind) = &m.kind
+                && kind != "cold"
+                && kind != "live"
+            {
+                return Err(format!(
+                    "faults[{i}]: migration_error kind must be `cold` or `live`, not {kind:?}"
                 ));
             }
             if let FaultSpec::HttpError(h) = f

@@ -28,12 +28,37 @@ pub struct Stats {
     pub created: Vec<ResourceEvent>,
     /// Servers, images and ports deleted, in order.
     pub deleted: Vec<ResourceEvent>,
+    /// Every migration record (cold and live), in creation order, with its
+    /// latest status.
+    #[serde(default)]
+    pub migrations: Vec<MigrationEvent>,
+}
+
+/// A migration as the stats see it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MigrationEvent {
+    /// Nova's integer migration id.
+    pub id: u64,
+    pub uuid: String,
+    pub server_id: String,
+    pub server_name: String,
+    /// `migration` (cold) or `live-migration`.
+    pub migration_type: String,
+    pub source_compute: String,
+    pub dest_compute: Option<String>,
+    pub source_az: String,
+    pub dest_az: Option<String>,
+    pub status: String,
+    /// Simulator clock time, RFC 3339.
+    pub created_at: String,
+    pub updated_at: String,
 }
 
 /// Long-running server operations (a server in BUILD or with a task in
 /// progress). "Source" operations act on a server where it is (stop,
 /// snapshot, shelve, delete, start); "target" ones put a server somewhere
-/// (boot, unshelve).
+/// (boot, unshelve). Migrations count on both sides: in the AZ they leave
+/// and, once the destination is known, in the AZ they go to.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct OperationStats {
     pub in_flight: u64,
@@ -68,7 +93,8 @@ pub enum OpSide {
 pub struct Collector {
     stats: Stats,
     window: VecDeque<Instant>,
-    running: HashMap<String, (OpSide, String)>,
+    /// Per server, the AZ counters its running operation holds.
+    running: HashMap<String, Vec<(OpSide, String)>>,
 }
 
 impl Collector {
@@ -138,6 +164,18 @@ impl Collector {
         *ops.started.entry(kind.to_owned()).or_default() += 1;
         ops.in_flight += 1;
         ops.max_in_flight = ops.max_in_flight.max(ops.in_flight);
+        self.op_add_side(server_id, side, az);
+    }
+
+    /// The running operation of a server also holds a slot in `az` on
+    /// `side` (a migration once its destination is known).
+    pub fn op_add_side(&mut self, server_id: &str, side: OpSide, az: &str) {
+        let sides = self.running.entry(server_id.to_owned()).or_default();
+        if sides.iter().any(|(s, a)| *s == side && a == az) {
+            return;
+        }
+        sides.push((side, az.to_owned()));
+        let ops = &mut self.stats.operations;
         let (current, max) = match side {
             OpSide::Source => (
                 &mut ops.in_flight_by_source_az,
@@ -152,22 +190,35 @@ impl Collector {
         *n += 1;
         let m = max.entry(az.to_owned()).or_default();
         *m = (*m).max(*n);
-        self.running
-            .insert(server_id.to_owned(), (side, az.to_owned()));
     }
 
     pub fn op_finished(&mut self, server_id: &str) {
-        let Some((side, az)) = self.running.remove(server_id) else {
+        let Some(sides) = self.running.remove(server_id) else {
             return;
         };
         let ops = &mut self.stats.operations;
         ops.in_flight = ops.in_flight.saturating_sub(1);
-        let current = match side {
-            OpSide::Source => &mut ops.in_flight_by_source_az,
-            OpSide::Target => &mut ops.in_flight_by_target_az,
-        };
-        if let Some(n) = current.get_mut(&az) {
-            *n = n.saturating_sub(1);
+        for (side, az) in sides {
+            let current = match side {
+                OpSide::Source => &mut ops.in_flight_by_source_az,
+                OpSide::Target => &mut ops.in_flight_by_target_az,
+            };
+            if let Some(n) = current.get_mut(&az) {
+                *n = n.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Record a new migration, or the new state of a known one.
+    pub fn migration(&mut self, event: MigrationEvent) {
+        match self
+            .stats
+            .migrations
+            .iter_mut()
+            .find(|m| m.id == event.id)
+        {
+            Some(known) => *known = event,
+            None => self.stats.migrations.push(event),
         }
     }
 }
@@ -218,5 +269,23 @@ mod tests {
         assert_eq!(ops.in_flight_by_source_az["nova"], 1);
         assert_eq!(ops.max_in_flight_by_target_az["nova2"], 2);
         assert_eq!(ops.started["snapshot"], 2);
+    }
+
+    #[test]
+    fn a_migration_holds_a_slot_on_both_sides() {
+        let mut c = Collector::default();
+        c.op_started("a", "migrate", OpSide::Source, "nova");
+        c.op_add_side("a", OpSide::Target, "nova2");
+        c.op_add_side("a", OpSide::Target, "nova2");
+        let ops = c.snapshot().operations;
+        assert_eq!(ops.in_flight, 1);
+        assert_eq!(ops.in_flight_by_source_az["nova"], 1);
+        assert_eq!(ops.in_flight_by_target_az["nova2"], 1);
+        c.op_finished("a");
+        let ops = c.snapshot().operations;
+        assert_eq!(ops.in_flight, 0);
+        assert_eq!(ops.in_flight_by_source_az["nova"], 0);
+        assert_eq!(ops.in_flight_by_target_az["nova2"], 0);
+        assert_eq!(ops.max_in_flight_by_target_az["nova2"], 1);
     }
 }

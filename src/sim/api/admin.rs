@@ -88,6 +88,8 @@ async fn change_server(
         let Some(state) = VmState::from_status(st).filter(|s| *s != VmState::Deleted) else {
             return bad(format!("unknown status {st}"));
         };
+        // A move under way is over, and lets go of the hosts it held.
+        m.abandon_move(i, now, &sim.env);
         let s = &mut m.servers[i];
         s.vm_state = state;
         s.power_state = state.power_state();

@@ -18,8 +18,8 @@ use serde::ser::{SerializeMap, Serializer};
 use serde_json::{Value, json};
 
 use super::{
-    AppState, empty, json, json_bytes, parse_json, query_all, query_get, query_pairs, str_field,
-    truthy,
+    AppState, empty, json, json_bytes, nova_moves, parse_json, query_all, query_get, query_pairs,
+    str_field, truthy,
 };
 use crate::sim::clock::{iso_micros, iso_seconds, parse_microversion, parse_timestamp};
 use crate::sim::errors::ApiError;
@@ -156,6 +156,7 @@ pub fn routes(sim: AppState) -> Router<AppState> {
         .route(&format!("{p}/limits"), get(limits))
         .route(&format!("{p}/os-keypairs"), get(keypairs))
         .route(&format!("{p}/os-keypairs/{{name}}"), get(keypair))
+        .merge(super::nova_moves::routes(p))
         .route_layer(middleware::from_fn_with_state(sim, microversion));
     Router::new()
         .route("/compute", get(versions))
@@ -209,19 +210,19 @@ async fn version(State(sim): State<AppState>) -> Response {
 
 // ---- helpers ----------------------------------------------------------------
 
-fn not_found_instance(id: &str) -> ApiError {
+pub(super) fn not_found_instance(id: &str) -> ApiError {
     ApiError::nova(404, format!("Instance {id} could not be found."))
 }
 
-fn forbidden_policy(rule: &str) -> ApiError {
+pub(super) fn forbidden_policy(rule: &str) -> ApiError {
     ApiError::nova(403, format!("Policy doesn't allow {rule} to be performed."))
 }
 
-fn bad_request(msg: impl Into<String>) -> ApiError {
+pub(super) fn bad_request(msg: impl Into<String>) -> ApiError {
     ApiError::nova(400, msg)
 }
 
-fn links(m: &Model, collection: &str, id: &str) -> Value {
+pub(super) fn links(m: &Model, collection: &str, id: &str) -> Value {
     json!([
         {"href": format!("{}/{collection}/{id}", m.cfg.compute_url()), "rel": "self"},
         {"href": format!("{}/compute/{collection}/{id}", m.cfg.base_url), "rel": "bookmark"}
@@ -719,7 +720,7 @@ fn server_matches(
     true
 }
 
-fn parse_limit(q: &[(String, String)], max: usize) -> Result<usize, ApiError> {
+pub(super) fn parse_limit(q: &[(String, String)], max: usize) -> Result<usize, ApiError> {
     match query_get(q, "limit") {
         None => Ok(max),
         Some(v) => {
@@ -734,7 +735,7 @@ fn parse_limit(q: &[(String, String)], max: usize) -> Result<usize, ApiError> {
     }
 }
 
-fn next_link(base: &str, q: &[(String, String)], marker: &str) -> String {
+pub(super) fn next_link(base: &str, q: &[(String, String)], marker: &str) -> String {
     let mut params: BTreeMap<String, String> = q.iter().cloned().collect();
     params.insert("marker".to_owned(), marker.to_owned());
     let qs = url::form_urlencoded::Serializer::new(String::new())
@@ -884,38 +885,30 @@ async fn update_server(
     let Some(i) = m.visible_server(&id, &caller) else {
         return not_found_instance(&id).into_response();
     };
+    // Nova refuses the whole update when the pin cannot change.
+    let pin = match nova_moves::pinned_az_update(&m, i, upd, mv) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let mut changed = false;
     if let Some(name) = upd.get("name").and_then(Value::as_str) {
         m.servers[i].name = name.to_owned();
+        changed = true;
     }
     if mv.at_least(19)
         && let Some(d) = upd.get("description")
     {
         m.servers[i].description = d.as_str().map(str::to_owned);
+        changed = true;
     }
-    if let Some(p) = upd.get("pinned_availability_zone") {
-        if !mv.at_least(104) {
-            return bad_request("Invalid input for field/attribute server. Additional properties are not allowed ('pinned_availability_zone' was unexpected)").into_response();
-        }
-        match p {
-            Value::Null => m.servers[i].requested_az = None,
-            Value::String(az) => {
-                let current = m.server_az(&m.servers[i]);
-                if &current != az {
-                    return ApiError::nova(
-                        409,
-                        format!("Server {id} is not in availability zone {az}; it can only be pinned to {current}."),
-                    )
-                    .into_response();
-                }
-                m.servers[i].requested_az = Some(az.clone());
-            }
-            _ => {
-                return bad_request("pinned_availability_zone must be a string or null")
-                    .into_response();
-            }
-        }
+    // The pin lives in Nova's request spec, not in the instance: changing
+    // only the pin leaves `updated` alone.
+    if let Some(pin) = pin {
+        m.servers[i].requested_az = pin;
     }
-    m.servers[i].updated = now;
+    if changed {
+        m.servers[i].updated = now;
+    }
     show_json(&m, i, &caller, mv)
 }
 
@@ -1417,34 +1410,26 @@ async fn action(
             }
             m.shelve_offload_server(i, &caller, now, env)
         }
-        "unshelve" => {
-            let az = match arg {
-                Value::Null => None,
-                Value::Object(o) if mv.at_least(77) => match o.get("availability_zone") {
-                    None | Some(Value::Null) => None,
-                    Some(Value::String(az)) => {
-                        if !m.azs.contains(az) {
-                            return bad_request("The requested availability zone is not available")
-                                .into_response();
-                        }
-                        Some(az.clone())
-                    }
-                    Some(other) => {
-                        return bad_request(format!(
-                            "Invalid input for field/attribute availability_zone. Value: {other}."
-                        ))
-                        .into_response();
-                    }
-                },
-                other => {
-                    return bad_request(format!(
-                        "Invalid input for field/attribute unshelve. Value: {other}. {other} is not of type 'null'"
-                    ))
-                    .into_response();
-                }
-            };
-            m.unshelve_server(i, az, &caller, now, env)
+        "unshelve" => match nova_moves::unshelve_request(arg, mv) {
+            Ok(req) => m.unshelve_server(i, req, &caller, now, env),
+            Err(e) => Err(e),
+        },
+        "migrate" => {
+            return nova_moves::migrate(&mut m, i, arg, &caller, mv, now, env)
+                .unwrap_or_else(IntoResponse::into_response);
         }
+        "os-migrateLive" => {
+            return nova_moves::live_migrate(&mut m, i, arg, &caller, mv, now, env)
+                .unwrap_or_else(IntoResponse::into_response);
+        }
+        "confirmResize" => {
+            // Nova answers 204 here (202 would have been right, it says).
+            return match m.confirm_resize(i, &caller, now, env) {
+                Ok(()) => empty(StatusCode::NO_CONTENT),
+                Err(e) => e.into_response(),
+            };
+        }
+        "revertResize" => m.revert_resize(i, &caller, now, env),
         "lock" => {
             let s = &mut m.servers[i];
             s.locked = true;

@@ -1,0 +1,200 @@
+//! Plan at scale: `azmove plan` for 100, 1,000 and 10,000 servers against
+//! a simulator holding that many plus 10% unrelated servers.
+//!
+//! Targets (docs/benchmarks.md): API requests ≤ ceil(N/1000) + 10, and at
+//! 10,000 servers less than 1 s of CPU and 200 MB of peak RSS.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::fleet::{CloudTimings, Fleet, Group, PlanSettings, PlanShape, plan_yaml};
+use super::machine::RunInfo;
+use super::process::{Measured, SimServer, Timed, run_timed};
+use super::stats::Summary;
+use super::{BenchError, Context};
+use crate::plan::file::SourceAfter;
+
+/// One size and plan shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanRow {
+    pub servers: usize,
+    pub unrelated: usize,
+    /// How the plan names its servers.
+    pub shape: String,
+    pub requests: Summary,
+    /// ceil(N / 1000) + 10.
+    pub request_target: u64,
+    pub wall_s: Summary,
+    pub cpu_s: Summary,
+    pub rss_mib: Summary,
+    /// Requests per route in the last run.
+    pub routes: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanResults {
+    pub info: RunInfo,
+    pub rows: Vec<PlanRow>,
+}
+
+pub fn request_target(servers: usize) -> u64 {
+    (servers as u64).div_ceil(1000) + 10
+}
+
+pub fn run(ctx: &Context) -> Result<PlanResults, BenchError> {
+    let mut info = ctx.run_info();
+    let mut rows = Vec::new();
+    for &n in &ctx.options.sizes {
+        let unrelated = n.div_ceil(10);
+        let fleet = Fleet {
+            description: format!("plan at scale, {n} servers to move and {unrelated} unrelated ones"),
+            seed: u64::from(n),
+            time_scale: 1.0,
+            timings: CloudTimings::typical(),
+            disk_gb: 1,
+            groups: vec![
+                Group::new("fleet", "app-", n, Some("nova2")),
+                Group::new("other", "other-", unrelated, None),
+            ],
+        };
+        let dir = ctx.dir(&format!("plan-{n}"))?;
+        let scenario = dir.join("cloud.yaml");
+        write(&scenario, &fleet.scenario_yaml())?;
+        let settings = PlanSettings {
+            concurrency: 20,
+            per_az: BTreeMap::new(),
+            // High enough that the client's own rate limiter never waits:
+            // this measures the work, not the configured politeness.
+            requests_per_second: 1000.0,
+            stop_before_snapshot: true,
+            source_after: SourceAfter::Keep,
+        };
+        eprintln!("[plan] {n} servers (+{unrelated} unrelated): starting the simulator");
+        let sim = SimServer::start(&ctx.azmove, &scenario, &dir.join("sim.log"))?;
+        for shape in [PlanShape::List, PlanShape::Select] {
+            let tag = match shape {
+                PlanShape::List => "list",
+                PlanShape::Select => "select",
+            };
+            let plan = dir.join(format!("plan-{tag}.yaml"));
+            write(&plan, &plan_yaml(&fleet, shape, &settings))?;
+            // One unrecorded run first, so that every recorded run finds the
+            // binary and the files in the page cache.
+            plan_once(ctx, &sim, &plan, &dir, &format!("{tag}-warmup"), n as usize)?;
+            let mut runs = Vec::new();
+            for r in 1..=ctx.options.runs {
+                let (timed, requests, routes) = plan_once(ctx, &sim, &plan, &dir, &format!("{tag}-{r}"), n as usize)?;
+                eprintln!(
+                    "[plan] {n} servers, {tag}, run {r}/{}: {requests} requests, {:.2} s wall, {:.2} s CPU, {:.0} MiB",
+                    ctx.options.runs,
+                    timed.wall_s,
+                    timed.cpu_s(),
+                    timed.rss_mib()
+                );
+                runs.push((timed, requests, routes));
+            }
+            rows.push(row(n as usize, unrelated as usize, shape, &runs)?);
+        }
+        drop(sim);
+    }
+    info.finish();
+    Ok(PlanResults { info, rows })
+}
+
+fn row(
+    servers: usize,
+    unrelated: usize,
+    shape: PlanShape,
+    runs: &[(Timed, u64, BTreeMap<String, u64>)],
+) -> Result<PlanRow, BenchError> {
+    let of = |f: &dyn Fn(&(Timed, u64, BTreeMap<String, u64>)) -> f64| {
+        Summary::of(&runs.iter().map(f).collect::<Vec<_>>())
+            .ok_or_else(|| BenchError::Setup("no runs were made (--runs 0?)".into()))
+    };
+    Ok(PlanRow {
+        servers,
+        unrelated,
+        shape: shape.label().to_string(),
+        requests: of(&|r| r.1 as f64)?,
+        request_target: request_target(servers),
+        wall_s: of(&|r| r.0.wall_s)?,
+        cpu_s: of(&|r| r.0.cpu_s())?,
+        rss_mib: of(&|r| r.0.rss_mib())?,
+        routes: runs.last().map(|r| r.2.clone()).unwrap_or_default(),
+    })
+}
+
+/// One `azmove plan`, with the requests the simulator saw during it.
+fn plan_once(
+    ctx: &Context,
+    sim: &SimServer,
+    plan: &Path,
+    dir: &Path,
+    tag: &str,
+    expected: usize,
+) -> Result<(Timed, u64, BTreeMap<String, u64>), BenchError> {
+    let before = sim.stats()?;
+    let m = Measured {
+        program: &ctx.azmove,
+        args: vec!["plan".into(), plan.as_os_str().to_owned()],
+        env: sim.env.clone(),
+        cwd: dir,
+        stdout: dir.join(format!("plan-{tag}.out")),
+        stderr: dir.join(format!("plan-{tag}.err")),
+        time_file: dir.join(format!("plan-{tag}.time")),
+    };
+    let timed = run_timed(&m)?;
+    let after = sim.stats()?;
+    let fail = |detail: String| BenchError::Failed {
+        what: format!("azmove plan {}", plan.display()),
+        detail,
+        dir: dir.to_path_buf(),
+    };
+    if !timed.status.success() {
+        return Err(fail(format!("it exited with {}", timed.status)));
+    }
+    let out = std::fs::read_to_string(&m.stdout).map_err(|e| BenchError::io(&m.stdout, e))?;
+    match planned_moves(&out) {
+        Some(n) if n == expected => {}
+        Some(n) => return Err(fail(format!("it planned {n} moves, not {expected}"))),
+        None => return Err(fail("its output has no `Plan: N to move` summary".into())),
+    }
+    let requests = after.requests_total.saturating_sub(before.requests_total);
+    Ok((timed, requests, after.routes_since(&before)))
+}
+
+/// N of the `Plan: N to move, …` summary line.
+fn planned_moves(text: &str) -> Option<usize> {
+    text.lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("Plan: "))
+        .and_then(|rest| rest.split_once(" to move"))
+        .and_then(|(n, _)| n.trim().parse().ok())
+}
+
+fn write(path: &Path, text: &str) -> Result<(), BenchError> {
+    std::fs::write(path, text).map_err(|e| BenchError::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_request_target_grows_with_pages_of_a_thousand() {
+        assert_eq!(request_target(100), 11);
+        assert_eq!(request_target(1000), 11);
+        assert_eq!(request_target(10_000), 20);
+        assert_eq!(request_target(10_001), 21);
+    }
+
+    #[test]
+    fn the_summary_line_gives_the_number_of_moves() {
+        let out = "~ a\n~ b\n\nPlan: 2 to move, 0 unchanged, 0 blocked.\n";
+        assert_eq!(planned_moves(out), Some(2));
+        assert_eq!(planned_moves("Plan: 10000 to move.\n"), Some(10_000));
+        assert_eq!(planned_moves("nothing here\n"), None);
+    }
+}
