@@ -19,7 +19,7 @@ use rand::{Rng, SeedableRng};
 
 const CLOUD: &str = r#"
 seed: 3
-time_scale: 20
+time_scale: 5
 timings:
   boot: 10s
   stop: 4s
@@ -49,7 +49,7 @@ defaults:
   strategy: snapshot
   source_after: delete
 limits:
-  concurrency: 8
+  concurrency: 4
   requests_per_second: 200
 moves:
   - select: {name: "vm-*"}
@@ -59,7 +59,16 @@ moves:
 fn apply(dir: &Path, env: &[(String, String)]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_azmove"))
         .current_dir(dir)
-        .args(["apply", "plan.yaml", "--yes", "--allow-blocked", "--poll-min", "50ms", "--poll-max", "400ms"])
+        .args([
+            "apply",
+            "plan.yaml",
+            "--yes",
+            "--allow-blocked",
+            "--poll-min",
+            "50ms",
+            "--poll-max",
+            "400ms",
+        ])
         .env_clear()
         .envs(env.iter().cloned())
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -76,9 +85,15 @@ fn assert_nothing_lost(originals: &[Server], now: &[Server], when: &str) {
     for o in originals {
         let present = now.iter().any(|s| s.id == o.id);
         let replaced = reps.get(&o.id).is_some_and(|r| {
-            r.iter().any(|s| s.status == "ACTIVE" && s.availability_zone.as_deref() == Some("nova2"))
+            r.iter()
+                .any(|s| s.status == "ACTIVE" && s.availability_zone.as_deref() == Some("nova2"))
         });
-        assert!(present || replaced, "{when}: {} ({}) is gone without an ACTIVE replacement", o.name, o.id);
+        assert!(
+            present || replaced,
+            "{when}: {} ({}) is gone without an ACTIVE replacement",
+            o.name,
+            o.id
+        );
     }
 }
 
@@ -104,7 +119,11 @@ async fn killed_thirty_times_then_finished_without_duplicates_or_losses() {
             }
         }
         let _ = child.wait();
-        assert_nothing_lost(&originals, &servers(&cloud.client).await, &format!("after kill {kill}"));
+        assert_nothing_lost(
+            &originals,
+            &servers(&cloud.client).await,
+            &format!("after kill {kill}"),
+        );
     }
 
     // Run to the end (a few times at most: a run may find a server busy
@@ -112,7 +131,11 @@ async fn killed_thirty_times_then_finished_without_duplicates_or_losses() {
     let mut done = false;
     for _ in 0..6 {
         let status = apply(dir.path(), &env).wait().expect("runs");
-        assert_nothing_lost(&originals, &servers(&cloud.client).await, "after a full run");
+        assert_nothing_lost(
+            &originals,
+            &servers(&cloud.client).await,
+            "after a full run",
+        );
         if status.code() == Some(0) {
             let (cs, _) = plan(&cloud.client, PLAN).await;
             if cs.summary.to_move == 0 && cs.summary.blocked == 0 {
@@ -127,22 +150,44 @@ async fn killed_thirty_times_then_finished_without_duplicates_or_losses() {
     let now = servers(&cloud.client).await;
     let reps = replacements(&now);
     for o in &originals {
-        assert!(now.iter().all(|s| s.id != o.id), "{} was not deleted", o.name);
+        assert!(
+            now.iter().all(|s| s.id != o.id),
+            "{} was not deleted",
+            o.name
+        );
         let r = reps.get(&o.id).map(Vec::as_slice).unwrap_or_default();
         assert_eq!(r.len(), 1, "{} has {} replacements", o.name, r.len());
         assert_eq!(r[0].status, "ACTIVE");
-        assert_eq!(r[0].metadata.get(tags::TARGET).map(String::as_str), Some("nova2"));
+        assert_eq!(
+            r[0].metadata.get(tags::TARGET).map(String::as_str),
+            Some("nova2")
+        );
     }
-    assert!(azmove_images(&cloud.client, "nova2").await.is_empty(), "snapshots were left behind");
+    assert!(
+        azmove_images(&cloud.client, "nova2").await.is_empty(),
+        "snapshots were left behind"
+    );
     let stats = cloud.sim.stats();
     let (img_created, img_deleted) = balance(&cloud.sim, "image");
     assert_eq!(img_created, img_deleted);
     let originals_ids: BTreeSet<&str> = originals.iter().map(|s| s.id.as_str()).collect();
-    let created: BTreeSet<&str> = stats.created.iter().filter(|e| e.kind == "server").map(|e| e.id.as_str()).collect();
-    let deleted_replacements =
-        stats.deleted.iter().filter(|e| e.kind == "server" && !originals_ids.contains(e.id.as_str())).count();
+    let created: BTreeSet<&str> = stats
+        .created
+        .iter()
+        .filter(|e| e.kind == "server")
+        .map(|e| e.id.as_str())
+        .collect();
+    let deleted_replacements = stats
+        .deleted
+        .iter()
+        .filter(|e| e.kind == "server" && !originals_ids.contains(e.id.as_str()))
+        .count();
     assert_eq!(created.len(), 50, "replacements were booted more than once");
-    assert_eq!(created.len() - deleted_replacements, 50, "replacements made and not deleted");
+    assert_eq!(
+        created.len() - deleted_replacements,
+        50,
+        "replacements made and not deleted"
+    );
     eprintln!(
         "30 kills ({finished_early} runs had finished before their kill); {} servers and {} images created",
         created.len(),

@@ -76,7 +76,13 @@ async fn every_server_is_moved_or_left_intact_and_reported() {
     assert_eq!(report.servers.len(), 40);
     assert!(!report.is_success(), "doomed cannot succeed");
 
-    let by_name = |n: &str| report.servers.iter().find(|s| s.name == n).expect("reported");
+    let by_name = |n: &str| {
+        report
+            .servers
+            .iter()
+            .find(|s| s.name == n)
+            .expect("reported")
+    };
     let doomed = by_name("doomed");
     assert_eq!(doomed.outcome, ServerOutcome::Failed);
     let message = doomed.message.as_deref().unwrap_or_default();
@@ -84,53 +90,113 @@ async fn every_server_is_moved_or_left_intact_and_reported() {
     assert!(message.contains("3 attempts"), "{message}");
     let follower = by_name("follower");
     assert_eq!(follower.outcome, ServerOutcome::Skipped);
-    assert!(follower.message.as_deref().unwrap_or_default().contains("doomed"), "{follower:?}");
+    assert!(
+        follower
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("doomed"),
+        "{follower:?}"
+    );
 
     let after = servers(&cloud.client).await;
     let reps = replacements(&after);
     let mut moved = 0;
     for original in &before {
-        let r = report.servers.iter().find(|s| s.source_id.as_ref() == Some(&original.id)).expect("every server is reported");
+        let r = report
+            .servers
+            .iter()
+            .find(|s| s.source_id.as_ref() == Some(&original.id))
+            .expect("every server is reported");
         let now = after.iter().find(|s| s.id == original.id);
         let its_reps = reps.get(&original.id).cloned().unwrap_or_default();
         match r.outcome {
             ServerOutcome::Moved => {
                 moved += 1;
-                assert!(now.is_none(), "{} was moved but its source is still there", original.name);
-                assert_eq!(its_reps.len(), 1, "{} has {} replacements", original.name, its_reps.len());
+                assert!(
+                    now.is_none(),
+                    "{} was moved but its source is still there",
+                    original.name
+                );
+                assert_eq!(
+                    its_reps.len(),
+                    1,
+                    "{} has {} replacements",
+                    original.name,
+                    its_reps.len()
+                );
                 assert_eq!(its_reps[0].status, "ACTIVE");
                 assert_eq!(its_reps[0].availability_zone.as_deref(), Some("nova2"));
             }
             ServerOutcome::Failed | ServerOutcome::Skipped => {
-                let now = now.unwrap_or_else(|| panic!("{} failed and its source is lost", original.name));
+                let now = now
+                    .unwrap_or_else(|| panic!("{} failed and its source is lost", original.name));
                 assert_eq!(now.status, "ACTIVE", "{} was not restarted", original.name);
                 assert_eq!(now.availability_zone, original.availability_zone);
-                assert!(!now.metadata.contains_key(tags::STOPPED_BY), "{} keeps the stop tag", original.name);
-                assert!(its_reps.is_empty(), "{} left a replacement behind", original.name);
-                assert!(r.message.is_some(), "{} is reported without a reason", original.name);
+                assert!(
+                    !now.metadata.contains_key(tags::STOPPED_BY),
+                    "{} keeps the stop tag",
+                    original.name
+                );
+                assert!(
+                    its_reps.is_empty(),
+                    "{} left a replacement behind",
+                    original.name
+                );
+                assert!(
+                    r.message.is_some(),
+                    "{} is reported without a reason",
+                    original.name
+                );
             }
             other => panic!("{} ended {other:?}", original.name),
         }
     }
     assert_eq!(moved, report.counts.moved);
-    assert!(moved >= 30, "only {moved} of 38 movable servers moved:\n{}", report.render_text());
-    assert!(azmove_images(&cloud.client, "nova2").await.is_empty(), "snapshots were left behind");
+    assert!(
+        moved >= 30,
+        "only {moved} of 38 movable servers moved:\n{}",
+        report.render_text()
+    );
+    assert!(
+        azmove_images(&cloud.client, "nova2").await.is_empty(),
+        "snapshots were left behind"
+    );
 
     // What was created was deleted, except one replacement per moved server.
     let stats = cloud.sim.stats();
     let (img_created, img_deleted) = balance(&cloud.sim, "image");
     assert_eq!(img_created, img_deleted);
-    let created: BTreeSet<&str> = stats.created.iter().filter(|e| e.kind == "server").map(|e| e.id.as_str()).collect();
-    let deleted_replacements = stats.deleted.iter().filter(|e| e.kind == "server" && created.contains(e.id.as_str())).count();
+    let created: BTreeSet<&str> = stats
+        .created
+        .iter()
+        .filter(|e| e.kind == "server")
+        .map(|e| e.id.as_str())
+        .collect();
+    let deleted_replacements = stats
+        .deleted
+        .iter()
+        .filter(|e| e.kind == "server" && created.contains(e.id.as_str()))
+        .count();
     assert_eq!(created.len() - deleted_replacements, moved);
 
     // The faults really happened.
     let faults = &stats.faults_injected;
-    let count = |prefix: &str| faults.iter().filter(|(k, _)| k.contains(prefix)).map(|(_, v)| *v).sum::<u64>();
+    let count = |prefix: &str| {
+        faults
+            .iter()
+            .filter(|(k, _)| k.contains(prefix))
+            .map(|(_, v)| *v)
+            .sum::<u64>()
+    };
     assert!(count("snapshot") > 0, "{faults:?}");
     assert!(count("boot") > 3, "{faults:?}");
     assert!(count("429") > 0, "{faults:?}");
     assert!(count("503") > 0, "{faults:?}");
-    assert!(stats.responses_by_status.get("401").copied().unwrap_or(0) > 0, "no token expired: {:?}", stats.responses_by_status);
+    assert!(
+        stats.responses_by_status.get("401").copied().unwrap_or(0) > 0,
+        "no token expired: {:?}",
+        stats.responses_by_status
+    );
     cloud.sim.shutdown().await;
 }

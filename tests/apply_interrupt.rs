@@ -34,6 +34,10 @@ networks:
   - {name: net1, shared: true, subnets: [{name: sub1, cidr: 10.0.0.0/24}]}
 servers:
   - generate: {count: 10, name: "vm-{i:02}", availability_zone: nova, flavor: m1.tiny, image: cirros, networks: [net1]}
+faults:
+  # The first two server actions (the first two os-stop) take 3 s to answer,
+  # so that Ctrl-C finds calls in flight.
+  - latency: {delay: 3s, method: POST, path: "^/servers/[^/]+/action$", calls: {from: 1, to: 2}}
 "#;
 
 const PLAN: &str = r#"
@@ -48,7 +52,17 @@ moves:
 fn spawn(dir: &Path, env: &[(String, String)]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_azmove"))
         .current_dir(dir)
-        .args(["apply", "plan.yaml", "--yes", "--report", "report.json", "--poll-min", "100ms", "--poll-max", "1s"])
+        .args([
+            "apply",
+            "plan.yaml",
+            "--yes",
+            "--report",
+            "report.json",
+            "--poll-min",
+            "100ms",
+            "--poll-max",
+            "1s",
+        ])
         .env_clear()
         .envs(env.iter().cloned())
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -61,18 +75,41 @@ fn spawn(dir: &Path, env: &[(String, String)]) -> Child {
 }
 
 fn interrupt(child: &Child) {
-    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill -INT");
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
     assert!(status.success());
 }
 
+/// Run again until done. After an exit at once, a source may still be
+/// powering off; plan then reports it busy (exit 3) until the stop ends.
 async fn finish(dir: &Path, env: &[(String, String)], cloud: &TestCloud) {
-    let out = spawn(dir, env).wait_with_output().expect("runs");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let mut out = spawn(dir, env).wait_with_output().expect("runs");
+    for _ in 0..5 {
+        if out.status.code() != Some(3) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        out = spawn(dir, env).wait_with_output().expect("runs");
+    }
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let now = servers(&cloud.client).await;
     let reps = replacements(&now);
     assert_eq!(reps.len(), 10);
-    assert!(reps.values().all(|r| r.len() == 1 && r[0].status == "ACTIVE"));
-    assert!(now.iter().all(|s| s.name.starts_with("vm-") && s.availability_zone.as_deref() == Some("nova2")));
+    assert!(
+        reps.values()
+            .all(|r| r.len() == 1 && r[0].status == "ACTIVE")
+    );
+    assert!(
+        now.iter()
+            .all(|s| s.name.starts_with("vm-") && s.availability_zone.as_deref() == Some("nova2"))
+    );
     assert!(azmove_images(&cloud.client, "nova2").await.is_empty());
 }
 
@@ -84,25 +121,60 @@ async fn first_ctrl_c_stops_gracefully_and_tells_how_to_resume() {
     let env = os_env(&cloud.sim);
 
     let child = spawn(dir.path(), &env);
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
     interrupt(&child);
     let out = child.wait_with_output().expect("exits");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(4), "stdout:\n{stdout}\nstderr:\n{stderr}");
-    assert!(stderr.contains("Stopping: no new server starts"), "{stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("Stopping: no new server starts"),
+        "{stderr}"
+    );
     assert!(stdout.contains("Apply interrupted"), "{stdout}");
-    assert!(stdout.contains("To continue, run: azmove apply plan.yaml"), "{stdout}");
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).expect("report")).expect("json");
+    assert!(
+        stdout.contains("To continue, run: azmove apply plan.yaml"),
+        "{stdout}"
+    );
+    // The calls in flight were let finish: both sources were asked to stop,
+    // and their steps ended at the wait, not in the middle of the call.
+    assert!(
+        stderr.contains("vm-01: interrupted") && stderr.contains("vm-02: interrupted"),
+        "{stderr}"
+    );
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("report.json")).expect("report"),
+    )
+    .expect("json");
     assert_eq!(report["interrupted"], true);
-    let not_done: Vec<_> =
-        report["servers"].as_array().expect("servers").iter().filter(|s| s["outcome"] == "interrupted").collect();
+    let not_done: Vec<_> = report["servers"]
+        .as_array()
+        .expect("servers")
+        .iter()
+        .filter(|s| s["outcome"] == "interrupted")
+        .collect();
     assert!(!not_done.is_empty(), "{report}");
     // Nothing was started after the interruption: at most two were in flight.
-    let started = report["servers"].as_array().expect("servers").iter().filter(|s| !s["steps"].as_array().is_none_or(Vec::is_empty)).count();
+    let started = report["servers"]
+        .as_array()
+        .expect("servers")
+        .iter()
+        .filter(|s| !s["steps"].as_array().is_none_or(Vec::is_empty))
+        .count();
     assert!(started < 10, "{started} servers were started");
 
+    // The graceful stop left nothing busy: the very next run goes through.
+    let out = spawn(dir.path(), &env).wait_with_output().expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     finish(dir.path(), &env, &cloud).await;
     cloud.sim.shutdown().await;
 }
@@ -115,9 +187,10 @@ async fn second_ctrl_c_exits_at_once_and_a_rerun_finishes() {
     let env = os_env(&cloud.sim);
 
     let child = spawn(dir.path(), &env);
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
     interrupt(&child);
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The calls in flight take seconds more: this one does not wait for them.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     interrupt(&child);
     let out = child.wait_with_output().expect("exits");
     let stderr = String::from_utf8_lossy(&out.stderr);

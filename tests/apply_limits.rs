@@ -77,12 +77,24 @@ async fn two_hundred_servers_never_exceed_any_limit() {
 
     let stats = cloud.sim.stats();
     let ops = &stats.operations;
-    assert!(ops.max_in_flight <= 8, "{} operations at once", ops.max_in_flight);
-    for (az, n) in ops.max_in_flight_by_source_az.iter().chain(&ops.max_in_flight_by_target_az) {
+    assert!(
+        ops.max_in_flight <= 8,
+        "{} operations at once",
+        ops.max_in_flight
+    );
+    for (az, n) in ops
+        .max_in_flight_by_source_az
+        .iter()
+        .chain(&ops.max_in_flight_by_target_az)
+    {
         assert!(*n <= 3, "{n} operations at once in {az}");
     }
     // The limits were reached, not just respected by going slowly.
-    assert!(ops.max_in_flight >= 6, "only {} operations at once", ops.max_in_flight);
+    assert!(
+        ops.max_in_flight >= 6,
+        "only {} operations at once",
+        ops.max_in_flight
+    );
     assert!(
         stats.max_requests_per_second <= 5,
         "{} requests within one second",
@@ -92,17 +104,30 @@ async fn two_hundred_servers_never_exceed_any_limit() {
     // `after`: no app server started before every db server was done,
     // as the engine recorded it ...
     let finish = |s: &azmove::apply::report::ServerReport| {
-        s.steps.last().and_then(|l| l.elapsed_s.map(|e| l.started_s + e)).expect("finished")
+        s.steps
+            .last()
+            .and_then(|l| l.elapsed_s.map(|e| l.started_s + e))
+            .expect("finished")
     };
-    let start_of = |s: &azmove::apply::report::ServerReport| s.steps.first().map(|f| f.started_s).expect("started");
-    let db_done = report.servers.iter().filter(|s| s.name.starts_with("db-")).map(finish).fold(0.0, f64::max);
+    let start_of = |s: &azmove::apply::report::ServerReport| {
+        s.steps.first().map(|f| f.started_s).expect("started")
+    };
+    let db_done = report
+        .servers
+        .iter()
+        .filter(|s| s.name.starts_with("db-"))
+        .map(finish)
+        .fold(0.0, f64::max);
     let app_start = report
         .servers
         .iter()
         .filter(|s| s.name.starts_with("app-"))
         .map(start_of)
         .fold(f64::INFINITY, f64::min);
-    assert!(db_done <= app_start, "an app server started at {app_start}s, the last db finished at {db_done}s");
+    assert!(
+        db_done <= app_start,
+        "an app server started at {app_start}s, the last db finished at {db_done}s"
+    );
     // ... and as the cloud saw it: every db replacement existed before the
     // first app snapshot was requested.
     let last_db_server = stats
@@ -117,7 +142,12 @@ async fn two_hundred_servers_never_exceed_any_limit() {
         .expect("app snapshots");
     assert!(last_db_server < first_app_image);
 
-    assert!(report.servers.iter().all(|s| s.outcome == ServerOutcome::Moved));
+    assert!(
+        report
+            .servers
+            .iter()
+            .all(|s| s.outcome == ServerOutcome::Moved)
+    );
     let (img_created, img_deleted) = balance(&cloud.sim, "image");
     assert_eq!(img_created, 200);
     assert_eq!(img_deleted, 200);

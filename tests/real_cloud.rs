@@ -17,19 +17,23 @@
 #[path = "cloud/os_http.rs"]
 mod os_http;
 
+#[path = "cloud/e2e.rs"]
+mod e2e;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use e2e::{
+    Azmove, Boot, IMAGE, KEYPAIR, NETWORK, Run, SOURCE_AZ, SOURCE_HOSTS, TAG_MOVED_TO,
+    TAG_SOURCE, TAG_TARGET, TARGET_AZ, TARGET_HOST, Who, World, boot_all, guarded, must,
+    new_tag,
+};
 use os_http::{CloudsYaml, Res, Session, compact, real_cloud_or_skip, unique};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-/// The day-1 world created by `tests/cloud/cloud up` (tests/cloud/README.md).
-const IMAGE: &str = "cirros";
+/// The flavor of the day-1 world the raw-HTTP tests boot with.
 const FLAVOR: &str = "m1.tiny";
-const NETWORK: &str = "net1";
-const KEYPAIR: &str = "azmove-key";
-const SOURCE_HOSTS: [&str; 2] = ["node-27", "node-28"];
-const TARGET_HOST: &str = "node-31";
 
 const BOOT_LIMIT: Duration = Duration::from_secs(240);
 const IMAGE_LIMIT: Duration = Duration::from_secs(240);
@@ -474,9 +478,13 @@ async fn azmove_client_reads_the_real_cloud() {
         })
         .await
         .expect("servers of every project");
+    // (other tests may delete their servers in between: gone is fine, another
+    // server under the same id is not)
     for s in servers.iter().take(5) {
         let one = admin.get_server(&s.id).await.expect("server show");
-        assert_eq!(one.map(|o| o.id), Some(s.id.clone()));
+        if let Some(one) = one {
+            assert_eq!(one.id, s.id);
+        }
     }
     println!(
         "azmove client: {} servers, {} flavors, {} requests as admin",
@@ -502,4 +510,672 @@ async fn azmove_client(clouds_yaml: &std::path::Path, cloud: &str) -> azmove::op
     azmove::openstack::Client::connect(config, azmove::openstack::ClientOptions::default())
         .await
         .unwrap_or_else(|e| panic!("azmove client login as {cloud}: {e}"))
+}
+
+// ---------------------------------------------------------------------------
+// The real `azmove` binary against the real cloud. azmove acts; the checks go
+// through raw HTTP (tests/cloud/os_http.rs), never through azmove's client.
+// ---------------------------------------------------------------------------
+
+/// The harness world, or `None` after printing the SKIPPED line.
+async fn world_or_skip(test: &str) -> Option<World> {
+    let clouds = real_cloud_or_skip(test).await?;
+    let location = os_http::locate_real_cloud().expect("located by real_cloud_or_skip");
+    Some(World::connect(&clouds, &location.clouds_yaml).await)
+}
+
+fn path_str(p: &std::path::Path) -> &str {
+    p.to_str().expect("temporary paths are UTF-8")
+}
+
+/// The paragraph of `text` (blocks are separated by blank lines) that
+/// mentions `needle`.
+fn paragraph<'a>(text: &'a str, needle: &str) -> &'a str {
+    text.split("\n\n")
+        .find(|p| p.contains(needle))
+        .unwrap_or_else(|| panic!("no paragraph mentions {needle:?} in:\n{text}"))
+}
+
+fn read_report(path: &std::path::Path) -> Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("report {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("report {}: {e}", path.display()))
+}
+
+fn str_of<'a>(v: &'a Value, what: &str) -> &'a str {
+    v.as_str()
+        .unwrap_or_else(|| panic!("{what}: expected a string, got {v}"))
+}
+
+/// The user's metadata (without azmove's tags).
+fn user_metadata(server: &Value) -> BTreeMap<String, Value> {
+    server["metadata"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| !k.starts_with("azmove_"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+fn group_names(server: &Value) -> BTreeSet<String> {
+    server["security_groups"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|g| g["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The replacement of `source` matches it in everything the plan promises to
+/// keep (flavor, network, security groups, key, metadata, name), is ACTIVE in
+/// nova2 and — seen as admin — runs on node-31, booted from a snapshot.
+async fn check_replacement(world: &World, source: &Value, replacement: &Value) {
+    let src_id = str_of(&source["id"], "source id");
+    let rep_id = str_of(&replacement["id"], "replacement id");
+    let what = format!("replacement {rep_id} of {src_id}");
+    // the admin view shows the host
+    let rep = must(e2e::show_server(&world.admin, rep_id).await)
+        .unwrap_or_else(|| panic!("{what} does not exist"));
+    assert_eq!(rep["status"], "ACTIVE", "{what}: {}", compact(&rep));
+    assert_eq!(rep["OS-EXT-AZ:availability_zone"], TARGET_AZ, "{what}");
+    assert_eq!(rep["OS-EXT-SRV-ATTR:host"], TARGET_HOST, "{what}");
+    assert_eq!(rep["name"], source["name"], "{what}: name");
+    assert_eq!(
+        rep["flavor"]["original_name"], source["flavor"]["original_name"],
+        "{what}: flavor"
+    );
+    assert_eq!(rep["key_name"], KEYPAIR, "{what}: key pair");
+    assert_eq!(group_names(&rep), group_names(source), "{what}: security groups");
+    assert_eq!(user_metadata(&rep), user_metadata(source), "{what}: metadata");
+    assert_eq!(rep["metadata"][TAG_SOURCE], src_id, "{what}: {TAG_SOURCE}");
+    assert_eq!(rep["metadata"][TAG_TARGET], TARGET_AZ, "{what}: {TAG_TARGET}");
+    let networks: Vec<&String> = rep["addresses"]
+        .as_object()
+        .map(|a| a.keys().collect())
+        .unwrap_or_default();
+    assert_eq!(networks, [NETWORK], "{what}: networks {}", compact(&rep["addresses"]));
+    // booted from a snapshot that is gone again (keep_snapshot: false)
+    let image = str_of(&rep["image"]["id"], "replacement image id");
+    assert_ne!(Some(image), source["image"]["id"].as_str(), "{what}: image");
+    let r = must(
+        world
+            .admin
+            .get("image", &format!("/v2/images/{image}"), None)
+            .await,
+    );
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{what}: snapshot {image} is left: {}", compact(&r.body));
+    // its port is a new one on net1 with the default security group
+    let ports = must(
+        world
+            .admin
+            .get("network", &format!("/v2.0/ports?device_id={rep_id}"), None)
+            .await
+            .and_then(|r| r.expect_ok("GET /v2.0/ports")),
+    );
+    let ports = ports["ports"].as_array().cloned().unwrap_or_default();
+    assert_eq!(ports.len(), 1, "{what}: ports {}", compact(&Value::Array(ports.clone())));
+    assert_eq!(ports[0]["network_id"], world.net.as_str(), "{what}: port network");
+    assert_eq!(ports[0]["status"], "ACTIVE", "{what}: port status");
+}
+
+/// Servers named `prefix…` that existed at any time since `since` (a Nova
+/// timestamp), deleted ones included: `changes-since` returns those too, to
+/// members as well, so a duplicate that was made and deleted again is seen.
+async fn servers_ever(session: &Session, prefix: &str, since: &str) -> Vec<Value> {
+    let path = format!("/servers/detail?name=^{prefix}&changes-since={since}");
+    let body = must(
+        session
+            .get("compute", &path, Some(e2e::MV))
+            .await
+            .and_then(|r| r.expect_ok(&path)),
+    );
+    body["servers"].as_array().cloned().unwrap_or_default()
+}
+
+/// The earliest `created` of `servers`, for `changes-since`.
+fn earliest_created(servers: &BTreeMap<String, Value>) -> String {
+    servers
+        .values()
+        .map(|s| str_of(&s["created"], "created").to_owned())
+        .min()
+        .expect("at least one server")
+}
+
+/// The classic scenario: a server booted in `nova` with a port on net1,
+/// security group `default`, a key pair and metadata is planned and applied
+/// to `nova2` as admin; once with `source_after: keep` and once (on a
+/// pre-made Neutron port, flavor m1.small) with `source_after: delete`.
+#[tokio::test]
+async fn azmove_moves_the_classic_server() {
+    let Some(world) = world_or_skip("azmove_moves_the_classic_server").await else {
+        return;
+    };
+    let tag = new_tag("classic");
+    guarded(&world, &tag, classic(&world, &tag)).await;
+}
+
+async fn classic(world: &World, tag: &str) {
+    let admin = &world.admin;
+    let port = must(e2e::create_port(admin, world, &format!("{tag}-port")).await);
+    let metadata = json!({"role": "classic", "owner": "e2e", "tag": tag});
+    let specs = [
+        Boot {
+            metadata: metadata.clone(),
+            ..Boot::new(format!("{tag}-keep"))
+        },
+        Boot {
+            flavor: "m1.small",
+            metadata,
+            port: Some(port.clone()),
+            ..Boot::new(format!("{tag}-del"))
+        },
+    ];
+    let sources = must(boot_all(admin, world, &specs).await);
+    let mut hosts = BTreeMap::new();
+    for (name, s) in &sources {
+        assert_eq!(s["OS-EXT-AZ:availability_zone"], SOURCE_AZ, "{name}");
+        let host = str_of(&s["OS-EXT-SRV-ATTR:host"], "admin sees the host").to_owned();
+        assert!(SOURCE_HOSTS.contains(&host.as_str()), "{name} on {host}");
+        hosts.insert(name.clone(), host);
+    }
+    let keep = &sources[&format!("{tag}-keep")];
+    let del = &sources[&format!("{tag}-del")];
+
+    let az = Azmove::new(world);
+    let plan = az.plan("classic.yaml", tag);
+    let plan = path_str(&plan);
+    let cloud = Who::Admin.cloud();
+
+    // plan: both servers, nova (on their host, visible to admin) → nova2
+    let p = az.run(&["plan", plan, "--os-cloud", cloud, "--detailed-exitcode"]);
+    p.expect_code(2);
+    for (name, s) in &sources {
+        let id = str_of(&s["id"], "id");
+        let line = p
+            .stdout
+            .lines()
+            .find(|l| l.contains(name.as_str()) && l.contains(id))
+            .unwrap_or_else(|| panic!("the plan does not name {name} ({id}):\n{}", p.stdout));
+        let from = format!("{SOURCE_AZ}/{}", hosts[name]);
+        assert!(
+            line.contains(&from) && line.contains(&format!("→ {TARGET_AZ}")),
+            "plan line for {name}: {line}"
+        );
+    }
+    assert!(p.stdout.contains("Plan: 2 to move, 0 unchanged, 0 blocked."), "{}", p.stdout);
+
+    // apply
+    let report = az.path("report.json");
+    let journal = az.path("journal");
+    let a = az.run(&[
+        "apply", plan, "--os-cloud", cloud, "--yes",
+        "--journal-dir", path_str(&journal), "--report", path_str(&report),
+    ]);
+    a.expect_code(0);
+    let report = read_report(&report);
+    assert_eq!(report["counts"]["moved"], 2, "{}", compact(&report["counts"]));
+
+    // what the cloud says
+    let now = e2e::list_servers(admin, tag, false).await;
+    let now = must(now);
+    for (name, source) in &sources {
+        let reps = e2e::replacements_of(&now, str_of(&source["id"], "id"));
+        assert_eq!(reps.len(), 1, "{name}: replacements {reps:?}");
+        check_replacement(world, source, reps[0]).await;
+        let reported = report["servers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s["source_id"] == source["id"])
+            .unwrap_or_else(|| panic!("{name} is not in the report"));
+        assert_eq!(reported["replacement_id"], reps[0]["id"], "{name}: report");
+        assert_eq!(reported["outcome"], "moved", "{name}: report");
+    }
+
+    // source_after: keep → stopped (it was stopped for the snapshot), still
+    // in nova, tagged with its replacement
+    let keep_id = str_of(&keep["id"], "id");
+    let kept = must(e2e::show_server(admin, keep_id).await).expect("the kept source exists");
+    let keep_rep = e2e::replacements_of(&now, keep_id)[0]["id"].clone();
+    assert_eq!(kept["status"], "SHUTOFF", "kept source {keep_id}");
+    assert_eq!(kept["OS-EXT-AZ:availability_zone"], SOURCE_AZ);
+    assert_eq!(kept["metadata"][TAG_MOVED_TO], keep_rep, "kept source {keep_id}");
+    // source_after: delete → gone; its pre-made port is left alone
+    let del_id = str_of(&del["id"], "id");
+    assert!(
+        must(e2e::show_server(admin, del_id).await).is_none(),
+        "source {del_id} was not deleted"
+    );
+    let r = must(admin.get("network", &format!("/v2.0/ports/{port}"), None).await);
+    assert_eq!(r.status, StatusCode::OK, "the pre-made port {port} was deleted");
+
+    // no snapshot left, nothing else named with the tag
+    let ids: BTreeSet<String> = sources
+        .values()
+        .map(|s| str_of(&s["id"], "id").to_owned())
+        .collect();
+    let left = must(e2e::leftover_snapshots(admin, tag, &ids).await);
+    assert!(left.is_empty(), "snapshots left behind: {left:?}");
+    assert_eq!(now.len(), 3, "servers named {tag}*: kept source + 2 replacements");
+
+    // converged: planning again finds nothing to do
+    let again = az.run(&["plan", plan, "--os-cloud", cloud, "--detailed-exitcode"]);
+    again.expect_code(0);
+    assert!(again.stdout.contains("No changes"), "{}", again.stdout);
+}
+
+/// Twelve servers moved by a project member in four `after` stages under
+/// `concurrency: 4` and `per_az: {nova2: 3}`; a thirteenth server that the
+/// selector must not pick (right name, wrong metadata) stays.
+#[tokio::test]
+async fn azmove_moves_a_fleet_in_order_within_limits() {
+    let Some(world) = world_or_skip("azmove_moves_a_fleet_in_order_within_limits").await else {
+        return;
+    };
+    let tag = new_tag("fleet");
+    guarded(&world, &tag, fleet(&world, &tag)).await;
+}
+
+/// The fleet's stages in `after` order: (name part, count, role).
+const FLEET: [(&str, usize, &str); 4] =
+    [("db", 3, "database"), ("mq", 1, "queue"), ("app", 4, "app"), ("web", 4, "web")];
+/// Which stages each stage waits for (tests/cloud/plans/fleet.yaml).
+const FLEET_AFTER: [(&str, &[&str]); 3] =
+    [("mq", &["db"]), ("app", &["db", "mq"]), ("web", &["app"])];
+/// `per_az: {nova2: 3}` is the tighter of the two limits.
+const FLEET_IN_FLIGHT: usize = 3;
+
+fn fleet_name(tag: &str, stage: &str, i: usize, count: usize) -> String {
+    if count == 1 {
+        format!("{tag}-{stage}")
+    } else {
+        format!("{tag}-{stage}-{i}")
+    }
+}
+
+async fn fleet(world: &World, tag: &str) {
+    let member = &world.member;
+    let mut specs = Vec::new();
+    let mut stage_of = BTreeMap::new();
+    for (stage, count, role) in FLEET {
+        for i in 0..count {
+            let name = fleet_name(tag, stage, i, count);
+            stage_of.insert(name.clone(), stage);
+            specs.push(Boot {
+                metadata: json!({"role": role, "tag": tag}),
+                ..Boot::new(name)
+            });
+        }
+    }
+    let decoy = format!("{tag}-db-cache");
+    specs.push(Boot {
+        metadata: json!({"role": "cache"}),
+        ..Boot::new(decoy.clone())
+    });
+    let sources = must(boot_all(member, world, &specs).await);
+    let since = earliest_created(&sources);
+
+    let az = Azmove::new(world);
+    let plan = az.plan("fleet.yaml", tag);
+    let plan = path_str(&plan);
+    let cloud = Who::Member.cloud();
+    let p = az.run(&["plan", plan, "--os-cloud", cloud, "--detailed-exitcode"]);
+    p.expect_code(2);
+    assert!(p.stdout.contains("Plan: 12 to move, 0 unchanged, 0 blocked."), "{}", p.stdout);
+    assert!(!p.stdout.contains(&decoy), "the decoy was selected:\n{}", p.stdout);
+    assert!(!p.stdout.contains("node-"), "a member's plan shows hosts:\n{}", p.stdout);
+
+    let report_path = az.path("report.json");
+    let a = az.run(&[
+        "apply", plan, "--os-cloud", cloud, "--yes",
+        "--journal-dir", path_str(&az.path("journal")), "--report", path_str(&report_path),
+    ]);
+    a.expect_code(0);
+    let report = read_report(&report_path);
+    assert_eq!(report["counts"]["moved"], 12, "{}", compact(&report["counts"]));
+
+    // every source has exactly one replacement, ever (deleted ones included)
+    let ever = servers_ever(member, tag, &since).await;
+    let now = must(e2e::list_servers(member, tag, false).await);
+    let mut replacement_of = BTreeMap::new();
+    for (name, source) in sources.iter().filter(|(n, _)| **n != decoy) {
+        let id = str_of(&source["id"], "id");
+        let made = e2e::replacements_of(&ever, id);
+        assert_eq!(made.len(), 1, "{name}: replacements ever made: {}", made.len());
+        let rep = made[0];
+        assert_eq!(rep["status"], "ACTIVE", "{name}: {}", compact(rep));
+        assert_eq!(rep["OS-EXT-AZ:availability_zone"], TARGET_AZ, "{name}");
+        assert_eq!(rep["name"], name.as_str());
+        assert_eq!(user_metadata(rep), user_metadata(source), "{name}: metadata");
+        replacement_of.insert(name.clone(), rep.clone());
+        let src_now = must(e2e::show_server(member, id).await);
+        if stage_of[name] == "web" {
+            assert!(src_now.is_none(), "{name}: source_after delete left {id}");
+        } else {
+            let src_now = src_now.unwrap_or_else(|| panic!("{name}: kept source {id} is gone"));
+            assert_eq!(src_now["status"], "SHUTOFF", "{name}");
+            assert_eq!(src_now["metadata"][TAG_MOVED_TO], rep["id"], "{name}");
+        }
+    }
+    let untouched = must(e2e::show_server(member, str_of(&sources[&decoy]["id"], "id")).await)
+        .expect("the decoy exists");
+    assert_eq!(untouched["status"], "ACTIVE");
+    assert_eq!(untouched["OS-EXT-AZ:availability_zone"], SOURCE_AZ);
+    assert_eq!(now.len(), 12 + 8 + 1, "replacements + kept sources + decoy");
+
+    // `after`, as the cloud recorded it: a stage's first action on any of its
+    // sources (stop, or createImage for the web servers) comes no earlier than
+    // the launch of every replacement of the stages it waits for; and the
+    // [first action, replacement launched] windows never overlap more than
+    // the limits allow. Nova keeps whole seconds, so ties count as ordered.
+    let mut window = BTreeMap::new();
+    for (name, source) in sources.iter().filter(|(n, _)| **n != decoy) {
+        let actions = must(e2e::instance_actions(member, str_of(&source["id"], "id")).await);
+        let first = actions
+            .iter()
+            .filter(|(action, _)| action != "create")
+            .map(|(_, at)| must(e2e::second(at)))
+            .min()
+            .unwrap_or_else(|| panic!("{name}: no action after create: {actions:?}"));
+        let launched = must(e2e::second(str_of(
+            &replacement_of[name]["OS-SRV-USG:launched_at"],
+            "launched_at",
+        )));
+        window.insert(name.clone(), (first, launched));
+    }
+    for (stage, waits_for) in FLEET_AFTER {
+        for (name, (first, _)) in window.iter().filter(|(n, _)| stage_of[*n] == stage) {
+            for (pre, (_, launched)) in
+                window.iter().filter(|(n, _)| waits_for.contains(&stage_of[*n]))
+            {
+                assert!(
+                    first >= launched,
+                    "{name} started at {first}, before {pre}'s replacement was launched at {launched}"
+                );
+            }
+        }
+    }
+    let api_peak = peak(window.values().cloned());
+    assert!(api_peak <= FLEET_IN_FLIGHT, "{api_peak} servers in flight at once (cloud timestamps)");
+
+    // the same from azmove's own report, at finer resolution
+    let mut spans = BTreeMap::new();
+    for s in report["servers"].as_array().into_iter().flatten() {
+        let steps = s["steps"].as_array().cloned().unwrap_or_default();
+        let start = steps.iter().filter_map(|t| t["started_s"].as_f64()).fold(f64::MAX, f64::min);
+        let end = steps
+            .iter()
+            .filter_map(|t| Some(t["started_s"].as_f64()? + t["elapsed_s"].as_f64()?))
+            .fold(0.0, f64::max);
+        spans.insert(str_of(&s["name"], "report name").to_owned(), (start, end));
+    }
+    for (stage, waits_for) in FLEET_AFTER {
+        for (name, (start, _)) in spans.iter().filter(|(n, _)| stage_of.get(*n) == Some(&stage)) {
+            for (pre, (_, end)) in spans
+                .iter()
+                .filter(|(n, _)| stage_of.get(*n).is_some_and(|s| waits_for.contains(s)))
+            {
+                assert!(start >= end, "report: {name} started at {start}s, {pre} ended at {end}s");
+            }
+        }
+    }
+    let report_peak = peak(spans.values().copied());
+    assert!(report_peak <= FLEET_IN_FLIGHT, "report: {report_peak} servers in flight at once");
+    println!("fleet: at most {api_peak} in flight (cloud), {report_peak} (report)");
+
+    let ids: BTreeSet<String> = sources
+        .values()
+        .map(|s| str_of(&s["id"], "id").to_owned())
+        .collect();
+    let left = must(e2e::leftover_snapshots(member, tag, &ids).await);
+    assert!(left.is_empty(), "snapshots left behind: {left:?}");
+
+    let again = az.run(&["plan", plan, "--os-cloud", cloud, "--detailed-exitcode"]);
+    again.expect_code(0);
+    assert!(again.stdout.contains("No changes"), "{}", again.stdout);
+}
+
+/// The most windows `[start, end)` open at one time; an end and a start at
+/// the same instant do not overlap.
+fn peak<T: PartialOrd>(windows: impl Iterator<Item = (T, T)>) -> usize {
+    let mut events: Vec<(T, i32)> = windows.flat_map(|(a, b)| [(a, 1), (b, -1)]).collect();
+    events.sort_by(|x, y| {
+        x.0.partial_cmp(&y.0)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(x.1.cmp(&y.1))
+    });
+    let mut open = 0i32;
+    let mut most = 0i32;
+    for (_, d) in events {
+        open += d;
+        most = most.max(open);
+    }
+    usize::try_from(most).unwrap_or(0)
+}
+
+/// What azmove must refuse on the real cloud, with a message that says why:
+/// an unknown server, a name two servers share (both ids listed), a target AZ
+/// that does not exist, a server booted from a Cinder volume. Exit code 3
+/// without `--allow-blocked`, and nothing is touched; with it, only the one
+/// movable server moves.
+#[tokio::test]
+async fn azmove_blocks_what_it_cannot_move() {
+    let Some(world) = world_or_skip("azmove_blocks_what_it_cannot_move").await else {
+        return;
+    };
+    let tag = new_tag("blocked");
+    guarded(&world, &tag, blocked(&world, &tag)).await;
+}
+
+async fn blocked(world: &World, tag: &str) {
+    let member = &world.member;
+    let volume = must(e2e::create_boot_volume(member, world, &format!("{tag}-disk")).await);
+    let twin = format!("{tag}-twin");
+    let specs = [
+        Boot::new(twin.clone()),
+        Boot::new(twin.clone()),
+        Boot::new(format!("{tag}-lost")),
+        Boot {
+            volume: Some(volume),
+            ..Boot::new(format!("{tag}-vol"))
+        },
+        Boot::new(format!("{tag}-good")),
+    ];
+    let ids = futures::future::try_join_all(specs.iter().map(|s| e2e::boot(member, world, s)));
+    let ids = must(ids.await);
+    let servers = futures::future::try_join_all(
+        ids.iter().map(|id| member.wait_server(id, &["ACTIVE"], e2e::LIMIT)),
+    );
+    let servers = must(servers.await);
+    let by_name = |name: &str| -> &Value {
+        servers
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("{name} was booted"))
+    };
+    let vol = by_name(&format!("{tag}-vol"));
+    assert!(
+        vol["image"].as_str() == Some("") || vol["image"].is_null() || vol["image"] == json!(""),
+        "a volume-backed server has no image: {}",
+        compact(&vol["image"])
+    );
+
+    let az = Azmove::new(world);
+    let plan = az.plan("blocked.yaml", tag);
+    let plan = path_str(&plan);
+    let cloud = Who::Member.cloud();
+    let p = az.run(&["plan", plan, "--os-cloud", cloud]);
+    p.expect_code(3);
+    assert!(p.stdout.contains("Plan: 1 to move, 0 unchanged, 4 blocked."), "{}", p.stdout);
+
+    let nope = paragraph(&p.stdout, &format!("{tag}-nope"));
+    assert!(nope.contains("no server"), "unknown server: {nope}");
+    let twins = paragraph(&p.stdout, &twin);
+    for id in [&ids[0], &ids[1]] {
+        assert!(twins.contains(id.as_str()), "ambiguous name does not list {id}: {twins}");
+    }
+    let lost = paragraph(&p.stdout, &format!("{tag}-lost"));
+    assert!(
+        lost.contains("`nova9` does not exist") && lost.contains(TARGET_AZ),
+        "missing AZ (and the zones that exist): {lost}"
+    );
+    let vol_text = paragraph(&p.stdout, &format!("{tag}-vol"));
+    assert!(
+        vol_text.contains("volume") && vol_text.contains("not supported yet"),
+        "volume-backed: {vol_text}"
+    );
+
+    // apply refuses the whole plan without --allow-blocked and changes nothing
+    let journal = az.path("journal");
+    let a = az.run(&["apply", plan, "--os-cloud", cloud, "--yes", "--journal-dir", path_str(&journal)]);
+    a.expect_code(3);
+    assert!(a.stderr.contains("--allow-blocked"), "{}", a.stderr);
+    for s in &servers {
+        let id = str_of(&s["id"], "id");
+        let s = must(e2e::show_server(member, id).await).expect("untouched");
+        assert_eq!(s["status"], "ACTIVE", "{id} was touched");
+        assert_eq!(s["OS-EXT-AZ:availability_zone"], SOURCE_AZ);
+    }
+    let ids_set: BTreeSet<String> = ids.iter().cloned().collect();
+    let left = must(e2e::leftover_snapshots(member, tag, &ids_set).await);
+    assert!(left.is_empty(), "apply refused but made snapshots: {left:?}");
+    assert_eq!(must(e2e::list_servers(member, tag, false).await).len(), servers.len());
+
+    // with --allow-blocked only the good server moves
+    let a = az.run(&[
+        "apply", plan, "--os-cloud", cloud, "--yes", "--allow-blocked",
+        "--journal-dir", path_str(&journal),
+    ]);
+    let now = must(e2e::list_servers(member, tag, false).await);
+    let good = by_name(&format!("{tag}-good"));
+    let reps = e2e::replacements_of(&now, str_of(&good["id"], "id"));
+    assert_eq!(reps.len(), 1, "the movable server was not moved:\n{}\n{}", a.stdout, a.stderr);
+    assert_eq!(reps[0]["OS-EXT-AZ:availability_zone"], TARGET_AZ);
+    assert_eq!(now.len(), servers.len() + 1, "only one replacement is made");
+    for s in servers.iter().filter(|s| s["id"] != good["id"]) {
+        let id = str_of(&s["id"], "id");
+        assert!(e2e::replacements_of(&now, id).is_empty(), "blocked {id} was moved");
+        let s = must(e2e::show_server(member, id).await).expect("untouched");
+        assert_eq!(s["status"], "ACTIVE", "blocked {id} was touched");
+    }
+    // blocked entries were accepted, so they do not make the run fail
+    a.expect_code(0);
+}
+
+/// Crash safety: `apply` is killed with SIGKILL three times — while
+/// snapshots are requested, while replacements boot, while sources are
+/// handled — and run again until it finishes. Through the real APIs: one
+/// snapshot request and one replacement per source, ever; no snapshot left;
+/// every source handled exactly once (kept and tagged, or deleted once).
+#[tokio::test]
+async fn azmove_survives_sigkill_and_resumes() {
+    let Some(world) = world_or_skip("azmove_survives_sigkill_and_resumes").await else {
+        return;
+    };
+    let tag = new_tag("crash");
+    guarded(&world, &tag, crash(&world, &tag)).await;
+}
+
+/// Run ids whose journal lines are in `dir`.
+fn journal_runs(dir: &std::path::Path) -> BTreeSet<String> {
+    e2e::journal_events(dir)
+        .iter()
+        .filter_map(|e| e["run"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Start `apply` and SIGKILL it as soon as its journal shows one of `steps`
+/// started. `Some(run)` if it finished before that.
+async fn apply_and_kill(az: &Azmove, args: &[&str], journal: &std::path::Path, steps: &[&str]) -> Option<Run> {
+    let old_runs = journal_runs(journal);
+    let mut running = az.spawn(args, &format!("killed-{}", old_runs.len()));
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(run) = running.try_finished() {
+            return Some(run);
+        }
+        let hit = e2e::journal_events(journal).into_iter().find(|e| {
+            e["event"] == "step_started"
+                && e["run"].as_str().is_some_and(|r| !old_runs.contains(r))
+                && e["step"].as_str().is_some_and(|s| steps.contains(&s))
+        });
+        if let Some(e) = hit {
+            running.kill();
+            println!("killed `{}` at {} of {}", running.line, e["step"], e["name"]);
+            return None;
+        }
+        assert!(start.elapsed() < e2e::RUN_LIMIT, "`{}` neither finished nor reached {steps:?}", running.line);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn crash(world: &World, tag: &str) {
+    let member = &world.member;
+    let mut specs = Vec::new();
+    for i in 0..2 {
+        specs.push(Boot::new(format!("{tag}-k-{i}")));
+    }
+    for i in 0..3 {
+        specs.push(Boot::new(format!("{tag}-d-{i}")));
+    }
+    let sources = must(boot_all(member, world, &specs).await);
+    let since = earliest_created(&sources);
+
+    let az = Azmove::new(world);
+    let plan = az.plan("crash.yaml", tag);
+    let journal = az.path("journal");
+    let args = [
+        "apply", path_str(&plan), "--os-cloud", Who::Member.cloud(), "--yes",
+        "--journal-dir", path_str(&journal),
+    ];
+    let mut finished = None;
+    for steps in [&["snapshot"][..], &["boot in target AZ"], &["handle source"]] {
+        if let Some(run) = apply_and_kill(&az, &args, &journal, steps).await {
+            finished = Some(run);
+            break;
+        }
+    }
+    let mut runs = 0;
+    while finished.as_ref().is_none_or(|r| r.code != Some(0)) {
+        runs += 1;
+        assert!(runs <= 4, "apply did not finish after the kills and {} more runs", runs - 1);
+        if let Some(r) = &finished {
+            println!("`{}` exited {:?}:\n{}\n{}", r.command, r.code, r.stdout, r.stderr);
+        }
+        finished = Some(az.run(&args));
+    }
+
+    let ever = servers_ever(member, tag, &since).await;
+    let now = must(e2e::list_servers(member, tag, false).await);
+    for (name, source) in &sources {
+        let id = str_of(&source["id"], "id");
+        let made = e2e::replacements_of(&ever, id);
+        assert_eq!(made.len(), 1, "{name}: {} replacements were ever made", made.len());
+        let rep = made[0];
+        assert_eq!(rep["status"], "ACTIVE", "{name}: {}", compact(rep));
+        assert_eq!(rep["OS-EXT-AZ:availability_zone"], TARGET_AZ, "{name}");
+        let actions = must(e2e::instance_actions(member, id).await);
+        let count = |what: &str| actions.iter().filter(|(a, _)| a == what).count();
+        assert_eq!(count("createImage"), 1, "{name}: snapshots requested: {actions:?}");
+        let src_now = must(e2e::show_server(member, id).await);
+        if name.contains("-k-") {
+            let src_now = src_now.unwrap_or_else(|| panic!("{name}: kept source is gone"));
+            assert_eq!(src_now["status"], "SHUTOFF", "{name}");
+            assert_eq!(src_now["metadata"][TAG_MOVED_TO], rep["id"], "{name}");
+            assert_eq!(count("delete"), 0, "{name}: {actions:?}");
+        } else {
+            assert!(src_now.is_none(), "{name}: source_after delete left {id}");
+            assert_eq!(count("delete"), 1, "{name}: {actions:?}");
+        }
+    }
+    assert_eq!(now.len(), 5 + 2, "replacements + kept sources");
+    let ids: BTreeSet<String> = sources
+        .values()
+        .map(|s| str_of(&s["id"], "id").to_owned())
+        .collect();
+    let left = must(e2e::leftover_snapshots(member, tag, &ids).await);
+    assert!(left.is_empty(), "snapshots left behind: {left:?}");
+    let again = az.run(&["plan", path_str(&plan), "--os-cloud", Who::Member.cloud(), "--detailed-exitcode"]);
+    again.expect_code(0);
 }

@@ -57,11 +57,18 @@ pub struct ServerList {
 pub trait Cloud: Send + Sync + 'static {
     /// `GET /servers/detail`, every page; with `changes_since` (ISO 8601)
     /// only servers changed since then, deleted ones included.
-    fn servers_changed_since<'a>(&'a self, changes_since: Option<&'a str>) -> BoxFuture<'a, Result<ServerList, Error>>;
+    fn servers_changed_since<'a>(
+        &'a self,
+        changes_since: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<ServerList, Error>>;
     /// `GET /servers/{id}`; `None` when it does not exist.
     fn server<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<Server>, Error>>;
     /// Glance images whose property `key` equals `value`, every page.
-    fn images_with_property<'a>(&'a self, key: &'a str, value: &'a str) -> BoxFuture<'a, Result<Vec<Image>, Error>>;
+    fn images_with_property<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<Image>, Error>>;
     /// `GET /v2/images/{id}`; `None` when it does not exist.
     fn image<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<Image>, Error>>;
     /// `os-stop`.
@@ -88,17 +95,30 @@ pub trait Cloud: Send + Sync + 'static {
         metadata: &'a BTreeMap<String, String>,
     ) -> BoxFuture<'a, Result<(), Error>>;
     /// `DELETE /servers/{id}/metadata/{key}`; a missing key is not an error.
-    fn delete_server_metadata<'a>(&'a self, id: &'a str, key: &'a str) -> BoxFuture<'a, Result<(), Error>>;
+    fn delete_server_metadata<'a>(
+        &'a self,
+        id: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<(), Error>>;
     /// HTTP requests sent so far, when the implementation counts them.
     fn requests_sent(&self) -> Option<u64>;
 }
 
 impl Cloud for crate::openstack::Client {
-    fn servers_changed_since<'a>(&'a self, changes_since: Option<&'a str>) -> BoxFuture<'a, Result<ServerList, Error>> {
+    fn servers_changed_since<'a>(
+        &'a self,
+        changes_since: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<ServerList, Error>> {
         Box::pin(async move {
-            let query = ServerQuery { changes_since: changes_since.map(str::to_string), ..Default::default() };
+            let query = ServerQuery {
+                changes_since: changes_since.map(str::to_string),
+                ..Default::default()
+            };
             let (servers, cloud_time) = self.list_servers_dated(&query).await?;
-            Ok(ServerList { servers, cloud_time })
+            Ok(ServerList {
+                servers,
+                cloud_time,
+            })
         })
     }
 
@@ -106,8 +126,15 @@ impl Cloud for crate::openstack::Client {
         Box::pin(self.get_server(id))
     }
 
-    fn images_with_property<'a>(&'a self, key: &'a str, value: &'a str) -> BoxFuture<'a, Result<Vec<Image>, Error>> {
-        Box::pin(async move { self.list_images(&ImageQuery::with_property(key, value)).await })
+    fn images_with_property<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<Image>, Error>> {
+        Box::pin(async move {
+            self.list_images(&ImageQuery::with_property(key, value))
+                .await
+        })
     }
 
     fn image<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<Image>, Error>> {
@@ -128,7 +155,9 @@ impl Cloud for crate::openstack::Client {
         name: &'a str,
         properties: &'a BTreeMap<String, String>,
     ) -> BoxFuture<'a, Result<String, Error>> {
-        Box::pin(crate::openstack::Client::create_image(self, server_id, name, properties))
+        Box::pin(crate::openstack::Client::create_image(
+            self, server_id, name, properties,
+        ))
     }
 
     fn delete_image<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), Error>> {
@@ -144,7 +173,10 @@ impl Cloud for crate::openstack::Client {
                     request
                         .networks
                         .iter()
-                        .map(|n| NetworkAttachment::Network { uuid: n.clone(), fixed_ip: None })
+                        .map(|n| NetworkAttachment::Network {
+                            uuid: n.clone(),
+                            fixed_ip: None,
+                        })
                         .collect(),
                 )
             };
@@ -173,11 +205,19 @@ impl Cloud for crate::openstack::Client {
         id: &'a str,
         metadata: &'a BTreeMap<String, String>,
     ) -> BoxFuture<'a, Result<(), Error>> {
-        Box::pin(crate::openstack::Client::set_server_metadata(self, id, metadata))
+        Box::pin(crate::openstack::Client::set_server_metadata(
+            self, id, metadata,
+        ))
     }
 
-    fn delete_server_metadata<'a>(&'a self, id: &'a str, key: &'a str) -> BoxFuture<'a, Result<(), Error>> {
-        Box::pin(crate::openstack::Client::delete_server_metadata(self, id, key))
+    fn delete_server_metadata<'a>(
+        &'a self,
+        id: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(crate::openstack::Client::delete_server_metadata(
+            self, id, key,
+        ))
     }
 
     fn requests_sent(&self) -> Option<u64> {

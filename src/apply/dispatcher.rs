@@ -33,7 +33,11 @@ pub struct JobSpec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// Run `step` of job `key`. `attempt` is 0 for the first try.
-    Run { key: String, step: Step, attempt: u32 },
+    Run {
+        key: String,
+        step: Step,
+        attempt: u32,
+    },
     /// The job failed: undo what it did (restart the source if azmove
     /// stopped it, delete the failed replacement and the snapshot).
     Rollback { key: String, reason: String },
@@ -72,9 +76,13 @@ pub enum JobState {
     /// In flight: on step `steps[index]` (or rolling back).
     Running,
     Done,
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
     /// Not started because something it comes after failed or was skipped.
-    Skipped { because: String },
+    Skipped {
+        because: String,
+    },
     /// The run was interrupted before this job finished (or started).
     Interrupted,
 }
@@ -291,7 +299,11 @@ impl Dispatcher {
             job.state = JobState::Running;
             job.started = Some(now);
             job.busy = true;
-            let cmd = Command::Run { key: job.spec.key.clone(), step: job.spec.steps[0], attempt: 0 };
+            let cmd = Command::Run {
+                key: job.spec.key.clone(),
+                step: job.spec.steps[0],
+                attempt: 0,
+            };
             job.history.push(record_of(&cmd, now));
             out.push(cmd);
         }
@@ -370,8 +382,14 @@ impl Dispatcher {
                     None => self.start_rollback(i, reason),
                 }
             }
-            Outcome::Failed { reason, rollback: true } => self.start_rollback(i, reason),
-            Outcome::Failed { reason, rollback: false } => self.fail(i, reason, now),
+            Outcome::Failed {
+                reason,
+                rollback: true,
+            } => self.start_rollback(i, reason),
+            Outcome::Failed {
+                reason,
+                rollback: false,
+            } => self.fail(i, reason, now),
             Outcome::Interrupted => self.finish(i, JobState::Interrupted, now),
         }
     }
@@ -380,7 +398,10 @@ impl Dispatcher {
         let job = &mut self.jobs[i];
         job.rollback_reason = Some(reason.clone());
         // Rollbacks run even when interrupted: they put a server back.
-        job.pending = Some(Command::Rollback { key: job.spec.key.clone(), reason });
+        job.pending = Some(Command::Rollback {
+            key: job.spec.key.clone(),
+            reason,
+        });
     }
 
     fn fail(&mut self, i: usize, reason: String, now: Duration) {
@@ -438,10 +459,14 @@ impl Dispatcher {
     }
 
     fn prerequisites_done(&self, i: usize) -> bool {
-        self.jobs[i].spec.after.iter().all(|k| match self.index.get(k) {
-            Some(&d) => self.jobs[d].state == JobState::Done,
-            None => self.external.get(k).copied().unwrap_or(true),
-        })
+        self.jobs[i]
+            .spec
+            .after
+            .iter()
+            .all(|k| match self.index.get(k) {
+                Some(&d) => self.jobs[d].state == JobState::Done,
+                None => self.external.get(k).copied().unwrap_or(true),
+            })
     }
 
     fn anything_in_flight(&self) -> bool {
@@ -512,7 +537,11 @@ mod tests {
     #[test]
     fn starts_within_limits_in_order_and_walks_the_steps() {
         let mut d = Dispatcher::new(
-            vec![job("a", "nova", "nova2", &[]), job("b", "nova", "nova2", &[]), job("c", "x", "y", &[])],
+            vec![
+                job("a", "nova", "nova2", &[]),
+                job("b", "nova", "nova2", &[]),
+                job("c", "x", "y", &[]),
+            ],
             BTreeMap::new(),
             &limits(2, &[("nova", 1)]),
         );
@@ -521,7 +550,11 @@ mod tests {
         d.report("a", Outcome::Done, T);
         assert_eq!(
             d.next_commands(T),
-            vec![Command::Run { key: "a".into(), step: Step::WaitImage, attempt: 0 }]
+            vec![Command::Run {
+                key: "a".into(),
+                step: Step::WaitImage,
+                attempt: 0
+            }]
         );
         d.report("a", Outcome::Done, T);
         d.next_commands(T);
@@ -533,41 +566,92 @@ mod tests {
     #[test]
     fn after_waits_for_success_and_failure_skips_transitively() {
         let mut d = Dispatcher::new(
-            vec![job("db", "a", "b", &[]), job("app", "a", "b", &["db"]), job("web", "a", "b", &["app"])],
+            vec![
+                job("db", "a", "b", &[]),
+                job("app", "a", "b", &["db"]),
+                job("web", "a", "b", &["app"]),
+            ],
             BTreeMap::new(),
             &limits(8, &[]),
         );
         assert_eq!(keys(&d.next_commands(T)), vec!["db"]);
-        d.report("db", Outcome::Failed { reason: "boom".into(), rollback: true }, T);
+        d.report(
+            "db",
+            Outcome::Failed {
+                reason: "boom".into(),
+                rollback: true,
+            },
+            T,
+        );
         assert_eq!(
             d.next_commands(T),
-            vec![Command::Rollback { key: "db".into(), reason: "boom".into() }]
+            vec![Command::Rollback {
+                key: "db".into(),
+                reason: "boom".into()
+            }]
         );
         d.report("db", Outcome::Done, T);
         assert!(d.next_commands(T).is_empty());
         assert!(d.is_finished());
-        assert_eq!(d.job("app").map(|j| j.state.clone()), Some(JobState::Skipped { because: "db".into() }));
-        assert_eq!(d.job("web").map(|j| j.state.clone()), Some(JobState::Skipped { because: "app".into() }));
+        assert_eq!(
+            d.job("app").map(|j| j.state.clone()),
+            Some(JobState::Skipped {
+                because: "db".into()
+            })
+        );
+        assert_eq!(
+            d.job("web").map(|j| j.state.clone()),
+            Some(JobState::Skipped {
+                because: "app".into()
+            })
+        );
     }
 
     #[test]
     fn redo_goes_back_until_retries_run_out_then_rolls_back() {
-        let mut d = Dispatcher::new(vec![job("a", "x", "y", &[])], BTreeMap::new(), &limits(1, &[]));
+        let mut d = Dispatcher::new(
+            vec![job("a", "x", "y", &[])],
+            BTreeMap::new(),
+            &limits(1, &[]),
+        );
         d.next_commands(T);
         d.report("a", Outcome::Done, T);
         d.next_commands(T);
-        d.report("a", Outcome::Redo { from: Step::Snapshot, reason: "killed".into() }, T);
+        d.report(
+            "a",
+            Outcome::Redo {
+                from: Step::Snapshot,
+                reason: "killed".into(),
+            },
+            T,
+        );
         assert_eq!(
             d.next_commands(T),
-            vec![Command::Run { key: "a".into(), step: Step::Snapshot, attempt: 1 }]
+            vec![Command::Run {
+                key: "a".into(),
+                step: Step::Snapshot,
+                attempt: 1
+            }]
         );
         d.report("a", Outcome::Done, T);
         d.next_commands(T);
-        d.report("a", Outcome::Redo { from: Step::Snapshot, reason: "killed".into() }, T);
+        d.report(
+            "a",
+            Outcome::Redo {
+                from: Step::Snapshot,
+                reason: "killed".into(),
+            },
+            T,
+        );
         let cmds = d.next_commands(T);
-        assert!(matches!(&cmds[..], [Command::Rollback { reason, .. }] if reason.contains("after 2 attempts")));
+        assert!(
+            matches!(&cmds[..], [Command::Rollback { reason, .. }] if reason.contains("after 2 attempts"))
+        );
         d.report("a", Outcome::Done, T);
-        assert!(matches!(d.job("a").map(|j| &j.state), Some(JobState::Failed { .. })));
+        assert!(matches!(
+            d.job("a").map(|j| &j.state),
+            Some(JobState::Failed { .. })
+        ));
     }
 
     #[test]
@@ -579,7 +663,10 @@ mod tests {
         );
         d.next_commands(T);
         d.interrupt(T);
-        assert_eq!(d.job("b").map(|j| j.state.clone()), Some(JobState::Interrupted));
+        assert_eq!(
+            d.job("b").map(|j| j.state.clone()),
+            Some(JobState::Interrupted)
+        );
         assert!(!d.is_finished());
         d.report("a", Outcome::Done, T);
         assert!(d.next_commands(T).is_empty());
@@ -593,12 +680,20 @@ mod tests {
     fn outside_failures_skip_and_outside_successes_satisfy() {
         let ext = BTreeMap::from([("blocked".to_string(), false), ("same".to_string(), true)]);
         let mut d = Dispatcher::new(
-            vec![job("a", "x", "y", &["blocked"]), job("b", "x", "y", &["same", "gone"])],
+            vec![
+                job("a", "x", "y", &["blocked"]),
+                job("b", "x", "y", &["same", "gone"]),
+            ],
             ext,
             &limits(4, &[]),
         );
         assert_eq!(keys(&d.next_commands(T)), vec!["b"]);
-        assert_eq!(d.job("a").map(|j| j.state.clone()), Some(JobState::Skipped { because: "blocked".into() }));
+        assert_eq!(
+            d.job("a").map(|j| j.state.clone()),
+            Some(JobState::Skipped {
+                because: "blocked".into()
+            })
+        );
     }
 
     #[test]
@@ -620,7 +715,12 @@ mod proptests {
     use std::collections::BTreeSet;
 
     const AZS: [&str; 3] = ["nova", "nova2", "nova3"];
-    const STEPS: [Step; 4] = [Step::StopSource, Step::Snapshot, Step::WaitImage, Step::Boot];
+    const STEPS: [Step; 4] = [
+        Step::StopSource,
+        Step::Snapshot,
+        Step::WaitImage,
+        Step::Boot,
+    ];
 
     /// A scripted outcome for one report: 0 done (most likely), 1 redo, 2 failed
     /// with rollback, 3 failed without.
@@ -657,14 +757,16 @@ mod proptests {
                     proptest::option::of(0usize..60),
                 )
             })
-            .prop_map(|(jobs, concurrency, per_az, outcomes, picks, interrupt_at)| Case {
-                jobs,
-                concurrency,
-                per_az,
-                outcomes,
-                picks,
-                interrupt_at,
-            })
+            .prop_map(
+                |(jobs, concurrency, per_az, outcomes, picks, interrupt_at)| Case {
+                    jobs,
+                    concurrency,
+                    per_az,
+                    outcomes,
+                    picks,
+                    interrupt_at,
+                },
+            )
     }
 
     fn build(c: &Case) -> (Vec<JobSpec>, Limits) {
@@ -692,7 +794,14 @@ mod proptests {
             .enumerate()
             .filter_map(|(i, n)| n.map(|n| (AZS[i].to_string(), n)))
             .collect();
-        (specs, Limits { concurrency: c.concurrency, per_az, requests_per_second: 1.0 })
+        (
+            specs,
+            Limits {
+                concurrency: c.concurrency,
+                per_az,
+                requests_per_second: 1.0,
+            },
+        )
     }
 
     proptest! {

@@ -78,8 +78,11 @@ pub async fn execute(cloud: Arc<dyn Cloud>, input: RunInput, options: ApplyOptio
     let requests_before = cloud.requests_sent();
     let cs = &input.changeset;
 
-    let moves: BTreeMap<String, Arc<PlannedMove>> =
-        cs.moves.iter().map(|m| (m.key.clone(), Arc::new(m.clone()))).collect();
+    let moves: BTreeMap<String, Arc<PlannedMove>> = cs
+        .moves
+        .iter()
+        .map(|m| (m.key.clone(), Arc::new(m.clone())))
+        .collect();
     let mut jobs = Vec::new();
     let mut external = BTreeMap::new();
     for m in &cs.moves {
@@ -111,7 +114,11 @@ pub async fn execute(cloud: Arc<dyn Cloud>, input: RunInput, options: ApplyOptio
     let hosts_by_az = input
         .availability_zones
         .iter()
-        .filter_map(|az| az.hosts.as_ref().map(|h| (az.name.clone(), h.iter().map(|h| h.name.clone()).collect())))
+        .filter_map(|az| {
+            az.hosts
+                .as_ref()
+                .map(|h| (az.name.clone(), h.iter().map(|h| h.name.clone()).collect()))
+        })
         .collect();
     // What a step reads before acting may be as old as the longest poll
     // interval: the polls of other waits keep it that fresh at no cost,
@@ -121,7 +128,12 @@ pub async fn execute(cloud: Arc<dyn Cloud>, input: RunInput, options: ApplyOptio
         PollMode::Shared(cfg) => cfg.max_interval,
         PollMode::Naive { interval } => interval,
     };
-    let env = Arc::new(RunEnv { cloud: cloud.clone(), waiter: waiter.clone(), hosts_by_az, fresh_within });
+    let env = Arc::new(RunEnv {
+        cloud: cloud.clone(),
+        waiter: waiter.clone(),
+        hosts_by_az,
+        fresh_within,
+    });
 
     let journal = options.journal.clone();
     journal.record(Event::RunStarted {
@@ -134,8 +146,15 @@ pub async fn execute(cloud: Arc<dyn Cloud>, input: RunInput, options: ApplyOptio
         polling: poll.name().to_string(),
     });
     for (key, changed) in &input.stale {
-        let name = moves.get(key).map(|m| m.display_name().to_string()).unwrap_or_default();
-        journal.record(Event::Stale { server: key.clone(), name, changed: changed.clone() });
+        let name = moves
+            .get(key)
+            .map(|m| m.display_name().to_string())
+            .unwrap_or_default();
+        journal.record(Event::Stale {
+            server: key.clone(),
+            name,
+            changed: changed.clone(),
+        });
     }
 
     let progress = Progress::new(options.progress, dispatcher.jobs().len());
@@ -144,7 +163,11 @@ pub async fn execute(cloud: Arc<dyn Cloud>, input: RunInput, options: ApplyOptio
         ctxs.insert(
             m.key.clone(),
             JobCtx {
-                snapshot_id: m.existing.snapshot_id.clone().filter(|_| m.existing.snapshot_status.as_deref() != Some("killed")),
+                snapshot_id: m
+                    .existing
+                    .snapshot_id
+                    .clone()
+                    .filter(|_| m.existing.snapshot_status.as_deref() != Some("killed")),
                 replacement_id: m
                     .existing
                     .replacement_id
@@ -162,7 +185,9 @@ pub async fn execute(cloud: Arc<dyn Cloud>, input: RunInput, options: ApplyOptio
         let now = t0.elapsed();
         for cmd in dispatcher.next_commands(now) {
             let key = cmd.key().to_string();
-            let Some(mv) = moves.get(&key).cloned() else { continue };
+            let Some(mv) = moves.get(&key).cloned() else {
+                continue;
+            };
             let ctx = ctxs.remove(&key).unwrap_or_default();
             let (label, attempt) = match &cmd {
                 Command::Run { step, attempt, .. } => {
@@ -181,7 +206,16 @@ pub async fn execute(cloud: Arc<dyn Cloud>, input: RunInput, options: ApplyOptio
                 attempt,
             });
             in_flight += 1;
-            spawn_command(cmd, env.clone(), mv, ctx, stop.clone(), tx.clone(), label, attempt);
+            spawn_command(
+                cmd,
+                env.clone(),
+                mv,
+                ctx,
+                stop.clone(),
+                tx.clone(),
+                label,
+                attempt,
+            );
         }
         if dispatcher.is_finished() && in_flight == 0 {
             break;
@@ -251,7 +285,9 @@ const POLL_SHARE: f64 = 0.15;
 /// kind of poll runs more often than `POLL_SHARE` of the limit allows.
 pub fn budget_polls(poll: PollMode, requests_per_second: f64) -> PollMode {
     match poll {
-        PollMode::Shared(mut cfg) if requests_per_second.is_finite() && requests_per_second > 0.0 => {
+        PollMode::Shared(mut cfg)
+            if requests_per_second.is_finite() && requests_per_second > 0.0 =>
+        {
             let floor = Duration::from_secs_f64(1.0 / (POLL_SHARE * requests_per_second));
             cfg.min_interval = cfg.min_interval.max(floor);
             cfg.max_interval = cfg.max_interval.max(cfg.min_interval);
@@ -292,7 +328,10 @@ fn spawn_command(
                 (
                     backup,
                     StepResult {
-                        outcome: Outcome::Failed { reason: reason.clone(), rollback: false },
+                        outcome: Outcome::Failed {
+                            reason: reason.clone(),
+                            rollback: false,
+                        },
                         message: Some(reason),
                         object_id: None,
                         request_ids: Vec::new(),
@@ -300,7 +339,14 @@ fn spawn_command(
                 )
             }
         };
-        let _ = tx.send(Finished { key, ctx, result, elapsed: started.elapsed(), label, attempt });
+        let _ = tx.send(Finished {
+            key,
+            ctx,
+            result,
+            elapsed: started.elapsed(),
+            label,
+            attempt,
+        });
     });
 }
 
@@ -313,8 +359,18 @@ fn handle_finished(
     progress: &Progress,
     now: Duration,
 ) {
-    let Finished { key, ctx, result, elapsed, label, attempt } = msg;
-    let name = moves.get(&key).map(|m| m.display_name().to_string()).unwrap_or_default();
+    let Finished {
+        key,
+        ctx,
+        result,
+        elapsed,
+        label,
+        attempt,
+    } = msg;
+    let name = moves
+        .get(&key)
+        .map(|m| m.display_name().to_string())
+        .unwrap_or_default();
     let outcome_word = match &result.outcome {
         Outcome::Done => "done",
         Outcome::Redo { .. } => "redo",
@@ -334,12 +390,17 @@ fn handle_finished(
     });
     ctxs.insert(key.clone(), ctx);
     dispatcher.report(&key, result.outcome, now);
-    let Some(job) = dispatcher.job(&key) else { return };
+    let Some(job) = dispatcher.job(&key) else {
+        return;
+    };
     let replacement = ctxs.get(&key).and_then(|c| c.replacement_id.clone());
     let (word, detail) = match &job.state {
         JobState::Done => (
             "moved",
-            replacement.as_ref().map(|r| format!("replacement {r}")).unwrap_or_default(),
+            replacement
+                .as_ref()
+                .map(|r| format!("replacement {r}"))
+                .unwrap_or_default(),
         ),
         JobState::Failed { reason } => ("failed", reason.clone()),
         JobState::Interrupted => ("interrupted", "run again to continue".to_string()),
@@ -359,7 +420,10 @@ fn handle_finished(
             if let JobState::Skipped { because } = &other.state
                 && other.finished == Some(now)
             {
-                let oname = moves.get(&other.spec.key).map(|m| m.display_name().to_string()).unwrap_or_default();
+                let oname = moves
+                    .get(&other.spec.key)
+                    .map(|m| m.display_name().to_string())
+                    .unwrap_or_default();
                 let why = format!("comes after {because}, which did not succeed");
                 progress.finished(&other.spec.key, &oname, "skipped", &why);
                 journal.record(Event::ServerFinished {
@@ -381,7 +445,11 @@ fn server_reports(
     stale: &BTreeMap<String, Vec<String>>,
     waiter: &Waiter,
 ) -> Vec<ServerReport> {
-    let name_of = |key: &str| cs.get(key).map(|m| m.display_name().to_string()).unwrap_or_else(|| key.to_string());
+    let name_of = |key: &str| {
+        cs.get(key)
+            .map(|m| m.display_name().to_string())
+            .unwrap_or_else(|| key.to_string())
+    };
     cs.moves
         .iter()
         .map(|m| {
@@ -424,7 +492,13 @@ fn server_reports(
                 }
                 Action::Blocked { reasons } => {
                     r.outcome = ServerOutcome::Blocked;
-                    r.message = Some(reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "));
+                    r.message = Some(
+                        reasons
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    );
                     return r;
                 }
                 Action::Move => {}
@@ -436,18 +510,29 @@ fn server_reports(
             };
             let replacement = ctx
                 .and_then(|c| c.replacement_id.as_deref())
-                .and_then(|id| waiter.server(id).or_else(|| ctx.and_then(|c| c.replacement.clone())));
+                .and_then(|id| {
+                    waiter
+                        .server(id)
+                        .or_else(|| ctx.and_then(|c| c.replacement.clone()))
+                });
             r.replacement_id = ctx.and_then(|c| c.replacement_id.clone());
-            r.replacement_az = replacement.as_ref().and_then(|s| s.availability_zone.clone());
+            r.replacement_az = replacement
+                .as_ref()
+                .and_then(|s| s.availability_zone.clone());
             r.replacement_host = replacement.as_ref().and_then(|s| s.host.clone());
             r.steps = job
                 .history
                 .iter()
                 .map(|h| StepTiming {
-                    step: h.step.map(|s| s.as_str().to_string()).unwrap_or_else(|| "rollback".into()),
+                    step: h
+                        .step
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_else(|| "rollback".into()),
                     attempt: h.attempt,
                     started_s: h.started.as_secs_f64(),
-                    elapsed_s: h.finished.map(|f| f.saturating_sub(h.started).as_secs_f64()),
+                    elapsed_s: h
+                        .finished
+                        .map(|f| f.saturating_sub(h.started).as_secs_f64()),
                     outcome: h.outcome.clone(),
                 })
                 .collect();
@@ -471,14 +556,20 @@ fn server_reports(
                 }
                 JobState::Skipped { because } => {
                     r.outcome = ServerOutcome::Skipped;
-                    r.message = Some(format!("not started: it comes after {}, which did not succeed", name_of(because)));
+                    r.message = Some(format!(
+                        "not started: it comes after {}, which did not succeed",
+                        name_of(because)
+                    ));
                     r.remaining_steps = m.steps.clone();
                 }
                 JobState::Interrupted | JobState::Waiting | JobState::Running => {
                     r.outcome = ServerOutcome::Interrupted;
                     r.remaining_steps = job.remaining_steps().to_vec();
                     r.message = Some(if job.started.is_some() {
-                        format!("interrupted; remaining: {}", steps_text(job.remaining_steps()))
+                        format!(
+                            "interrupted; remaining: {}",
+                            steps_text(job.remaining_steps())
+                        )
                     } else {
                         "not started (interrupted)".to_string()
                     });
@@ -490,5 +581,9 @@ fn server_reports(
 }
 
 fn steps_text(steps: &[crate::plan::changeset::Step]) -> String {
-    steps.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+    steps
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }

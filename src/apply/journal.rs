@@ -23,12 +23,18 @@ pub enum JournalError {
         "could not create the journal directory {}: {source}. Pass a writable directory with --journal-dir",
         dir.display()
     )]
-    Dir { dir: PathBuf, source: std::io::Error },
+    Dir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
     #[error(
         "could not create the journal file {}: {source}. Pass a writable directory with --journal-dir",
         path.display()
     )]
-    File { path: PathBuf, source: std::io::Error },
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// What happened, as one journal line.
@@ -47,8 +53,17 @@ pub enum Event {
         polling: String,
     },
     /// A saved plan's entry was refused because its server changed since.
-    Stale { server: String, name: String, changed: Vec<String> },
-    StepStarted { server: String, name: String, step: String, attempt: u32 },
+    Stale {
+        server: String,
+        name: String,
+        changed: Vec<String>,
+    },
+    StepStarted {
+        server: String,
+        name: String,
+        step: String,
+        attempt: u32,
+    },
     StepFinished {
         server: String,
         name: String,
@@ -75,7 +90,9 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         message: Option<String>,
     },
-    Interrupted { remaining: usize },
+    Interrupted {
+        remaining: usize,
+    },
     RunFinished {
         moved: usize,
         unchanged: usize,
@@ -107,7 +124,10 @@ impl Journal {
     /// Create `dir` if needed and a new file `apply-<UTC timestamp>-<pid>.jsonl`
     /// in it, readable by the owner only (the journal names servers and ids).
     pub fn create(dir: &Path) -> Result<Journal, JournalError> {
-        create_dir(dir).map_err(|source| JournalError::Dir { dir: dir.to_path_buf(), source })?;
+        create_dir(dir).map_err(|source| JournalError::Dir {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
         let now = OffsetDateTime::now_utc();
         let run = format!(
             "{:04}{:02}{:02}T{:02}{:02}{:02}Z-{}",
@@ -127,15 +147,24 @@ impl Journal {
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(0o600);
         }
-        let file = options
-            .open(&path)
-            .map_err(|source| JournalError::File { path: path.clone(), source })?;
-        Ok(Journal { file: Some(Mutex::new(file)), path: Some(path), run })
+        let file = options.open(&path).map_err(|source| JournalError::File {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(Journal {
+            file: Some(Mutex::new(file)),
+            path: Some(path),
+            run,
+        })
     }
 
     /// A journal that writes nothing (library callers that do not want one).
     pub fn disabled() -> Journal {
-        Journal { file: None, path: None, run: String::new() }
+        Journal {
+            file: None,
+            path: None,
+            run: String::new(),
+        }
     }
 
     pub fn path(&self) -> Option<&Path> {
@@ -148,7 +177,11 @@ impl Journal {
         let Some(file) = &self.file else {
             return;
         };
-        let line = Line { ts: now_rfc3339(), run: &self.run, event: &event };
+        let line = Line {
+            ts: now_rfc3339(),
+            run: &self.run,
+            event: &event,
+        };
         let Ok(mut text) = serde_json::to_string(&line) else {
             return;
         };
@@ -160,7 +193,10 @@ impl Journal {
         if let Err(e) = written {
             tracing::warn!(
                 "could not write to the journal {}: {e}",
-                self.path.as_deref().map(|p| p.display().to_string()).unwrap_or_default()
+                self.path
+                    .as_deref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
             );
         }
     }
@@ -178,7 +214,9 @@ fn create_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 pub(crate) fn now_rfc3339() -> String {
-    OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default()
+    OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -198,8 +236,10 @@ mod tests {
         j.record(Event::Interrupted { remaining: 3 });
         let path = j.path().expect("path").to_path_buf();
         let text = std::fs::read_to_string(&path).expect("read");
-        let lines: Vec<serde_json::Value> =
-            text.lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json line"))
+            .collect();
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0]["event"], "step_started");
         assert_eq!(lines[0]["server"], "uuid-1");

@@ -37,34 +37,55 @@ pub fn from_fresh_plan(changeset: Changeset, inventory: &Inventory) -> RunInput 
 /// server changed since the plan was saved — status, task, AZ, host, its
 /// `updated` time, or its user data. The other moves go ahead exactly as
 /// reviewed.
-pub async fn from_saved_plan(client: &Client, mut changeset: Changeset) -> Result<RunInput, RefreshError> {
-    let targets: BTreeSet<String> = changeset.moves.iter().map(|m| m.target_az.clone()).collect();
+pub async fn from_saved_plan(
+    client: &Client,
+    mut changeset: Changeset,
+) -> Result<RunInput, RefreshError> {
+    let targets: BTreeSet<String> = changeset
+        .moves
+        .iter()
+        .map(|m| m.target_az.clone())
+        .collect();
     let (servers, availability_zones, images) = tokio::try_join!(
         async {
             client
                 .list_servers(&ServerQuery::default())
                 .await
-                .map_err(|source| RefreshError { what: "the server list", source })
+                .map_err(|source| RefreshError {
+                    what: "the server list",
+                    source,
+                })
         },
         zones(client),
         async {
-            let lists = try_join_all(
-                targets.iter().map(|az| async move {
-                    client.list_images(&ImageQuery::with_property(tags::TARGET, az.as_str())).await
-                }),
-            )
+            let lists = try_join_all(targets.iter().map(|az| async move {
+                client
+                    .list_images(&ImageQuery::with_property(tags::TARGET, az.as_str()))
+                    .await
+            }))
             .await
-            .map_err(|source| RefreshError { what: "azmove's snapshots", source })?;
+            .map_err(|source| RefreshError {
+                what: "azmove's snapshots",
+                source,
+            })?;
             let mut seen = BTreeSet::new();
-            Ok(lists.into_iter().flatten().filter(|i| seen.insert(i.id.clone())).collect::<Vec<_>>())
+            Ok(lists
+                .into_iter()
+                .flatten()
+                .filter(|i| seen.insert(i.id.clone()))
+                .collect::<Vec<_>>())
         },
     )?;
-    let by_id: BTreeMap<&str, &crate::plan::inventory::Server> = servers.iter().map(|s| (s.id.as_str(), s)).collect();
+    let by_id: BTreeMap<&str, &crate::plan::inventory::Server> =
+        servers.iter().map(|s| (s.id.as_str(), s)).collect();
     let mut stale = BTreeMap::new();
     for m in changeset.moves.iter_mut().filter(|m| m.is_move()) {
         let Some(fp) = &m.fingerprint else { continue };
         let Some(now) = by_id.get(fp.id.as_str()) else {
-            stale.insert(m.key.clone(), vec![format!("server {} no longer exists", fp.id)]);
+            stale.insert(
+                m.key.clone(),
+                vec![format!("server {} no longer exists", fp.id)],
+            );
             continue;
         };
         let mut reasons = stale_reasons(m, now);
@@ -76,14 +97,22 @@ pub async fn from_saved_plan(client: &Client, mut changeset: Changeset) -> Resul
             match &now.user_data {
                 Some(ud) if user_data_digest(ud) == *want => boot.user_data = Some(ud.clone()),
                 Some(_) => reasons.push("its user data changed".into()),
-                None => reasons.push("its user data can no longer be read (admin rights are needed)".into()),
+                None => reasons
+                    .push("its user data can no longer be read (admin rights are needed)".into()),
             }
         }
         if !reasons.is_empty() {
             stale.insert(m.key.clone(), reasons);
         }
     }
-    Ok(RunInput { changeset, servers, images, availability_zones, stale, origin: "saved".into() })
+    Ok(RunInput {
+        changeset,
+        servers,
+        images,
+        availability_zones,
+        stale,
+        origin: "saved".into(),
+    })
 }
 
 async fn zones(client: &Client) -> Result<Vec<AvailabilityZone>, RefreshError> {
@@ -91,11 +120,19 @@ async fn zones(client: &Client) -> Result<Vec<AvailabilityZone>, RefreshError> {
         match client.list_availability_zones(true).await {
             Ok(z) => return Ok(z),
             Err(e) if matches!(e.status(), Some(401 | 403)) => {}
-            Err(source) => return Err(RefreshError { what: "the availability zones", source }),
+            Err(source) => {
+                return Err(RefreshError {
+                    what: "the availability zones",
+                    source,
+                });
+            }
         }
     }
     client
         .list_availability_zones(false)
         .await
-        .map_err(|source| RefreshError { what: "the availability zones", source })
+        .map_err(|source| RefreshError {
+            what: "the availability zones",
+            source,
+        })
 }

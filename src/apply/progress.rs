@@ -34,7 +34,9 @@ pub struct Progress {
 
 impl std::fmt::Debug for Progress {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Progress").field("mode", &self.mode).finish()
+        f.debug_struct("Progress")
+            .field("mode", &self.mode)
+            .finish()
     }
 }
 
@@ -55,7 +57,11 @@ impl Progress {
             crate::logging::set_progress_bars(Some(mp.clone()));
             (mp, overall)
         });
-        Progress { mode, bars, lines: Mutex::new(BTreeMap::new()) }
+        Progress {
+            mode,
+            bars,
+            lines: Mutex::new(BTreeMap::new()),
+        }
     }
 
     pub fn mode(&self) -> ProgressMode {
@@ -64,15 +70,21 @@ impl Progress {
 
     /// A step starts (also the first one of a server, and retries).
     pub fn step(&self, key: &str, name: &str, step: Step, attempt: u32) {
-        let retry = if attempt > 0 { format!(" (retry {attempt})") } else { String::new() };
+        let retry = if attempt > 0 {
+            format!(" (retry {attempt})")
+        } else {
+            String::new()
+        };
         match (&self.mode, &self.bars) {
             (ProgressMode::Bars, Some((mp, _))) => {
                 let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
                 let line = lines.entry(key.to_string()).or_insert_with(|| {
                     let pb = mp.add(ProgressBar::new_spinner());
                     pb.set_style(
-                        ProgressStyle::with_template("  {spinner:.green} {prefix:24!} {msg} {elapsed:.dim}")
-                            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                        ProgressStyle::with_template(
+                            "  {spinner:.green} {prefix:24!} {msg} {elapsed:.dim}",
+                        )
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                     );
                     pb.set_prefix(name.to_string());
                     pb.enable_steady_tick(Duration::from_millis(250));
@@ -109,7 +121,11 @@ impl Progress {
     pub fn finished(&self, key: &str, name: &str, outcome: &str, detail: &str) {
         match (&self.mode, &self.bars) {
             (ProgressMode::Bars, Some((mp, overall))) => {
-                let line = self.lines.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+                let line = self
+                    .lines
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(key);
                 if let Some(line) = line {
                     line.finish_and_clear();
                     mp.remove(&line);
@@ -142,7 +158,9 @@ impl Progress {
     /// Remove the bars before the summary is printed.
     pub fn finish(&self) {
         if let Some((mp, overall)) = &self.bars {
-            for (_, line) in std::mem::take(&mut *self.lines.lock().unwrap_or_else(|p| p.into_inner())) {
+            for (_, line) in
+                std::mem::take(&mut *self.lines.lock().unwrap_or_else(|p| p.into_inner()))
+            {
                 line.finish_and_clear();
             }
             overall.finish_and_clear();
@@ -161,5 +179,9 @@ impl Drop for Progress {
 }
 
 fn sep(detail: &str) -> String {
-    if detail.is_empty() { String::new() } else { format!(": {detail}") }
+    if detail.is_empty() {
+        String::new()
+    } else {
+        format!(": {detail}")
+    }
 }

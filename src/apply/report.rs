@@ -170,7 +170,11 @@ impl ApplyReport {
             c.failed,
             c.skipped
         );
-        for (n, what) in [(c.blocked, "blocked"), (c.stale, "stale"), (c.interrupted, "not finished")] {
+        for (n, what) in [
+            (c.blocked, "blocked"),
+            (c.stale, "stale"),
+            (c.interrupted, "not finished"),
+        ] {
             if n > 0 {
                 let _ = write!(line, ", {n} {what}");
             }
@@ -208,15 +212,30 @@ impl ApplyReport {
                 let detail = match (s.outcome, &s.source_state) {
                     (ServerOutcome::Moved, _) => step_times(&s.steps),
                     (ServerOutcome::Failed, Some(state)) => {
-                        format!("{} (source: {state})", s.message.clone().unwrap_or_default())
+                        format!(
+                            "{} (source: {state})",
+                            s.message.clone().unwrap_or_default()
+                        )
                     }
                     _ => s.message.clone().unwrap_or_default(),
                 };
-                [s.name.clone(), s.outcome.as_str().to_string(), ids, place, detail]
+                [
+                    s.name.clone(),
+                    s.outcome.as_str().to_string(),
+                    ids,
+                    place,
+                    detail,
+                ]
             })
             .collect();
         if !rows.is_empty() {
-            let header = ["SERVER", "OUTCOME", "ID (OLD → NEW)", "AZ/HOST", "STEPS / DETAIL"];
+            let header = [
+                "SERVER",
+                "OUTCOME",
+                "ID (OLD → NEW)",
+                "AZ/HOST",
+                "STEPS / DETAIL",
+            ];
             let mut width = header.map(|h| h.chars().count());
             for r in &rows {
                 for (i, c) in r.iter().enumerate().take(4) {
@@ -256,8 +275,16 @@ fn step_times(steps: &[StepTiming]) -> String {
         .iter()
         .filter_map(|s| {
             let t = s.elapsed_s?;
-            let retry = if s.attempt > 0 { format!(" (retry {})", s.attempt) } else { String::new() };
-            Some(format!("{}{retry} {}", s.step, human(Duration::from_secs_f64(t.max(0.0)))))
+            let retry = if s.attempt > 0 {
+                format!(" (retry {})", s.attempt)
+            } else {
+                String::new()
+            };
+            Some(format!(
+                "{}{retry} {}",
+                s.step,
+                human(Duration::from_secs_f64(t.max(0.0)))
+            ))
         })
         .collect::<Vec<_>>()
         .join(" · ")
@@ -297,7 +324,8 @@ mod tests {
             snapshot_id: None,
             source_after: "keep".into(),
             source_state: None,
-            message: (outcome == ServerOutcome::Failed).then(|| "boot ended in ERROR: No valid host".into()),
+            message: (outcome == ServerOutcome::Failed)
+                .then(|| "boot ended in ERROR: No valid host".into()),
             request_ids: vec![],
             remaining_steps: vec![],
             steps: vec![StepTiming {
@@ -333,7 +361,13 @@ mod tests {
 
     #[test]
     fn success_needs_no_failed_skipped_or_stale_server() {
-        assert!(report(vec![server("a", ServerOutcome::Moved), server("b", ServerOutcome::Unchanged)]).is_success());
+        assert!(
+            report(vec![
+                server("a", ServerOutcome::Moved),
+                server("b", ServerOutcome::Unchanged)
+            ])
+            .is_success()
+        );
         assert!(!report(vec![server("a", ServerOutcome::Failed)]).is_success());
         assert!(!report(vec![server("a", ServerOutcome::Skipped)]).is_success());
         assert!(!report(vec![server("a", ServerOutcome::Stale)]).is_success());
@@ -341,8 +375,11 @@ mod tests {
 
     #[test]
     fn table_shows_ids_place_and_step_times() {
-        let text = report(vec![server("web1", ServerOutcome::Moved), server("db1", ServerOutcome::Failed)])
-            .render_text();
+        let text = report(vec![
+            server("web1", ServerOutcome::Moved),
+            server("db1", ServerOutcome::Failed),
+        ])
+        .render_text();
         assert!(
             text.starts_with("Apply finished with problems after 1m 15s: 1 moved, 0 unchanged, 1 failed, 0 skipped."),
             "{text}"

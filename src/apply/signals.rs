@@ -25,7 +25,12 @@ pub struct StopHandle {
 /// A flag nobody has raised yet, and the handle that raises it.
 pub fn stop_pair() -> (StopHandle, StopSignal) {
     let (tx, rx) = watch::channel(false);
-    (StopHandle { tx: std::sync::Arc::new(tx) }, StopSignal { rx, _keep: None })
+    (
+        StopHandle {
+            tx: std::sync::Arc::new(tx),
+        },
+        StopSignal { rx, _keep: None },
+    )
 }
 
 impl StopHandle {
@@ -34,7 +39,10 @@ impl StopHandle {
     }
 
     pub fn signal(&self) -> StopSignal {
-        StopSignal { rx: self.tx.subscribe(), _keep: None }
+        StopSignal {
+            rx: self.tx.subscribe(),
+            _keep: None,
+        }
     }
 }
 
@@ -42,7 +50,10 @@ impl StopSignal {
     /// A signal that is never raised.
     pub fn never() -> StopSignal {
         let (tx, rx) = watch::channel(false);
-        StopSignal { rx, _keep: Some(std::sync::Arc::new(tx)) }
+        StopSignal {
+            rx,
+            _keep: Some(std::sync::Arc::new(tx)),
+        }
     }
 
     pub fn is_stopped(&self) -> bool {

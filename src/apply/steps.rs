@@ -36,7 +36,13 @@ use crate::plan::file::SourceAfter;
 use crate::plan::inventory::{Image, Server, tags};
 
 /// Glance statuses of an image still being written.
-const IMAGE_IN_PROGRESS: [&str; 5] = ["queued", "saving", "uploading", "importing", "pending_delete"];
+const IMAGE_IN_PROGRESS: [&str; 5] = [
+    "queued",
+    "saving",
+    "uploading",
+    "importing",
+    "pending_delete",
+];
 
 /// What every step of a run shares.
 pub struct RunEnv {
@@ -77,7 +83,12 @@ pub struct StepResult {
 
 impl StepResult {
     fn done() -> StepResult {
-        StepResult { outcome: Outcome::Done, message: None, object_id: None, request_ids: Vec::new() }
+        StepResult {
+            outcome: Outcome::Done,
+            message: None,
+            object_id: None,
+            request_ids: Vec::new(),
+        }
     }
 
     fn done_with(object_id: Option<String>, message: impl Into<String>) -> StepResult {
@@ -90,7 +101,12 @@ impl StepResult {
     }
 
     fn interrupted() -> StepResult {
-        StepResult { outcome: Outcome::Interrupted, message: None, object_id: None, request_ids: Vec::new() }
+        StepResult {
+            outcome: Outcome::Interrupted,
+            message: None,
+            object_id: None,
+            request_ids: Vec::new(),
+        }
     }
 
     fn failed(reason: impl Into<String>, rollback: bool) -> StepResult {
@@ -141,11 +157,23 @@ fn wait_failed(ctx: &JobCtx, step: Step, what: &str, e: WaitError) -> StepResult
 }
 
 /// Run one step of a move.
-pub async fn run_step(env: &RunEnv, mv: &PlannedMove, ctx: &mut JobCtx, step: Step, stop: StopSignal) -> StepResult {
+pub async fn run_step(
+    env: &RunEnv,
+    mv: &PlannedMove,
+    ctx: &mut JobCtx,
+    step: Step,
+    stop: StopSignal,
+) -> StepResult {
     let Some(source) = mv.source.as_ref() else {
         return StepResult::failed("the entry resolved to no server", false);
     };
-    let mut s = Steps { env, mv, source_id: source.id.as_str(), ctx, stop };
+    let mut s = Steps {
+        env,
+        mv,
+        source_id: source.id.as_str(),
+        ctx,
+        stop,
+    };
     match step {
         Step::StopSource => s.stop_source().await,
         Step::Snapshot => s.snapshot().await,
@@ -160,11 +188,22 @@ pub async fn run_step(env: &RunEnv, mv: &PlannedMove, ctx: &mut JobCtx, step: St
 
 /// Undo a failed move: delete its replacements and snapshots, restart the
 /// source if azmove stopped it.
-pub async fn rollback(env: &RunEnv, mv: &PlannedMove, ctx: &mut JobCtx, stop: StopSignal) -> StepResult {
+pub async fn rollback(
+    env: &RunEnv,
+    mv: &PlannedMove,
+    ctx: &mut JobCtx,
+    stop: StopSignal,
+) -> StepResult {
     let Some(source) = mv.source.as_ref() else {
         return StepResult::done();
     };
-    let mut s = Steps { env, mv, source_id: source.id.as_str(), ctx, stop };
+    let mut s = Steps {
+        env,
+        mv,
+        source_id: source.id.as_str(),
+        ctx,
+        stop,
+    };
     s.rollback().await
 }
 
@@ -211,7 +250,13 @@ impl Steps<'_> {
                 && i.properties.get(tags::TARGET).map(String::as_str) == Some(target)
         });
         v.retain(|i| !self.ctx.discarded.contains(&i.id));
-        v.sort_by_key(|i| (rank_image(i), std::cmp::Reverse(i.created_at.clone()), i.id.clone()));
+        v.sort_by_key(|i| {
+            (
+                rank_image(i),
+                std::cmp::Reverse(i.created_at.clone()),
+                i.id.clone(),
+            )
+        });
         v
     }
 
@@ -278,7 +323,10 @@ impl Steps<'_> {
             return r;
         }
         if let Some(r) = self.replacements().first() {
-            return StepResult::done_with(Some(r.id.clone()), "a replacement exists already; the source is left as it is");
+            return StepResult::done_with(
+                Some(r.id.clone()),
+                "a replacement exists already; the source is left as it is",
+            );
         }
         let timeout = self.mv.settings.timeout_stop;
         let src = match self.source_idle(STEP, timeout).await {
@@ -290,7 +338,9 @@ impl Steps<'_> {
             "ACTIVE" => {}
             other => {
                 return StepResult::failed(
-                    format!("the source is {other}, so it cannot be stopped for a consistent snapshot; bring it to ACTIVE or SHUTOFF, or set `stop_before_snapshot: false`"),
+                    format!(
+                        "the source is {other}, so it cannot be stopped for a consistent snapshot; bring it to ACTIVE or SHUTOFF, or set `stop_before_snapshot: false`"
+                    ),
                     true,
                 );
             }
@@ -298,7 +348,12 @@ impl Steps<'_> {
         // Tag first: if azmove dies right after os-stop, the tag still says who stopped it.
         let tag = BTreeMap::from([(tags::STOPPED_BY.to_string(), "1".to_string())]);
         if let Err(e) = self.cloud().set_server_metadata(self.source_id, &tag).await {
-            return call_failed(self.ctx, STEP, "could not tag the source before stopping it", &e);
+            return call_failed(
+                self.ctx,
+                STEP,
+                "could not tag the source before stopping it",
+                &e,
+            );
         }
         if let Err(e) = self.cloud().stop_server(self.source_id).await {
             // Stopped meanwhile (409 "in vm_state stopped")? Then it is fine.
@@ -307,18 +362,30 @@ impl Steps<'_> {
             }
         }
         let id = self.source_id.to_string();
+        // A stopping server is not a safe point (a new plan sees it busy):
+        // this short wait is seen through even after a first Ctrl-C.
+        let mut not_interrupted = StopSignal::never();
         let waited = self
             .env
             .waiter
-            .wait_server(&id, WaitKind::Stop, timeout, &mut self.stop, |s| match s {
-                None => Some(Err("the source server no longer exists".to_string())),
-                Some(s) if s.status == "SHUTOFF" && s.task_state.is_none() => Some(Ok(())),
-                Some(s) if s.status == "ERROR" => Some(Err(format!(
-                    "the source went into ERROR while stopping{}",
-                    s.fault.as_deref().map(|f| format!(": {f}")).unwrap_or_default()
-                ))),
-                Some(_) => None,
-            })
+            .wait_server(
+                &id,
+                WaitKind::Stop,
+                timeout,
+                &mut not_interrupted,
+                |s| match s {
+                    None => Some(Err("the source server no longer exists".to_string())),
+                    Some(s) if s.status == "SHUTOFF" && s.task_state.is_none() => Some(Ok(())),
+                    Some(s) if s.status == "ERROR" => Some(Err(format!(
+                        "the source went into ERROR while stopping{}",
+                        s.fault
+                            .as_deref()
+                            .map(|f| format!(": {f}"))
+                            .unwrap_or_default()
+                    ))),
+                    Some(_) => None,
+                },
+            )
             .await;
         match waited {
             Ok(Ok(())) => {
@@ -339,7 +406,10 @@ impl Steps<'_> {
             return r;
         }
         if let Some(r) = self.replacements().first() {
-            return StepResult::done_with(Some(r.id.clone()), "a replacement exists already; no snapshot needed");
+            return StepResult::done_with(
+                Some(r.id.clone()),
+                "a replacement exists already; no snapshot needed",
+            );
         }
         if let Err(r) = self.fresh_images(STEP).await {
             return r;
@@ -349,7 +419,12 @@ impl Steps<'_> {
         for image in self.snapshots() {
             if image.status == "killed" {
                 if let Err(e) = self.cloud().delete_image(&image.id).await {
-                    return call_failed(self.ctx, STEP, &format!("could not delete the failed snapshot {}", image.id), &e);
+                    return call_failed(
+                        self.ctx,
+                        STEP,
+                        &format!("could not delete the failed snapshot {}", image.id),
+                        &e,
+                    );
                 }
                 self.ctx.discarded.insert(image.id.clone());
                 self.waiter().note_image_gone(&image.id);
@@ -357,17 +432,40 @@ impl Steps<'_> {
         }
         if let Some(image) = self.snapshots().into_iter().find(|i| i.status != "killed") {
             self.ctx.snapshot_id = Some(image.id.clone());
-            return StepResult::done_with(Some(image.id.clone()), format!("using snapshot {} ({})", image.id, image.status));
+            return StepResult::done_with(
+                Some(image.id.clone()),
+                format!("using snapshot {} ({})", image.id, image.status),
+            );
         }
         // A snapshot still being taken of this server shows as a task; let it end.
-        let src = match self.source_idle(STEP, self.mv.settings.timeout_snapshot).await {
+        let src = match self
+            .source_idle(STEP, self.mv.settings.timeout_snapshot)
+            .await
+        {
             Ok(s) => s,
             Err(r) => return r,
         };
-        if !matches!(src.status.as_str(), "ACTIVE" | "SHUTOFF" | "PAUSED" | "SUSPENDED") {
-            return StepResult::failed(format!("the source is {}, and a snapshot needs it ACTIVE or SHUTOFF", src.status), true);
+        if !matches!(
+            src.status.as_str(),
+            "ACTIVE" | "SHUTOFF" | "PAUSED" | "SUSPENDED"
+        ) {
+            return StepResult::failed(
+                format!(
+                    "the source is {}, and a snapshot needs it ACTIVE or SHUTOFF",
+                    src.status
+                ),
+                true,
+            );
         }
-        match self.cloud().create_image(self.source_id, &boot.snapshot_name, &boot.snapshot_properties).await {
+        match self
+            .cloud()
+            .create_image(
+                self.source_id,
+                &boot.snapshot_name,
+                &boot.snapshot_properties,
+            )
+            .await
+        {
             Ok(id) => {
                 self.waiter().note_image(Image {
                     id: id.clone(),
@@ -396,12 +494,19 @@ impl Steps<'_> {
             if let Some(r) = self.replacements().first() {
                 return StepResult::done_with(Some(r.id.clone()), "a replacement exists already");
             }
-            self.ctx.snapshot_id = self.snapshots().into_iter().find(|i| i.status != "killed").map(|i| i.id);
+            self.ctx.snapshot_id = self
+                .snapshots()
+                .into_iter()
+                .find(|i| i.status != "killed")
+                .map(|i| i.id);
         }
         let Some(id) = self.ctx.snapshot_id.clone() else {
             return StepResult::redo(Step::Snapshot, "no snapshot of the source was found");
         };
-        let disk = self.waiter().server(self.source_id).and_then(|s| s.flavor.disk_gb);
+        let disk = self
+            .waiter()
+            .server(self.source_id)
+            .and_then(|s| s.flavor.disk_gb);
         let timeout = self.mv.settings.timeout_snapshot;
         let waited = self
             .env
@@ -417,19 +522,34 @@ impl Steps<'_> {
             Ok(Some(true)) => StepResult::done_with(Some(id), "snapshot active"),
             Ok(Some(false)) => {
                 if let Err(e) = self.cloud().delete_image(&id).await {
-                    return call_failed(self.ctx, STEP, &format!("could not delete the failed snapshot {id}"), &e);
+                    return call_failed(
+                        self.ctx,
+                        STEP,
+                        &format!("could not delete the failed snapshot {id}"),
+                        &e,
+                    );
                 }
                 self.forget_snapshot(&id);
-                StepResult::redo(Step::Snapshot, format!("snapshot {id} ended `killed` (its upload failed)"))
+                StepResult::redo(
+                    Step::Snapshot,
+                    format!("snapshot {id} ended `killed` (its upload failed)"),
+                )
             }
             Ok(None) => {
                 self.forget_snapshot(&id);
                 StepResult::redo(
                     Step::Snapshot,
-                    format!("snapshot {id} disappeared (Nova deletes the image when the snapshot fails)"),
+                    format!(
+                        "snapshot {id} disappeared (Nova deletes the image when the snapshot fails)"
+                    ),
                 )
             }
-            Err(e) => wait_failed(self.ctx, STEP, &format!("snapshot {id} did not become active"), e),
+            Err(e) => wait_failed(
+                self.ctx,
+                STEP,
+                &format!("snapshot {id} did not become active"),
+                e,
+            ),
         }
     }
 
@@ -450,7 +570,12 @@ impl Steps<'_> {
         for r in self.replacements() {
             if r.status == "ERROR" {
                 if let Err(e) = self.cloud().delete_server(&r.id).await {
-                    return call_failed(self.ctx, STEP, &format!("could not delete the failed replacement {}", r.id), &e);
+                    return call_failed(
+                        self.ctx,
+                        STEP,
+                        &format!("could not delete the failed replacement {}", r.id),
+                        &e,
+                    );
                 }
                 self.ctx.discarded.insert(r.id.clone());
                 self.waiter().note_server_gone(&r.id);
@@ -458,17 +583,27 @@ impl Steps<'_> {
         }
         if let Some(r) = self.replacements().into_iter().next() {
             self.ctx.replacement_id = Some(r.id.clone());
-            return StepResult::done_with(Some(r.id.clone()), format!("using replacement {} ({})", r.id, r.status));
+            return StepResult::done_with(
+                Some(r.id.clone()),
+                format!("using replacement {} ({})", r.id, r.status),
+            );
         }
         if self.ctx.snapshot_id.is_none() {
             if let Err(r) = self.fresh_images(STEP).await {
                 return r;
             }
             self.know_existing_snapshot().await;
-            self.ctx.snapshot_id = self.snapshots().into_iter().find(|i| i.status == "active").map(|i| i.id);
+            self.ctx.snapshot_id = self
+                .snapshots()
+                .into_iter()
+                .find(|i| i.status == "active")
+                .map(|i| i.id);
         }
         let Some(image_id) = self.ctx.snapshot_id.clone() else {
-            return StepResult::redo(Step::Snapshot, "no active snapshot of the source to boot from");
+            return StepResult::redo(
+                Step::Snapshot,
+                "no active snapshot of the source to boot from",
+            );
         };
         let request = BootRequest {
             name: boot.name.clone(),
@@ -515,7 +650,9 @@ impl Steps<'_> {
             .wait_server(&id, WaitKind::Boot, timeout, &mut self.stop, |s| match s {
                 None => Some(Err(None)),
                 Some(s) if s.status == "ACTIVE" && s.task_state.is_none() => Some(Ok(s.clone())),
-                Some(s) if s.status == "ERROR" => Some(Err(Some(s.fault.clone().unwrap_or_else(|| "no fault given".into())))),
+                Some(s) if s.status == "ERROR" => Some(Err(Some(
+                    s.fault.clone().unwrap_or_else(|| "no fault given".into()),
+                ))),
                 Some(_) => None,
             })
             .await;
@@ -526,7 +663,12 @@ impl Steps<'_> {
             }
             Ok(Err(fault)) => {
                 if let Err(e) = self.cloud().delete_server(&id).await {
-                    return call_failed(self.ctx, STEP, &format!("could not delete the failed replacement {id}"), &e);
+                    return call_failed(
+                        self.ctx,
+                        STEP,
+                        &format!("could not delete the failed replacement {id}"),
+                        &e,
+                    );
                 }
                 self.ctx.discarded.insert(id.clone());
                 self.ctx.replacement_id = None;
@@ -537,18 +679,32 @@ impl Steps<'_> {
                 };
                 StepResult::redo(Step::Boot, why)
             }
-            Err(e) => wait_failed(self.ctx, STEP, &format!("replacement {id} did not become ACTIVE"), e),
+            Err(e) => wait_failed(
+                self.ctx,
+                STEP,
+                &format!("replacement {id} did not become ACTIVE"),
+                e,
+            ),
         }
     }
 
     /// The replacement to verify, read at most `max_age` ago.
-    async fn current_replacement(&mut self, step: Step, max_age: Duration) -> Result<Server, StepResult> {
+    async fn current_replacement(
+        &mut self,
+        step: Step,
+        max_age: Duration,
+    ) -> Result<Server, StepResult> {
         self.servers_within(step, max_age).await?;
         let found = match &self.ctx.replacement_id {
             Some(id) => self.waiter().server(id),
             None => self.replacements().into_iter().next(),
         };
-        found.ok_or_else(|| StepResult::failed("the replacement server no longer exists", rolls_back(step, self.ctx)))
+        found.ok_or_else(|| {
+            StepResult::failed(
+                "the replacement server no longer exists",
+                rolls_back(step, self.ctx),
+            )
+        })
     }
 
     fn check(&self, r: &Server) -> Vec<String> {
@@ -567,7 +723,11 @@ impl Steps<'_> {
         let problems = self.check(&r);
         if !problems.is_empty() {
             return StepResult::failed(
-                format!("replacement {} failed verification: {}", r.id, problems.join("; ")),
+                format!(
+                    "replacement {} failed verification: {}",
+                    r.id,
+                    problems.join("; ")
+                ),
                 true,
             );
         }
@@ -581,7 +741,9 @@ impl Steps<'_> {
                     self.ctx.discarded.insert(extra.id.clone());
                     self.waiter().note_server_gone(&extra.id);
                 }
-                Err(e) => tracing::warn!("could not delete the extra replacement {}: {e}", extra.id),
+                Err(e) => {
+                    tracing::warn!("could not delete the extra replacement {}: {e}", extra.id)
+                }
             }
         }
         let place = format!(
@@ -610,7 +772,12 @@ impl Steps<'_> {
         ids.retain(|i| Some(i) != keep.as_ref());
         for id in &ids {
             if let Err(e) = self.cloud().delete_image(id).await {
-                return call_failed(self.ctx, STEP, &format!("could not delete snapshot {id}"), &e);
+                return call_failed(
+                    self.ctx,
+                    STEP,
+                    &format!("could not delete snapshot {id}"),
+                    &e,
+                );
             }
             self.forget_snapshot(id);
         }
@@ -681,7 +848,9 @@ impl Steps<'_> {
                         .waiter
                         .wait_server(&id, WaitKind::Stop, timeout, &mut self.stop, |s| match s {
                             None => Some(false),
-                            Some(s) if s.status == "SHUTOFF" && s.task_state.is_none() => Some(true),
+                            Some(s) if s.status == "SHUTOFF" && s.task_state.is_none() => {
+                                Some(true)
+                            }
                             Some(_) => None,
                         })
                         .await;
@@ -691,21 +860,42 @@ impl Steps<'_> {
                             self.ctx.source_state = Some("gone".into());
                             return StepResult::done_with(Some(r.id.clone()), "the source is gone");
                         }
-                        Err(e) => return wait_failed(self.ctx, STEP, "the source did not reach SHUTOFF", e),
+                        Err(e) => {
+                            return wait_failed(
+                                self.ctx,
+                                STEP,
+                                "the source did not reach SHUTOFF",
+                                e,
+                            );
+                        }
                     }
                 }
-                if let Err(e) = self.cloud().set_server_metadata(self.source_id, &moved_tag).await {
+                if let Err(e) = self
+                    .cloud()
+                    .set_server_metadata(self.source_id, &moved_tag)
+                    .await
+                {
                     return call_failed(self.ctx, STEP, "could not tag the source as moved", &e);
                 }
                 self.ctx.source_state = Some("stopped".into());
-                StepResult::done_with(Some(r.id.clone()), format!("source stopped, tagged {}={}", tags::MOVED_TO, r.id))
+                StepResult::done_with(
+                    Some(r.id.clone()),
+                    format!("source stopped, tagged {}={}", tags::MOVED_TO, r.id),
+                )
             }
             SourceAfter::Keep => {
-                if let Err(e) = self.cloud().set_server_metadata(self.source_id, &moved_tag).await {
+                if let Err(e) = self
+                    .cloud()
+                    .set_server_metadata(self.source_id, &moved_tag)
+                    .await
+                {
                     return call_failed(self.ctx, STEP, "could not tag the source as moved", &e);
                 }
                 self.ctx.source_state = Some(format!("kept ({})", source.status));
-                StepResult::done_with(Some(r.id.clone()), format!("source kept, tagged {}={}", tags::MOVED_TO, r.id))
+                StepResult::done_with(
+                    Some(r.id.clone()),
+                    format!("source kept, tagged {}={}", tags::MOVED_TO, r.id),
+                )
             }
         }
     }
@@ -718,7 +908,9 @@ impl Steps<'_> {
         let waited = self
             .env
             .waiter
-            .wait_server(&id, WaitKind::Stop, timeout, &mut self.stop, |s| s.is_none().then_some(()))
+            .wait_server(&id, WaitKind::Stop, timeout, &mut self.stop, |s| {
+                s.is_none().then_some(())
+            })
             .await;
         match waited {
             Ok(()) => Ok(()),
@@ -740,7 +932,12 @@ impl Steps<'_> {
                     ),
                     false,
                 )),
-                Err(e) => Err(call_failed(self.ctx, step, "could not check that the source is deleted", &e)),
+                Err(e) => Err(call_failed(
+                    self.ctx,
+                    step,
+                    "could not check that the source is deleted",
+                    &e,
+                )),
             },
         }
     }
@@ -801,18 +998,27 @@ impl Steps<'_> {
         }
         // Start the source again if azmove stopped it.
         let source = self.waiter().server(self.source_id);
-        let stopped_by_us = source.as_ref().is_some_and(|s| s.metadata.contains_key(tags::STOPPED_BY));
+        let stopped_by_us = source
+            .as_ref()
+            .is_some_and(|s| s.metadata.contains_key(tags::STOPPED_BY));
         match source {
             Some(src) if stopped_by_us && self.mv.settings.source_after != SourceAfter::Stop => {
-                if src.status == "SHUTOFF" || src.task_state.as_deref() == Some("powering-off") {
-                    if let Err(e) = self.start_again(&src).await {
-                        problems.push(e);
-                    }
+                let off =
+                    src.status == "SHUTOFF" || src.task_state.as_deref() == Some("powering-off");
+                if off && let Err(e) = self.start_again(&src).await {
+                    problems.push(e);
                 }
                 if problems.is_empty() {
-                    match self.cloud().delete_server_metadata(self.source_id, tags::STOPPED_BY).await {
+                    match self
+                        .cloud()
+                        .delete_server_metadata(self.source_id, tags::STOPPED_BY)
+                        .await
+                    {
                         Ok(()) => self.ctx.source_state = Some("started again".into()),
-                        Err(e) => problems.push(format!("could not remove the {} tag: {e}", tags::STOPPED_BY)),
+                        Err(e) => problems.push(format!(
+                            "could not remove the {} tag: {e}",
+                            tags::STOPPED_BY
+                        )),
                     }
                 }
             }
@@ -820,7 +1026,14 @@ impl Steps<'_> {
             None => self.ctx.source_state = Some("gone".into()),
         }
         if problems.is_empty() {
-            StepResult::done_with(None, if deleted.is_empty() { "nothing to delete".into() } else { format!("deleted {}", deleted.join(", ")) })
+            StepResult::done_with(
+                None,
+                if deleted.is_empty() {
+                    "nothing to delete".into()
+                } else {
+                    format!("deleted {}", deleted.join(", "))
+                },
+            )
         } else {
             StepResult::failed(problems.join("; "), false)
         }
@@ -903,7 +1116,10 @@ pub fn check_replacement(
     }
     match r.availability_zone.as_deref() {
         Some(az) if az == mv.target_az => {}
-        Some(az) => problems.push(format!("it is in availability zone {az}, not {}", mv.target_az)),
+        Some(az) => problems.push(format!(
+            "it is in availability zone {az}, not {}",
+            mv.target_az
+        )),
         None => problems.push("its availability zone is not reported".to_string()),
     }
     if let (Some(host), Some(hosts)) = (r.host.as_deref(), target_hosts)
@@ -913,7 +1129,10 @@ pub fn check_replacement(
     }
     if let Some(boot) = &mv.boot {
         let src_flavor = source.map(|s| &s.flavor);
-        let flavor_ok = match (&r.flavor.original_name, src_flavor.and_then(|f| f.original_name.as_ref())) {
+        let flavor_ok = match (
+            &r.flavor.original_name,
+            src_flavor.and_then(|f| f.original_name.as_ref()),
+        ) {
             (Some(a), Some(b)) => a == b,
             _ => match &r.flavor.id {
                 Some(id) => *id == boot.flavor_id,
@@ -921,8 +1140,17 @@ pub fn check_replacement(
             },
         };
         if !flavor_ok {
-            let got = r.flavor.original_name.clone().or_else(|| r.flavor.id.clone()).unwrap_or_default();
-            let want = mv.source.as_ref().map(|s| s.flavor.clone()).unwrap_or_else(|| boot.flavor_id.clone());
+            let got = r
+                .flavor
+                .original_name
+                .clone()
+                .or_else(|| r.flavor.id.clone())
+                .unwrap_or_default();
+            let want = mv
+                .source
+                .as_ref()
+                .map(|s| s.flavor.clone())
+                .unwrap_or_else(|| boot.flavor_id.clone());
             problems.push(format!("its flavor is {got}, not {want}"));
         }
     }
@@ -930,8 +1158,18 @@ pub fn check_replacement(
         let want: BTreeSet<&str> = spec.networks.keys().map(String::as_str).collect();
         let got: BTreeSet<&str> = r.addresses.keys().map(String::as_str).collect();
         if want != got {
-            let list = |s: &BTreeSet<&str>| if s.is_empty() { "none".to_string() } else { s.iter().copied().collect::<Vec<_>>().join(", ") };
-            problems.push(format!("it is on networks {}, expected {}", list(&got), list(&want)));
+            let list = |s: &BTreeSet<&str>| {
+                if s.is_empty() {
+                    "none".to_string()
+                } else {
+                    s.iter().copied().collect::<Vec<_>>().join(", ")
+                }
+            };
+            problems.push(format!(
+                "it is on networks {}, expected {}",
+                list(&got),
+                list(&want)
+            ));
         }
     }
     problems
@@ -962,7 +1200,10 @@ mod tests {
             steps: vec![],
             after: vec![],
             settings: Options::default().resolve(),
-            boot: Some(BootSpec { flavor_id: "2".into(), ..Default::default() }),
+            boot: Some(BootSpec {
+                flavor_id: "2".into(),
+                ..Default::default()
+            }),
             existing: Existing::default(),
             fingerprint: None,
         }
@@ -974,23 +1215,39 @@ mod tests {
             status: "ACTIVE".into(),
             availability_zone: Some("nova2".into()),
             host: Some("node-31".into()),
-            flavor: FlavorRef { original_name: Some("m1.small".into()), ..Default::default() },
+            flavor: FlavorRef {
+                original_name: Some("m1.small".into()),
+                ..Default::default()
+            },
             addresses: BTreeMap::from([(
                 "private".to_string(),
-                vec![Address { addr: "10.0.0.9".into(), kind: Some("fixed".into()), mac: None }],
+                vec![Address {
+                    addr: "10.0.0.9".into(),
+                    kind: Some("fixed".into()),
+                    mac: None,
+                }],
             )]),
             ..Default::default()
         }
     }
 
     fn source() -> Server {
-        Server { id: "src".into(), flavor: FlavorRef { original_name: Some("m1.small".into()), ..Default::default() }, ..Default::default() }
+        Server {
+            id: "src".into(),
+            flavor: FlavorRef {
+                original_name: Some("m1.small".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
     }
 
     #[test]
     fn a_good_replacement_passes() {
         let hosts = vec!["node-31".to_string(), "node-32".to_string()];
-        assert!(check_replacement(&replacement(), &planned(), Some(&source()), Some(&hosts)).is_empty());
+        assert!(
+            check_replacement(&replacement(), &planned(), Some(&source()), Some(&hosts)).is_empty()
+        );
         // Members see no hosts: the AZ is enough.
         let mut r = replacement();
         r.host = None;
@@ -1018,9 +1275,15 @@ mod tests {
     #[test]
     fn flavor_by_id_before_2_47() {
         let mut r = replacement();
-        r.flavor = FlavorRef { id: Some("2".into()), ..Default::default() };
+        r.flavor = FlavorRef {
+            id: Some("2".into()),
+            ..Default::default()
+        };
         let mut s = source();
-        s.flavor = FlavorRef { id: Some("2".into()), ..Default::default() };
+        s.flavor = FlavorRef {
+            id: Some("2".into()),
+            ..Default::default()
+        };
         assert!(check_replacement(&r, &planned(), Some(&s), None).is_empty());
         r.flavor.id = Some("3".into());
         assert_eq!(check_replacement(&r, &planned(), Some(&s), None).len(), 1);

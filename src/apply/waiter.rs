@@ -65,7 +65,11 @@ impl PollConfig {
     /// The same schedule `factor` times faster (for simulated clouds that run
     /// faster than real time); the clock margin is kept.
     pub fn scaled(self, factor: f64) -> PollConfig {
-        let f = if factor.is_finite() && factor > 0.0 { factor } else { 1.0 };
+        let f = if factor.is_finite() && factor > 0.0 {
+            factor
+        } else {
+            1.0
+        };
         PollConfig {
             min_interval: self.min_interval.div_f64(f),
             max_interval: self.max_interval.div_f64(f),
@@ -229,7 +233,9 @@ pub struct Waiter {
 
 impl std::fmt::Debug for Waiter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Waiter").field("mode", &self.shared.mode).finish_non_exhaustive()
+        f.debug_struct("Waiter")
+            .field("mode", &self.shared.mode)
+            .finish_non_exhaustive()
     }
 }
 
@@ -377,14 +383,28 @@ impl Waiter {
     /// do when a list started that recently (other waits keep it fresh),
     /// otherwise a refresh.
     pub async fn servers_within(&self, max_age: Duration) -> Result<(), String> {
-        let fresh = self.lock().servers_listed_at.is_some_and(|t| t.elapsed() <= max_age);
-        if fresh { Ok(()) } else { self.refresh(true).await }
+        let fresh = self
+            .lock()
+            .servers_listed_at
+            .is_some_and(|t| t.elapsed() <= max_age);
+        if fresh {
+            Ok(())
+        } else {
+            self.refresh(true).await
+        }
     }
 
     /// The same for the image states.
     pub async fn images_within(&self, max_age: Duration) -> Result<(), String> {
-        let fresh = self.lock().images_listed_at.is_some_and(|t| t.elapsed() <= max_age);
-        if fresh { Ok(()) } else { self.refresh(false).await }
+        let fresh = self
+            .lock()
+            .images_listed_at
+            .is_some_and(|t| t.elapsed() <= max_age);
+        if fresh {
+            Ok(())
+        } else {
+            self.refresh(false).await
+        }
     }
 
     async fn refresh(&self, servers: bool) -> Result<(), String> {
@@ -429,10 +449,20 @@ impl Waiter {
         stop: &mut StopSignal,
         done: impl Fn(Option<&Server>) -> Option<T>,
     ) -> Result<T, WaitError> {
-        let status = |w: &Waiter| w.server(id).map(|s| format!("{}/{:?}", s.status, s.task_state));
-        self.wait(Target::Server, id, kind, None, timeout, stop, status, |w: &Waiter| {
-            done(w.server(id).as_ref())
-        })
+        let status = |w: &Waiter| {
+            w.server(id)
+                .map(|s| format!("{}/{:?}", s.status, s.task_state))
+        };
+        self.wait(
+            Target::Server,
+            id,
+            kind,
+            None,
+            timeout,
+            stop,
+            status,
+            |w: &Waiter| done(w.server(id).as_ref()),
+        )
         .await
     }
 
@@ -446,9 +476,16 @@ impl Waiter {
         done: impl Fn(Option<&Image>) -> Option<T>,
     ) -> Result<T, WaitError> {
         let status = |w: &Waiter| w.image(id).map(|i| i.status);
-        self.wait(Target::Image, id, WaitKind::Image, size_gb, timeout, stop, status, |w: &Waiter| {
-            done(w.image(id).as_ref())
-        })
+        self.wait(
+            Target::Image,
+            id,
+            WaitKind::Image,
+            size_gb,
+            timeout,
+            stop,
+            status,
+            |w: &Waiter| done(w.image(id).as_ref()),
+        )
         .await
     }
 
@@ -497,7 +534,10 @@ impl Waiter {
             );
             n
         };
-        let _guard = WaitGuard { waiter: self, id: wait_id };
+        let _guard = WaitGuard {
+            waiter: self,
+            id: wait_id,
+        };
         self.shared.wake.notify_one();
         loop {
             tokio::select! {
@@ -629,7 +669,9 @@ impl Waiter {
             for w in st.waits.values_mut() {
                 let covered = match (self.shared.mode, w.target) {
                     (PollMode::Shared(_), Target::Server) => want_servers || refresh_servers,
-                    (PollMode::Shared(_), Target::Image) => !w.by_get && (want_images || refresh_images),
+                    (PollMode::Shared(_), Target::Image) => {
+                        !w.by_get && (want_images || refresh_images)
+                    }
                     (PollMode::Naive { .. }, _) => w.last_check.is_some_and(|l| l >= started),
                 };
                 if covered {
@@ -655,11 +697,17 @@ impl Waiter {
         let cursor = {
             let st = self.lock();
             st.cursor.clone().or_else(|| {
-                st.newest_updated.map(|t| changes_since_value(t, cfg.changes_since_margin))
+                st.newest_updated
+                    .map(|t| changes_since_value(t, cfg.changes_since_margin))
             })
         };
         self.lock().requests += 1;
-        match self.shared.cloud.servers_changed_since(cursor.as_deref()).await {
+        match self
+            .shared
+            .cloud
+            .servers_changed_since(cursor.as_deref())
+            .await
+        {
             Ok(list) => {
                 let mut st = self.lock();
                 for s in list.servers {
@@ -671,9 +719,12 @@ impl Waiter {
                     }
                     st.servers.insert(s.id.clone(), s);
                 }
-                let from_clock = list.cloud_time.map(|t| changes_since_value(t, cfg.changes_since_margin));
-                let from_updated =
-                    st.newest_updated.map(|t| changes_since_value(t, cfg.changes_since_margin));
+                let from_clock = list
+                    .cloud_time
+                    .map(|t| changes_since_value(t, cfg.changes_since_margin));
+                let from_updated = st
+                    .newest_updated
+                    .map(|t| changes_since_value(t, cfg.changes_since_margin));
                 st.cursor = from_clock.or(from_updated).or(cursor);
                 true
             }
@@ -686,7 +737,12 @@ impl Waiter {
 
     async fn poll_images(&self) -> bool {
         self.lock().requests += 1;
-        match self.shared.cloud.images_with_property(tags::PLAN, &self.shared.plan_tag).await {
+        match self
+            .shared
+            .cloud
+            .images_with_property(tags::PLAN, &self.shared.plan_tag)
+            .await
+        {
             Ok(images) => {
                 let mut st = self.lock();
                 let listed: HashSet<String> = images.iter().map(|i| i.id.clone()).collect();
@@ -737,7 +793,9 @@ impl Waiter {
             st.waits
                 .iter()
                 .filter(|(_, w)| {
-                    w.by_get && next_check(&cfg, w.since, w.expected, w.last_check) <= now + cfg.min_interval / 2
+                    w.by_get
+                        && next_check(&cfg, w.since, w.expected, w.last_check)
+                            <= now + cfg.min_interval / 2
                 })
                 .map(|(n, w)| (*n, w.id.clone()))
                 .collect()
@@ -893,7 +951,12 @@ mod tests {
             Some(Image {
                 id: id.to_string(),
                 name: id.to_string(),
-                status: if Instant::now() >= ready { "active" } else { "saving" }.to_string(),
+                status: if Instant::now() >= ready {
+                    "active"
+                } else {
+                    "saving"
+                }
+                .to_string(),
                 properties: [(tags::PLAN.to_string(), "plan".to_string())].into(),
                 size: None,
                 created_at: String::new(),
@@ -908,15 +971,26 @@ mod tests {
     use std::sync::atomic::Ordering;
 
     impl Cloud for FakeImages {
-        fn servers_changed_since<'a>(&'a self, _: Option<&'a str>) -> BoxFuture<'a, Result<ServerList, Error>> {
+        fn servers_changed_since<'a>(
+            &'a self,
+            _: Option<&'a str>,
+        ) -> BoxFuture<'a, Result<ServerList, Error>> {
             Box::pin(async { Ok(ServerList::default()) })
         }
         fn server<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Option<Server>, Error>> {
             Box::pin(async { Ok(None) })
         }
-        fn images_with_property<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<Vec<Image>, Error>> {
+        fn images_with_property<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a str,
+        ) -> BoxFuture<'a, Result<Vec<Image>, Error>> {
             self.lists.fetch_add(1, Ordering::SeqCst);
-            let ids: Vec<String> = self.ready_at.lock().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+            let ids: Vec<String> = self
+                .ready_at
+                .lock()
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default();
             let images = ids.iter().filter_map(|id| self.image(id)).collect();
             Box::pin(async move { Ok(images) })
         }
@@ -931,7 +1005,12 @@ mod tests {
         fn start_server<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<(), Error>> {
             Box::pin(async { Ok(()) })
         }
-        fn create_image<'a>(&'a self, _: &'a str, _: &'a str, _: &'a BTreeMap<String, String>) -> BoxFuture<'a, Result<String, Error>> {
+        fn create_image<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a str,
+            _: &'a BTreeMap<String, String>,
+        ) -> BoxFuture<'a, Result<String, Error>> {
             Box::pin(async { Ok(String::new()) })
         }
         fn delete_image<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<(), Error>> {
@@ -943,10 +1022,18 @@ mod tests {
         fn delete_server<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<(), Error>> {
             Box::pin(async { Ok(()) })
         }
-        fn set_server_metadata<'a>(&'a self, _: &'a str, _: &'a BTreeMap<String, String>) -> BoxFuture<'a, Result<(), Error>> {
+        fn set_server_metadata<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a BTreeMap<String, String>,
+        ) -> BoxFuture<'a, Result<(), Error>> {
             Box::pin(async { Ok(()) })
         }
-        fn delete_server_metadata<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        fn delete_server_metadata<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a str,
+        ) -> BoxFuture<'a, Result<(), Error>> {
             Box::pin(async { Ok(()) })
         }
         fn requests_sent(&self) -> Option<u64> {
@@ -987,7 +1074,10 @@ mod tests {
         }
         poller.abort();
         let total = waiter.requests();
-        assert_eq!(total, fake.lists.load(Ordering::SeqCst) + fake.gets.load(Ordering::SeqCst));
+        assert_eq!(
+            total,
+            fake.lists.load(Ordering::SeqCst) + fake.gets.load(Ordering::SeqCst)
+        );
         (first, total - first)
     }
 
@@ -999,17 +1089,31 @@ mod tests {
         // 16 servers after the first batch: once durations are learned, a
         // ten times longer snapshot costs no more than one extra request
         // per batch of four.
-        assert!(long <= short + 4, "3 min: {short} requests, 30 min: {long} requests");
+        assert!(
+            long <= short + 4,
+            "3 min: {short} requests, 30 min: {long} requests"
+        );
         // Against the baseline: one GET per server every 5 s.
-        let (_, naive) = snapshot_batches(PollMode::Naive { interval: Duration::from_secs(5) }, Duration::from_secs(1800)).await;
-        assert!(naive >= 16 * 300, "naive polling made only {naive} requests");
+        let (_, naive) = snapshot_batches(
+            PollMode::Naive {
+                interval: Duration::from_secs(5),
+            },
+            Duration::from_secs(1800),
+        )
+        .await;
+        assert!(
+            naive >= 16 * 300,
+            "naive polling made only {naive} requests"
+        );
         assert!(long * 100 < naive, "shared: {long}, naive: {naive}");
     }
 
     #[tokio::test(start_paused = true)]
     async fn an_unlearned_wait_backs_off() {
-        let (first_short, _) = snapshot_batches(PollMode::Shared(cfg()), Duration::from_secs(180)).await;
-        let (first_long, _) = snapshot_batches(PollMode::Shared(cfg()), Duration::from_secs(1800)).await;
+        let (first_short, _) =
+            snapshot_batches(PollMode::Shared(cfg()), Duration::from_secs(180)).await;
+        let (first_long, _) =
+            snapshot_batches(PollMode::Shared(cfg()), Duration::from_secs(1800)).await;
         // With a 30 s cap, 30 min need at most 1800/30 polls plus the ramp.
         assert!(first_long <= 1800 / 30 + 25, "{first_long}");
         assert!(first_short < first_long);
@@ -1018,7 +1122,10 @@ mod tests {
     #[test]
     fn changes_since_uses_the_given_clock_minus_the_margin() {
         let t = parse_cloud_time("2026-03-01T10:00:07Z").expect("time");
-        assert_eq!(changes_since_value(t, Duration::from_secs(5)), "2026-03-01T10:00:02Z");
+        assert_eq!(
+            changes_since_value(t, Duration::from_secs(5)),
+            "2026-03-01T10:00:02Z"
+        );
         assert!(parse_cloud_time("2026-03-01T10:00:07").is_some());
         assert!(parse_cloud_time("2026-03-01T10:00:07.123456+00:00").is_some());
     }

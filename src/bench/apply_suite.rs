@@ -20,12 +20,12 @@ use super::fleet::{CloudTimings, Fleet, Group, PlanSettings, PlanShape, SOURCE_A
 use super::machine::RunInfo;
 use super::process::{Measured, SimServer, Timed, run_timed};
 use super::stats::Summary;
-use super::{BenchError, Context};
+use super::{BenchError, Context, summary_of};
 use crate::plan::file::SourceAfter;
 use crate::sim::Scenario;
 
 /// Poll interval bounds azmove uses against a real cloud (its defaults).
-const POLL_MIN: Duration = Duration::from_secs(2);
+pub const POLL_MIN: Duration = Duration::from_secs(2);
 const POLL_MAX: Duration = Duration::from_secs(30);
 /// "Every few seconds": the naive baseline checks each server and image this often.
 const NAIVE_INTERVAL: Duration = Duration::from_secs(2);
@@ -87,16 +87,26 @@ pub struct Case {
     pub naive: bool,
 }
 
+/// Root disk of the moved servers: a 10 GB snapshot uploads in 102 s at
+/// 100 MB/s, in the range of real small servers, so the cloud's operations
+/// (not a poll interval) dominate a move, as they do on a real cloud.
+pub const DISK_GB: u64 = 10;
+
 /// Half the servers go to `nova2`, half to `nova3`, each capped at half the
 /// concurrency: the engine has to keep both lanes full to reach the bound.
-pub fn two_lane_fleet(servers: u32, time_scale: f64, timings: CloudTimings, description: String) -> Fleet {
+pub fn two_lane_fleet(
+    servers: u32,
+    time_scale: f64,
+    timings: CloudTimings,
+    description: String,
+) -> Fleet {
     let a = servers / 2;
     Fleet {
         description,
         seed: u64::from(servers),
         time_scale,
         timings,
-        disk_gb: 1,
+        disk_gb: DISK_GB,
         groups: vec![
             Group::new("lane-a", "app-a-", a, Some("nova2")),
             Group::new("lane-b", "app-b-", servers - a, Some("nova3")),
@@ -107,7 +117,11 @@ pub fn two_lane_fleet(servers: u32, time_scale: f64, timings: CloudTimings, desc
 pub fn two_lane_settings(time_scale: f64) -> PlanSettings {
     PlanSettings {
         concurrency: 20,
-        per_az: BTreeMap::from([(SOURCE_AZ.to_string(), 20), ("nova2".to_string(), 10), ("nova3".to_string(), 10)]),
+        per_az: BTreeMap::from([
+            (SOURCE_AZ.to_string(), 20),
+            ("nova2".to_string(), 10),
+            ("nova3".to_string(), 10),
+        ]),
         requests_per_second: RPS * time_scale,
         stop_before_snapshot: true,
         source_after: SourceAfter::Delete,
@@ -121,16 +135,17 @@ pub fn cases(ctx: &Context) -> Vec<Case> {
     let short = CloudTimings::typical();
     let long = short.with_snapshots_slower(10.0);
     let settings = two_lane_settings(ts);
+    let mts = ctx.options.makespan_time_scale;
     let mut v = vec![Case {
         id: "makespan",
         label: format!("{} servers, short snapshots", ctx.options.apply_servers),
         fleet: two_lane_fleet(
             ctx.options.apply_servers,
-            ts,
+            mts,
             short,
             "apply makespan against the lower bound".into(),
         ),
-        settings: settings.clone(),
+        settings: two_lane_settings(mts),
         naive: false,
     }];
     for (naive, prefix) in [(false, ""), (true, "naive-")] {
@@ -143,8 +158,16 @@ pub fn cases(ctx: &Context) -> Vec<Case> {
             };
             v.push(Case {
                 id,
-                label: format!("{n} servers, {kind} snapshots{}", if naive { ", naive polling" } else { "" }),
-                fleet: two_lane_fleet(n, ts, timings, format!("{prefix}{kind} snapshots, {n} servers")),
+                label: format!(
+                    "{n} servers, {kind} snapshots{}",
+                    if naive { ", naive polling" } else { "" }
+                ),
+                fleet: two_lane_fleet(
+                    n,
+                    ts,
+                    timings,
+                    format!("{prefix}{kind} snapshots, {n} servers"),
+                ),
                 settings: settings.clone(),
                 naive,
             });
@@ -164,7 +187,11 @@ pub fn run(ctx: &Context) -> Result<ApplyResults, BenchError> {
 }
 
 /// The bound of a case, from the timings the simulator itself reads.
-pub fn case_bound(fleet: &Fleet, settings: &PlanSettings, scenario_yaml: &str) -> Result<(Bound, f64, f64), BenchError> {
+pub fn case_bound(
+    fleet: &Fleet,
+    settings: &PlanSettings,
+    scenario_yaml: &str,
+) -> Result<(Bound, f64, f64), BenchError> {
     let scenario = Scenario::from_yaml(scenario_yaml)
         .map_err(|e| BenchError::Setup(format!("the generated scenario does not load: {e}")))?;
     let shape = MoveShape {
@@ -176,7 +203,11 @@ pub fn case_bound(fleet: &Fleet, settings: &PlanSettings, scenario_yaml: &str) -
     let move_s = snapshot_move_duration(&scenario.timings, &shape).as_secs_f64();
     let snapshot_s = snapshot_move_duration(
         &scenario.timings,
-        &MoveShape { active: false, source_after: SourceAfter::Keep, ..shape },
+        &MoveShape {
+            active: false,
+            source_after: SourceAfter::Keep,
+            ..shape
+        },
     )
     .saturating_sub(scenario.timings.boot)
     .as_secs_f64();
@@ -194,9 +225,14 @@ pub fn case_bound(fleet: &Fleet, settings: &PlanSettings, scenario_yaml: &str) -
         .collect();
     let caps = Caps {
         concurrency: settings.concurrency as usize,
-        per_az: settings.per_az.iter().map(|(k, v)| (k.clone(), *v as usize)).collect(),
+        per_az: settings
+            .per_az
+            .iter()
+            .map(|(k, v)| (k.clone(), *v as usize))
+            .collect(),
     };
-    let bound = lower_bound(&jobs, &caps).map_err(|e| BenchError::Setup(format!("lower bound: {e}")))?;
+    let bound =
+        lower_bound(&jobs, &caps).map_err(|e| BenchError::Setup(format!("lower bound: {e}")))?;
     Ok((bound, move_s, snapshot_s))
 }
 
@@ -217,12 +253,18 @@ fn run_case(ctx: &Context, case: &Case) -> Result<ApplyRow, BenchError> {
     let scenario = dir.join("cloud.yaml");
     write(&scenario, &scenario_text)?;
     let plan = dir.join("plan.yaml");
-    write(&plan, &plan_yaml(&case.fleet, PlanShape::Select, &case.settings))?;
+    write(
+        &plan,
+        &plan_yaml(&case.fleet, PlanShape::Select, &case.settings),
+    )?;
     let (bound, move_s, snapshot_s) = case_bound(&case.fleet, &case.settings, &scenario_text)?;
     let bound_wall_s = bound.bound / ts;
     let servers = case.fleet.to_move();
     let polling_args: Vec<OsString> = if case.naive {
-        vec!["--naive-poll".into(), millis(NAIVE_INTERVAL.div_f64(ts)).into()]
+        vec![
+            "--naive-poll".into(),
+            millis(NAIVE_INTERVAL.div_f64(ts)).into(),
+        ]
     } else {
         vec![
             "--poll-min".into(),
@@ -249,10 +291,6 @@ fn run_case(ctx: &Context, case: &Case) -> Result<ApplyRow, BenchError> {
         );
         runs.push(f);
     }
-    let of = |f: &dyn Fn(&RunFigures) -> f64| {
-        Summary::of(&runs.iter().map(f).collect::<Vec<_>>())
-            .ok_or_else(|| BenchError::Setup("no runs were made".into()))
-    };
     let mut by_source = BTreeMap::new();
     let mut by_target = BTreeMap::new();
     for f in &runs {
@@ -270,7 +308,10 @@ fn run_case(ctx: &Context, case: &Case) -> Result<ApplyRow, BenchError> {
         label: case.label.clone(),
         servers,
         polling: if case.naive {
-            format!("naive: one GET per server and image every {} s (cloud time)", NAIVE_INTERVAL.as_secs())
+            format!(
+                "naive: one GET per server and image every {} s (cloud time)",
+                NAIVE_INTERVAL.as_secs()
+            )
         } else {
             "shared list polls (changes-since)".to_string()
         },
@@ -281,15 +322,19 @@ fn run_case(ctx: &Context, case: &Case) -> Result<ApplyRow, BenchError> {
         move_s,
         bound,
         bound_wall_s,
-        makespan_s: of(&|f| f.makespan_s)?,
-        ratio: of(&|f| f.makespan_s / bound_wall_s)?,
-        process_wall_s: of(&|f| f.timed.wall_s)?,
-        cpu_s: of(&|f| f.timed.cpu_s())?,
-        rss_mib: of(&|f| f.timed.rss_mib())?,
-        requests: of(&|f| f.requests as f64)?,
-        requests_per_server: of(&|f| f.requests as f64 / servers.max(1) as f64)?,
-        max_requests_per_second: of(&|f| f.max_rps as f64)?,
-        max_in_flight: runs.iter().map(|f| f.stats.operations.max_in_flight).max().unwrap_or(0),
+        makespan_s: summary_of(&runs, |f| f.makespan_s)?,
+        ratio: summary_of(&runs, |f| f.makespan_s / bound_wall_s)?,
+        process_wall_s: summary_of(&runs, |f| f.timed.wall_s)?,
+        cpu_s: summary_of(&runs, |f| f.timed.cpu_s())?,
+        rss_mib: summary_of(&runs, |f| f.timed.rss_mib())?,
+        requests: summary_of(&runs, |f| f.requests as f64)?,
+        requests_per_server: summary_of(&runs, |f| f.requests as f64 / servers.max(1) as f64)?,
+        max_requests_per_second: summary_of(&runs, |f| f.max_rps as f64)?,
+        max_in_flight: runs
+            .iter()
+            .map(|f| f.stats.operations.max_in_flight)
+            .max()
+            .unwrap_or(0),
         max_in_flight_by_source_az: by_source,
         max_in_flight_by_target_az: by_target,
         apis: runs.last().map(|f| f.apis.clone()).unwrap_or_default(),
@@ -342,7 +387,9 @@ fn apply_once(
     let (makespan_s, moved, failed) = read_report(&report)?;
     let servers = case.fleet.to_move();
     if moved != servers || failed != 0 {
-        return Err(fail(format!("{moved} of {servers} servers moved, {failed} failed")));
+        return Err(fail(format!(
+            "{moved} of {servers} servers moved, {failed} failed"
+        )));
     }
     Ok(RunFigures {
         timed,
@@ -363,7 +410,11 @@ fn read_report(path: &Path) -> Result<(f64, usize, usize), BenchError> {
         source: e,
     })?;
     let num = |p: &str| v.pointer(p).and_then(serde_json::Value::as_f64);
-    match (num("/elapsed_s"), num("/counts/moved"), num("/counts/failed")) {
+    match (
+        num("/elapsed_s"),
+        num("/counts/moved"),
+        num("/counts/failed"),
+    ) {
         (Some(e), Some(m), Some(f)) => Ok((e, m as usize, f as usize)),
         _ => Err(BenchError::Setup(format!(
             "{} lacks elapsed_s or counts.moved/failed",
@@ -389,10 +440,11 @@ mod tests {
     fn the_two_lane_bound_is_work_over_twenty_slots() {
         let fleet = two_lane_fleet(500, 20.0, CloudTimings::typical(), "t".into());
         let settings = two_lane_settings(20.0);
-        let (bound, move_s, snapshot_s) = case_bound(&fleet, &settings, &fleet.scenario_yaml()).unwrap();
-        // stop 10 + snapshot (5 + 1024/100) + boot 30 + delete 5
-        assert!((move_s - 60.24).abs() < 1e-6, "{move_s}");
-        assert!((snapshot_s - 15.24).abs() < 1e-6, "{snapshot_s}");
+        let (bound, move_s, snapshot_s) =
+            case_bound(&fleet, &settings, &fleet.scenario_yaml()).unwrap();
+        // stop 10 + snapshot (5 + 10240/100) + boot 30 + delete 5
+        assert!((move_s - 152.4).abs() < 1e-6, "{move_s}");
+        assert!((snapshot_s - 107.4).abs() < 1e-6, "{snapshot_s}");
         // 500 moves, 20 at once (10 per target AZ): 25 moves back to back.
         assert!((bound.bound - 25.0 * move_s).abs() < 1e-6, "{bound:?}");
         assert!((bound.effective_parallelism - 20.0).abs() < 1e-9);
@@ -412,7 +464,11 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path();
         let good = dir.join("good.json");
-        std::fs::write(&good, r#"{"elapsed_s": 12.5, "counts": {"moved": 4, "failed": 0}}"#).unwrap();
+        std::fs::write(
+            &good,
+            r#"{"elapsed_s": 12.5, "counts": {"moved": 4, "failed": 0}}"#,
+        )
+        .unwrap();
         assert_eq!(read_report(&good).unwrap(), (12.5, 4, 0));
         let bad = dir.join("bad.json");
         std::fs::write(&bad, r#"{"elapsed_s": 1}"#).unwrap();

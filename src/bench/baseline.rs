@@ -19,9 +19,9 @@ use serde::{Deserialize, Serialize};
 use super::apply_suite::{case_bound, two_lane_fleet, two_lane_settings};
 use super::fleet::{CloudTimings, Fleet, PlanSettings, source_after_word};
 use super::machine::RunInfo;
-use super::process::{Measured, SimServer, run_timed};
+use super::process::{Measured, Observed, SimServer, run_timed};
 use super::stats::Summary;
-use super::{BenchError, Context};
+use super::{BenchError, Context, summary_of};
 
 /// The python-openstackclient release the baseline uses (as tests/fidelity).
 pub const OSC_VERSION: &str = "10.5.0";
@@ -75,7 +75,10 @@ pub fn run(ctx: &Context) -> Result<BaselineResults, BenchError> {
     let lanes: Vec<Vec<(String, String)>> = fleet
         .groups
         .iter()
-        .filter_map(|g| g.to.as_ref().map(|to| g.names().map(|n| (n, to.clone())).collect()))
+        .filter_map(|g| {
+            g.to.as_ref()
+                .map(|to| g.names().map(|n| (n, to.clone())).collect())
+        })
         .collect();
     let longest = lanes.iter().map(Vec::len).max().unwrap_or(0);
     let mut pairs: Vec<String> = (0..longest)
@@ -83,7 +86,10 @@ pub fn run(ctx: &Context) -> Result<BaselineResults, BenchError> {
         .map(|(name, to)| format!("{name}:{to}"))
         .collect();
     pairs.truncate(per_run);
-    let python = openstack.parent().map(|d| d.join("python3")).filter(|p| p.is_file());
+    let python = openstack
+        .parent()
+        .map(|d| d.join("python3"))
+        .filter(|p| p.is_file());
     let script = ctx.root.join("benches/baseline/seed-procedure.sh");
     let mut runs = Vec::new();
     for r in 1..=ctx.options.runs {
@@ -124,20 +130,17 @@ pub fn run(ctx: &Context) -> Result<BaselineResults, BenchError> {
                 dir: dir.clone(),
             });
         }
-        let requests = after.requests_total.saturating_sub(before.requests_total);
+        let o = Observed::between(timed, &before, &after);
         eprintln!(
-            "[baseline] {:.1} s for {} servers ({:.1} s per server), {requests} requests",
-            timed.wall_s,
+            "[baseline] {:.1} s for {} servers ({:.1} s per server), {} requests",
+            o.timed.wall_s,
             pairs.len(),
-            timed.wall_s / pairs.len() as f64
+            o.timed.wall_s / pairs.len() as f64,
+            o.requests
         );
-        runs.push((timed, requests, after.apis_since(&before), after.routes_since(&before)));
+        runs.push(o);
     }
     let n = pairs.len() as f64;
-    let of = |f: &dyn Fn(&(super::process::Timed, u64, BTreeMap<String, u64>, BTreeMap<String, u64>)) -> f64| {
-        Summary::of(&runs.iter().map(f).collect::<Vec<_>>())
-            .ok_or_else(|| BenchError::Setup("no runs were made".into()))
-    };
     info.finish();
     Ok(BaselineResults {
         info,
@@ -147,12 +150,12 @@ pub fn run(ctx: &Context) -> Result<BaselineResults, BenchError> {
         time_scale: ctx.options.time_scale,
         move_s,
         source_after: source_after_word(settings.source_after).into(),
-        wall_s: of(&|r| r.0.wall_s)?,
-        per_server_s: of(&|r| r.0.wall_s / n)?,
-        cpu_s: of(&|r| r.0.cpu_s())?,
-        requests_per_server: of(&|r| r.1 as f64 / n)?,
-        apis: runs.last().map(|r| r.2.clone()).unwrap_or_default(),
-        routes: runs.last().map(|r| r.3.clone()).unwrap_or_default(),
+        wall_s: summary_of(&runs, |r| r.timed.wall_s)?,
+        per_server_s: summary_of(&runs, |r| r.timed.wall_s / n)?,
+        cpu_s: summary_of(&runs, |r| r.timed.cpu_s())?,
+        requests_per_server: summary_of(&runs, |r| r.requests as f64 / n)?,
+        apis: runs.last().map(|r| r.apis.clone()).unwrap_or_default(),
+        routes: runs.last().map(|r| r.routes.clone()).unwrap_or_default(),
     })
 }
 
@@ -170,7 +173,10 @@ fn openstack_cli(ctx: &Context) -> Result<PathBuf, BenchError> {
             return Ok(exe);
         }
     }
-    eprintln!("[baseline] installing python-openstackclient {OSC_VERSION} in {}", bench_venv.display());
+    eprintln!(
+        "[baseline] installing python-openstackclient {OSC_VERSION} in {}",
+        bench_venv.display()
+    );
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
     let ok = Command::new(&python)
         .arg("-m")
@@ -196,7 +202,11 @@ fn openstack_cli(ctx: &Context) -> Result<PathBuf, BenchError> {
 
 fn version_of(openstack: &Path) -> Option<String> {
     let out = Command::new(openstack).arg("--version").output().ok()?;
-    let text = if out.stdout.is_empty() { out.stderr } else { out.stdout };
+    let text = if out.stdout.is_empty() {
+        out.stderr
+    } else {
+        out.stdout
+    };
     let v = String::from_utf8_lossy(&text).trim().to_string();
     (out.status.success() && !v.is_empty()).then_some(v)
 }

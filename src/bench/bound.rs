@@ -87,21 +87,34 @@ pub fn lower_bound(jobs: &[Job], caps: &Caps) -> Result<Bound, BoundError> {
         // A cap of 0 is raised to 1 by the engine, so it is here too.
         az_bounds.insert(az.clone(), load / (*cap).max(1) as f64);
     }
-    let mut bound = critical_path;
-    let mut binding = "the critical path".to_string();
-    let mut load_bound = concurrency_bound;
-    if concurrency_bound > bound {
-        bound = concurrency_bound;
-        binding = format!("concurrency {}", caps.concurrency);
-    }
+    let mut candidates = vec![
+        ("the critical path".to_string(), critical_path),
+        (
+            format!("concurrency {}", caps.concurrency),
+            concurrency_bound,
+        ),
+    ];
     for (az, b) in &az_bounds {
-        load_bound = load_bound.max(*b);
-        if *b > bound {
-            bound = *b;
-            binding = format!("per_az {az}: {}", caps.per_az.get(az).copied().unwrap_or(1));
-        }
+        candidates.push((
+            format!("per_az {az}: {}", caps.per_az.get(az).copied().unwrap_or(1)),
+            *b,
+        ));
     }
-    let effective_parallelism = if load_bound > 0.0 { work / load_bound } else { 0.0 };
+    let bound = candidates.iter().map(|c| c.1).fold(0.0, f64::max);
+    let load_bound = candidates[1..].iter().map(|c| c.1).fold(0.0, f64::max);
+    // Several limits often bind equally (20 slots, 10 per AZ, two AZs).
+    let close = |x: f64| (x - bound).abs() <= bound * 1e-9;
+    let binding = candidates
+        .iter()
+        .filter(|c| close(c.1))
+        .map(|c| c.0.as_str())
+        .collect::<Vec<_>>()
+        .join(" = ");
+    let effective_parallelism = if load_bound > 0.0 {
+        work / load_bound
+    } else {
+        0.0
+    };
     Ok(Bound {
         critical_path,
         work,
@@ -212,11 +225,19 @@ mod tests {
         assert_eq!(b.critical_path, 10.0);
         assert_eq!(b.binding, "concurrency 20");
         assert_eq!(b.effective_parallelism, 20.0);
+        // Caps that add up to the concurrency bind as much as it does.
+        let lanes = caps(20, &[("a", 20), ("b", 20)]);
+        assert_eq!(
+            lower_bound(&jobs, &lanes).unwrap().binding,
+            "concurrency 20 = per_az a: 20 = per_az b: 20"
+        );
     }
 
     #[test]
     fn a_tight_az_cap_binds_before_concurrency() {
-        let mut jobs: Vec<Job> = (0..50).map(|_| job(10.0, &["nova", "nova2"], &[])).collect();
+        let mut jobs: Vec<Job> = (0..50)
+            .map(|_| job(10.0, &["nova", "nova2"], &[]))
+            .collect();
         jobs.extend((0..50).map(|_| job(10.0, &["nova", "nova3"], &[])));
         let b = lower_bound(&jobs, &caps(20, &[("nova2", 5), ("nova3", 10)])).unwrap();
         // nova2: 500 s of work through 5 slots.
@@ -229,7 +250,12 @@ mod tests {
 
     #[test]
     fn a_long_after_chain_binds_when_there_is_little_work() {
-        let jobs = vec![job(10.0, &[], &[]), job(20.0, &[], &[0]), job(5.0, &[], &[1]), job(1.0, &[], &[])];
+        let jobs = vec![
+            job(10.0, &[], &[]),
+            job(20.0, &[], &[0]),
+            job(5.0, &[], &[1]),
+            job(1.0, &[], &[]),
+        ];
         let b = lower_bound(&jobs, &caps(8, &[])).unwrap();
         assert_eq!(b.critical_path, 35.0);
         assert_eq!(b.bound, 35.0);
@@ -239,7 +265,12 @@ mod tests {
     #[test]
     fn the_critical_path_takes_the_latest_prerequisite() {
         // 3 waits for both 0 (long) and 1 (short).
-        let jobs = vec![job(30.0, &[], &[]), job(1.0, &[], &[]), job(1.0, &[], &[1]), job(2.0, &[], &[0, 2])];
+        let jobs = vec![
+            job(30.0, &[], &[]),
+            job(1.0, &[], &[]),
+            job(1.0, &[], &[1]),
+            job(2.0, &[], &[0, 2]),
+        ];
         assert_eq!(critical_path(&jobs).unwrap(), 32.0);
     }
 
@@ -252,7 +283,10 @@ mod tests {
             lower_bound(&dangling, &caps(1, &[])),
             Err(BoundError::UnknownAfter { job: 0, after: 7 })
         );
-        assert_eq!(lower_bound(&[], &caps(0, &[])), Err(BoundError::NoConcurrency));
+        assert_eq!(
+            lower_bound(&[], &caps(0, &[])),
+            Err(BoundError::NoConcurrency)
+        );
     }
 
     #[test]
@@ -280,13 +314,24 @@ mod tests {
         };
         // 10 stop + 5 + 20 upload + 30 boot + 5 delete.
         assert_eq!(snapshot_move_duration(&t, &shape), Duration::from_secs(70));
-        let keep = MoveShape { source_after: SourceAfter::Keep, ..shape };
+        let keep = MoveShape {
+            source_after: SourceAfter::Keep,
+            ..shape
+        };
         assert_eq!(snapshot_move_duration(&t, &keep), Duration::from_secs(65));
         // Not stopped first: `stop` afterwards costs the stop at the end instead.
-        let live = MoveShape { stop_before_snapshot: false, source_after: SourceAfter::Stop, ..shape };
+        let live = MoveShape {
+            stop_before_snapshot: false,
+            source_after: SourceAfter::Stop,
+            ..shape
+        };
         assert_eq!(snapshot_move_duration(&t, &live), Duration::from_secs(65));
         // Already SHUTOFF: nothing to stop either way.
-        let off = MoveShape { active: false, source_after: SourceAfter::Stop, ..shape };
+        let off = MoveShape {
+            active: false,
+            source_after: SourceAfter::Stop,
+            ..shape
+        };
         assert_eq!(snapshot_move_duration(&t, &off), Duration::from_secs(55));
     }
 }

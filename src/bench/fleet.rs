@@ -98,7 +98,11 @@ pub const FLAVOR: &str = "bench.small";
 impl Fleet {
     /// Servers the plan moves.
     pub fn to_move(&self) -> usize {
-        self.groups.iter().filter(|g| g.to.is_some()).map(|g| g.count as usize).sum()
+        self.groups
+            .iter()
+            .filter(|g| g.to.is_some())
+            .map(|g| g.count as usize)
+            .sum()
     }
 
     pub fn total(&self) -> usize {
@@ -131,7 +135,11 @@ impl Fleet {
         let _ = writeln!(s, "  boot: {}", ms(t.boot_s));
         let _ = writeln!(s, "  delete: {}", ms(t.delete_s));
         let _ = writeln!(s, "  snapshot_overhead: {}", ms(t.snapshot_overhead_s));
-        let _ = writeln!(s, "  snapshot_throughput_mb_s: {}", t.snapshot_throughput_mb_s);
+        let _ = writeln!(
+            s,
+            "  snapshot_throughput_mb_s: {}",
+            t.snapshot_throughput_mb_s
+        );
         let _ = writeln!(s, "availability_zones:");
         // Hosts big enough that capacity never decides anything here: the
         // benchmark measures azmove, not the scheduler.
@@ -139,7 +147,11 @@ impl Fleet {
         let mut azs = vec![SOURCE_AZ.to_string()];
         azs.extend(self.target_azs());
         for (z, az) in azs.iter().enumerate() {
-            let load = if z == 0 { self.total() as u64 } else { self.to_move() as u64 };
+            let load = if z == 0 {
+                self.total() as u64
+            } else {
+                self.to_move() as u64
+            };
             let hosts = load.div_ceil(per_host / 2).max(2);
             let _ = writeln!(s, "  - name: {az}");
             let _ = writeln!(s, "    hosts:");
@@ -161,7 +173,10 @@ impl Fleet {
         let _ = writeln!(s, "images:");
         let _ = writeln!(s, "  - {{name: cirros, size_mb: 20}}");
         let _ = writeln!(s, "projects:");
-        let _ = writeln!(s, "  - {{name: fleet, quota: {{instances: -1, cores: -1, ram_mb: -1}}}}");
+        let _ = writeln!(
+            s,
+            "  - {{name: fleet, quota: {{instances: -1, cores: -1, ram_mb: -1}}}}"
+        );
         let _ = writeln!(s, "users:");
         let _ = writeln!(
             s,
@@ -170,7 +185,10 @@ impl Fleet {
         let _ = writeln!(s, "networks:");
         let _ = writeln!(s, "  - name: fleet-net");
         let _ = writeln!(s, "    project: fleet");
-        let _ = writeln!(s, "    subnets: [{{name: fleet-subnet, cidr: 10.32.0.0/16}}]");
+        let _ = writeln!(
+            s,
+            "    subnets: [{{name: fleet-subnet, cidr: 10.32.0.0/16}}]"
+        );
         let _ = writeln!(s, "servers:");
         for g in &self.groups {
             let _ = writeln!(
@@ -237,7 +255,11 @@ pub fn plan_yaml(fleet: &Fleet, shape: PlanShape, p: &PlanSettings) -> String {
     let _ = writeln!(s, "limits:");
     let _ = writeln!(s, "  concurrency: {}", p.concurrency);
     if !p.per_az.is_empty() {
-        let caps: Vec<String> = p.per_az.iter().map(|(az, n)| format!("{az}: {n}")).collect();
+        let caps: Vec<String> = p
+            .per_az
+            .iter()
+            .map(|(az, n)| format!("{az}: {n}"))
+            .collect();
         let _ = writeln!(s, "  per_az: {{{}}}", caps.join(", "));
     }
     let _ = writeln!(s, "  requests_per_second: {}", p.requests_per_second);
@@ -306,7 +328,11 @@ mod tests {
             .filter_map(|s| s.generate.as_ref().and_then(|g| g.count))
             .sum();
         assert_eq!(count, 6);
-        let azs: Vec<&str> = sc.availability_zones.iter().map(|a| a.name.as_str()).collect();
+        let azs: Vec<&str> = sc
+            .availability_zones
+            .iter()
+            .map(|a| a.name.as_str())
+            .collect();
         assert_eq!(azs, ["nova", "nova2", "nova3"]);
     }
 
@@ -316,7 +342,11 @@ mod tests {
         for shape in [PlanShape::List, PlanShape::Select] {
             let text = plan_yaml(&f, shape, &settings());
             let report = validate_bytes("bench.yaml", text.as_bytes());
-            assert!(report.diagnostics.is_empty(), "{shape:?}: {:?}", report.diagnostics);
+            assert!(
+                report.diagnostics.is_empty(),
+                "{shape:?}: {:?}",
+                report.diagnostics
+            );
             let plan = report.plan.expect("plan parsed");
             assert_eq!(plan.limits.concurrency, 20);
             assert_eq!(plan.limits.per_az.get("nova3"), Some(&10));

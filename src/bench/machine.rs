@@ -33,7 +33,9 @@ impl RunInfo {
             date: now_rfc3339(),
             command,
             cpu_model: cpu_model().unwrap_or_else(|| "unknown".into()),
-            nproc: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            nproc: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
             memory_gib: memory_gib().unwrap_or(0.0),
             os: output_of("uname", &["-sr"]).unwrap_or_else(|| std::env::consts::OS.into()),
             rustc: output_of("rustc", &["-V"]).unwrap_or_else(|| "unknown".into()),
@@ -54,7 +56,10 @@ pub fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .replace_nanosecond(0)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_else(|| "unknown".into())
 }
 
@@ -107,7 +112,14 @@ fn commit() -> String {
         return "unknown".into();
     };
     let dirty = Command::new("git")
-        .args(["--no-optional-locks", "-C", root, "status", "--porcelain", "--untracked-files=no"])
+        .args([
+            "--no-optional-locks",
+            "-C",
+            root,
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+        ])
         .output()
         .ok()
         .is_some_and(|o| o.status.success() && !o.stdout.is_empty());

@@ -32,6 +32,7 @@ use std::process::{Command, ExitCode};
 use clap::{Args, Parser, Subcommand};
 
 use machine::RunInfo;
+use stats::Summary;
 
 /// Measure azmove's plan and apply against the simulator and against the
 /// baselines a user would otherwise use, and write docs/benchmarks.md.
@@ -76,12 +77,22 @@ pub struct Options {
     /// Runs per figure (min/median/max are reported).
     #[arg(long, default_value_t = 3, global = true, value_parser = clap::value_parser!(u32).range(1..))]
     pub runs: u32,
-    /// Simulator speed-up for apply and the baselines (operations take
-    /// their cloud duration divided by this).
-    #[arg(long, default_value_t = 20.0, global = true)]
+    /// Simulator speed-up for the request counts and the baselines
+    /// (operations take their cloud duration divided by this).
+    #[arg(long, default_value_t = 50.0, global = true)]
     pub time_scale: f64,
+    /// Simulator speed-up for the makespan measurement: lower, so that
+    /// real milliseconds of HTTP and CPU stay small against the scaled
+    /// operation times.
+    #[arg(long, default_value_t = 20.0, global = true)]
+    pub makespan_time_scale: f64,
     /// Plan sizes (servers to move; 10% more unrelated servers are added).
-    #[arg(long, value_delimiter = ',', default_value = "100,1000,10000", global = true)]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "100,1000,10000",
+        global = true
+    )]
     pub sizes: Vec<u32>,
     /// Servers moved in the makespan measurement.
     #[arg(long, default_value_t = 500, global = true)]
@@ -126,7 +137,11 @@ pub enum BenchError {
     #[error("GNU time wrote nothing readable to {} ({text:?}); is /usr/bin/time GNU time?", file.display())]
     TimeOutput { file: PathBuf, text: String },
     #[error("{what} failed: {detail} (output in {})", dir.display())]
-    Failed { what: String, detail: String, dir: PathBuf },
+    Failed {
+        what: String,
+        detail: String,
+        dir: PathBuf,
+    },
     #[error("{0}")]
     Setup(String),
     #[error("{}: {source}", path.display())]
@@ -139,7 +154,10 @@ pub enum BenchError {
 
 impl BenchError {
     pub fn io(path: &Path, source: std::io::Error) -> BenchError {
-        BenchError::Io { path: path.to_path_buf(), source }
+        BenchError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     }
 }
 
@@ -175,6 +193,12 @@ impl Context {
     }
 }
 
+/// The min/median/max of `f` over `runs`.
+pub fn summary_of<T>(runs: &[T], f: impl Fn(&T) -> f64) -> Result<Summary, BenchError> {
+    Summary::of(&runs.iter().map(f).collect::<Vec<_>>())
+        .ok_or_else(|| BenchError::Setup("no runs were made".into()))
+}
+
 /// Entry point of the `azmove-bench` binary.
 pub fn main() -> ExitCode {
     let cli = BenchCli::parse();
@@ -192,20 +216,32 @@ fn run(cli: &BenchCli) -> Result<(), BenchError> {
     if cli.suite == Suite::Report {
         return report::write_report(&root, &root.join(&cli.options.out));
     }
-    if !(cli.options.time_scale.is_finite() && cli.options.time_scale > 0.0) {
-        return Err(BenchError::Setup("--time-scale must be a positive number".into()));
+    for (flag, v) in [
+        ("--time-scale", cli.options.time_scale),
+        ("--makespan-time-scale", cli.options.makespan_time_scale),
+    ] {
+        if !(v.is_finite() && v > 0.0) {
+            return Err(BenchError::Setup(format!(
+                "{flag} must be a positive number"
+            )));
+        }
     }
     let profile = own_profile();
     if profile != "release" {
-        eprintln!("azmove-bench: warning: this is a {profile} build; figures for docs/ come from --release");
+        eprintln!(
+            "azmove-bench: warning: this is a {profile} build; figures for docs/ come from --release"
+        );
     }
     let azmove = match &cli.options.azmove {
-        Some(p) => p.clone(),
+        // Children run in scratch directories: a relative path would break.
+        Some(p) => std::fs::canonicalize(p).map_err(|e| BenchError::io(p, e))?,
         None => build_azmove(&root, &profile)?,
     };
     ensure_gnu_time()?;
     let stamp = machine::now_rfc3339().replace([':', '-'], "");
-    let work = root.join("target/bench").join(format!("{}-{stamp}", cli.suite.name()));
+    let work = root
+        .join("target/bench")
+        .join(format!("{}-{stamp}", cli.suite.name()));
     std::fs::create_dir_all(&work).map_err(|e| BenchError::io(&work, e))?;
     let args: Vec<String> = std::env::args().skip(1).collect();
     let ctx = Context {
@@ -216,11 +252,19 @@ fn run(cli: &BenchCli) -> Result<(), BenchError> {
         options: cli.options.clone(),
         command: format!(
             "cargo run{} --bin azmove-bench -- {}",
-            if profile == "release" { " --release" } else { "" },
+            if profile == "release" {
+                " --release"
+            } else {
+                ""
+            },
             args.join(" ")
         ),
     };
-    eprintln!("azmove-bench: measuring {} (scratch files in {})", ctx.azmove.display(), ctx.work.display());
+    eprintln!(
+        "azmove-bench: measuring {} (scratch files in {})",
+        ctx.azmove.display(),
+        ctx.work.display()
+    );
     let want = |s: Suite| cli.suite == Suite::All || cli.suite == s;
     let mut failures = Vec::new();
     if want(Suite::Plan) {
@@ -261,7 +305,11 @@ fn own_profile() -> String {
         .and_then(Path::file_name)
         .and_then(|n| n.to_str())
         .unwrap_or("debug");
-    if dir == "release" { "release".into() } else { "debug".into() }
+    if dir == "release" {
+        "release".into()
+    } else {
+        "debug".into()
+    }
 }
 
 /// `cargo run --bin azmove-bench` builds only this binary: make sure the
@@ -269,7 +317,8 @@ fn own_profile() -> String {
 fn build_azmove(root: &Path, profile: &str) -> Result<PathBuf, BenchError> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(&cargo);
-    cmd.current_dir(root).args(["build", "--quiet", "--bin", "azmove"]);
+    cmd.current_dir(root)
+        .args(["build", "--quiet", "--bin", "azmove"]);
     if profile == "release" {
         cmd.arg("--release");
     }
@@ -282,7 +331,8 @@ fn build_azmove(root: &Path, profile: &str) -> Result<PathBuf, BenchError> {
             "`cargo build --bin azmove` failed ({status}); fix the build or pass --azmove PATH"
         )));
     }
-    let exe = std::env::current_exe().map_err(|e| BenchError::Setup(format!("cannot find this binary: {e}")))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| BenchError::Setup(format!("cannot find this binary: {e}")))?;
     let dir = exe
         .parent()
         .ok_or_else(|| BenchError::Setup("this binary has no directory".into()))?;
@@ -303,7 +353,10 @@ fn ensure_gnu_time() -> Result<(), BenchError> {
     if Path::new(process::GNU_TIME).is_file() {
         return Ok(());
     }
-    eprintln!("azmove-bench: {} is missing; installing the `time` package", process::GNU_TIME);
+    eprintln!(
+        "azmove-bench: {} is missing; installing the `time` package",
+        process::GNU_TIME
+    );
     let installed = Command::new("apt-get")
         .args(["install", "-y", "--no-install-recommends", "time"])
         .status()

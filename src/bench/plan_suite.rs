@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use super::fleet::{CloudTimings, Fleet, Group, PlanSettings, PlanShape, plan_yaml};
 use super::machine::RunInfo;
-use super::process::{Measured, SimServer, Timed, run_timed};
+use super::process::{Measured, Observed, SimServer, run_timed};
 use super::stats::Summary;
-use super::{BenchError, Context};
+use super::{BenchError, Context, summary_of};
 use crate::plan::file::SourceAfter;
 
 /// One size and plan shape.
@@ -49,7 +49,9 @@ pub fn run(ctx: &Context) -> Result<PlanResults, BenchError> {
     for &n in &ctx.options.sizes {
         let unrelated = n.div_ceil(10);
         let fleet = Fleet {
-            description: format!("plan at scale, {n} servers to move and {unrelated} unrelated ones"),
+            description: format!(
+                "plan at scale, {n} servers to move and {unrelated} unrelated ones"
+            ),
             seed: u64::from(n),
             time_scale: 1.0,
             timings: CloudTimings::typical(),
@@ -85,15 +87,16 @@ pub fn run(ctx: &Context) -> Result<PlanResults, BenchError> {
             plan_once(ctx, &sim, &plan, &dir, &format!("{tag}-warmup"), n as usize)?;
             let mut runs = Vec::new();
             for r in 1..=ctx.options.runs {
-                let (timed, requests, routes) = plan_once(ctx, &sim, &plan, &dir, &format!("{tag}-{r}"), n as usize)?;
+                let o = plan_once(ctx, &sim, &plan, &dir, &format!("{tag}-{r}"), n as usize)?;
                 eprintln!(
-                    "[plan] {n} servers, {tag}, run {r}/{}: {requests} requests, {:.2} s wall, {:.2} s CPU, {:.0} MiB",
+                    "[plan] {n} servers, {tag}, run {r}/{}: {} requests, {:.2} s wall, {:.2} s CPU, {:.0} MiB",
                     ctx.options.runs,
-                    timed.wall_s,
-                    timed.cpu_s(),
-                    timed.rss_mib()
+                    o.requests,
+                    o.timed.wall_s,
+                    o.timed.cpu_s(),
+                    o.timed.rss_mib()
                 );
-                runs.push((timed, requests, routes));
+                runs.push(o);
             }
             rows.push(row(n as usize, unrelated as usize, shape, &runs)?);
         }
@@ -107,22 +110,18 @@ fn row(
     servers: usize,
     unrelated: usize,
     shape: PlanShape,
-    runs: &[(Timed, u64, BTreeMap<String, u64>)],
+    runs: &[Observed],
 ) -> Result<PlanRow, BenchError> {
-    let of = |f: &dyn Fn(&(Timed, u64, BTreeMap<String, u64>)) -> f64| {
-        Summary::of(&runs.iter().map(f).collect::<Vec<_>>())
-            .ok_or_else(|| BenchError::Setup("no runs were made (--runs 0?)".into()))
-    };
     Ok(PlanRow {
         servers,
         unrelated,
         shape: shape.label().to_string(),
-        requests: of(&|r| r.1 as f64)?,
+        requests: summary_of(runs, |r| r.requests as f64)?,
         request_target: request_target(servers),
-        wall_s: of(&|r| r.0.wall_s)?,
-        cpu_s: of(&|r| r.0.cpu_s())?,
-        rss_mib: of(&|r| r.0.rss_mib())?,
-        routes: runs.last().map(|r| r.2.clone()).unwrap_or_default(),
+        wall_s: summary_of(runs, |r| r.timed.wall_s)?,
+        cpu_s: summary_of(runs, |r| r.timed.cpu_s())?,
+        rss_mib: summary_of(runs, |r| r.timed.rss_mib())?,
+        routes: runs.last().map(|r| r.routes.clone()).unwrap_or_default(),
     })
 }
 
@@ -134,7 +133,7 @@ fn plan_once(
     dir: &Path,
     tag: &str,
     expected: usize,
-) -> Result<(Timed, u64, BTreeMap<String, u64>), BenchError> {
+) -> Result<Observed, BenchError> {
     let before = sim.stats()?;
     let m = Measured {
         program: &ctx.azmove,
@@ -161,8 +160,7 @@ fn plan_once(
         Some(n) => return Err(fail(format!("it planned {n} moves, not {expected}"))),
         None => return Err(fail("its output has no `Plan: N to move` summary".into())),
     }
-    let requests = after.requests_total.saturating_sub(before.requests_total);
-    Ok((timed, requests, after.routes_since(&before)))
+    Ok(Observed::between(timed, &before, &after))
 }
 
 /// N of the `Plan: N to move, …` summary line.

@@ -57,7 +57,9 @@ impl SimServer {
         let Some(stdout) = child.stdout.take() else {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(BenchError::Sim("its standard output could not be read".into()));
+            return Err(BenchError::Sim(
+                "its standard output could not be read".into(),
+            ));
         };
         // A thread reads the banner so that a simulator that never prints it
         // is noticed by a timeout instead of hanging the benchmark.
@@ -135,7 +137,10 @@ impl SimServer {
                 .await
                 .map_err(|e| BenchError::Sim(format!("GET {url}: {e}")))?;
             if !resp.status().is_success() {
-                return Err(BenchError::Sim(format!("GET {url}: status {}", resp.status())));
+                return Err(BenchError::Sim(format!(
+                    "GET {url}: status {}",
+                    resp.status()
+                )));
             }
             resp.json::<SimStats>()
                 .await
@@ -189,7 +194,12 @@ impl SimStats {
     pub fn routes_since(&self, before: &SimStats) -> BTreeMap<String, u64> {
         self.requests_by_route
             .iter()
-            .map(|(k, v)| (k.clone(), v.saturating_sub(before.requests_by_route.get(k).copied().unwrap_or(0))))
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.saturating_sub(before.requests_by_route.get(k).copied().unwrap_or(0)),
+                )
+            })
             .filter(|(_, v)| *v > 0)
             .collect()
     }
@@ -198,7 +208,12 @@ impl SimStats {
     pub fn apis_since(&self, before: &SimStats) -> BTreeMap<String, u64> {
         self.requests_by_api
             .iter()
-            .map(|(k, v)| (k.clone(), v.saturating_sub(before.requests_by_api.get(k).copied().unwrap_or(0))))
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.saturating_sub(before.requests_by_api.get(k).copied().unwrap_or(0)),
+                )
+            })
             .filter(|(_, v)| *v > 0)
             .collect()
     }
@@ -221,6 +236,27 @@ impl Timed {
 
     pub fn rss_mib(&self) -> f64 {
         self.max_rss_kib as f64 / 1024.0
+    }
+}
+
+/// One measured run and what the simulator saw during it.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub timed: Timed,
+    /// Requests the simulator received during the run.
+    pub requests: u64,
+    pub apis: BTreeMap<String, u64>,
+    pub routes: BTreeMap<String, u64>,
+}
+
+impl Observed {
+    pub fn between(timed: Timed, before: &SimStats, after: &SimStats) -> Observed {
+        Observed {
+            timed,
+            requests: after.requests_total.saturating_sub(before.requests_total),
+            apis: after.apis_since(before),
+            routes: after.routes_since(before),
+        }
     }
 }
 
@@ -263,16 +299,25 @@ pub fn run_timed(m: &Measured<'_>) -> Result<Timed, BenchError> {
         cmd.env(k, v);
     }
     let started = Instant::now();
-    let status = cmd
-        .status()
-        .map_err(|e| BenchError::Spawn { program: GNU_TIME.into(), source: e })?;
-    let wall_s = started.elapsed().as_secs_f64();
-    let text = std::fs::read_to_string(&m.time_file).map_err(|e| BenchError::io(&m.time_file, e))?;
-    let (user_s, sys_s, max_rss_kib) = parse_time_output(&text).ok_or_else(|| BenchError::TimeOutput {
-        file: m.time_file.clone(),
-        text: text.clone(),
+    let status = cmd.status().map_err(|e| BenchError::Spawn {
+        program: GNU_TIME.into(),
+        source: e,
     })?;
-    Ok(Timed { wall_s, user_s, sys_s, max_rss_kib, status })
+    let wall_s = started.elapsed().as_secs_f64();
+    let text =
+        std::fs::read_to_string(&m.time_file).map_err(|e| BenchError::io(&m.time_file, e))?;
+    let (user_s, sys_s, max_rss_kib) =
+        parse_time_output(&text).ok_or_else(|| BenchError::TimeOutput {
+            file: m.time_file.clone(),
+            text: text.clone(),
+        })?;
+    Ok(Timed {
+        wall_s,
+        user_s,
+        sys_s,
+        max_rss_kib,
+        status,
+    })
 }
 
 /// The last line of GNU time's `-f "%U %S %M"` output (a failed command
@@ -302,7 +347,10 @@ mod tests {
 
     #[test]
     fn gnu_time_output_is_read_from_its_last_line() {
-        assert_eq!(parse_time_output("0.52 0.08 61234\n"), Some((0.52, 0.08, 61234)));
+        assert_eq!(
+            parse_time_output("0.52 0.08 61234\n"),
+            Some((0.52, 0.08, 61234))
+        );
         assert_eq!(
             parse_time_output("Command exited with non-zero status 3\n1.00 0.00 100\n"),
             Some((1.0, 0.0, 100))

@@ -11,7 +11,9 @@ use std::time::Duration;
 use crate::apply::journal::Journal;
 use crate::apply::prepare::{from_fresh_plan, from_saved_plan};
 use crate::apply::signals::{install, stop_pair};
-use crate::apply::{ApplyOptions, ApplyReport, PollConfig, PollMode, ProgressMode, RunInput, execute};
+use crate::apply::{
+    ApplyOptions, ApplyReport, PollConfig, PollMode, ProgressMode, RunInput, execute,
+};
 use crate::cli::{ApplyArgs, ColorChoice, GlobalArgs, LogFormat};
 use crate::commands::plan::{Planned, make_plan, report_error, stdout_color};
 use crate::connect::{self, Connection, Target};
@@ -25,7 +27,11 @@ const MAX_SAVED_PLAN_BYTES: u64 = 256 * 1024 * 1024;
 
 pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> Exit {
     crate::logging::init(global);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("azmove: cannot start the async runtime: {e}");
@@ -51,8 +57,8 @@ async fn run_async(global: &GlobalArgs, args: &ApplyArgs) -> Exit {
 
 /// `Some` when the file is a saved plan (a JSON object with `format`).
 fn read_saved_plan(path: &Path) -> Result<Option<Changeset>, String> {
-    let meta = std::fs::metadata(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let meta =
+        std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     if meta.len() > MAX_SAVED_PLAN_BYTES {
         // Far bigger than any plan file: let the plan loader say why.
         return Ok(None);
@@ -84,9 +90,18 @@ async fn apply_plan_file(global: &GlobalArgs, args: &ApplyArgs) -> Exit {
             return Exit::Failure;
         }
     };
-    let Planned { changeset, inventory, connection, .. } = planned;
+    let Planned {
+        changeset,
+        inventory,
+        connection,
+        ..
+    } = planned;
     let mut out = std::io::stdout().lock();
-    let _ = write!(out, "{}", render::render(&changeset, args.format, stdout_color(global.color)));
+    let _ = write!(
+        out,
+        "{}",
+        render::render(&changeset, args.format, stdout_color(global.color))
+    );
     let _ = out.flush();
     drop(out);
     if let Some(exit) = refuse_blocked(&changeset, args) {
@@ -131,13 +146,14 @@ async fn apply_saved(global: &GlobalArgs, args: &ApplyArgs, changeset: Changeset
         env: &env,
         cwd: &cwd,
     };
-    let connection = match connect::connect(&target, connect::client_options(&changeset.limits)).await {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("azmove: {e}");
-            return Exit::Failure;
-        }
-    };
+    let connection =
+        match connect::connect(&target, connect::client_options(&changeset.limits)).await {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("azmove: {e}");
+                return Exit::Failure;
+            }
+        };
     if let Some(exit) = refuse_blocked(&changeset, args) {
         connection.shutdown().await;
         return exit;
@@ -157,7 +173,11 @@ async fn apply_saved(global: &GlobalArgs, args: &ApplyArgs, changeset: Changeset
         }
     };
     for (key, changed) in &input.stale {
-        let name = input.changeset.get(key).map(|m| m.display_name().to_string()).unwrap_or_default();
+        let name = input
+            .changeset
+            .get(key)
+            .map(|m| m.display_name().to_string())
+            .unwrap_or_default();
         eprintln!(
             "azmove: not moving {name} ({key}): it changed since the plan was saved: {}. Run `azmove plan` again and review it.",
             changed.join("; ")
@@ -172,7 +192,11 @@ fn refuse_blocked(cs: &Changeset, args: &ApplyArgs) -> Option<Exit> {
         eprintln!(
             "azmove: not applying: {} entr{} blocked (see the plan). Fix them, or pass --allow-blocked to move the others.",
             cs.summary.blocked,
-            if cs.summary.blocked == 1 { "y is" } else { "ies are" }
+            if cs.summary.blocked == 1 {
+                "y is"
+            } else {
+                "ies are"
+            }
         );
         return Some(Exit::Blocked);
     }
@@ -202,7 +226,12 @@ fn confirm(count: usize) -> Confirmation {
     }
 }
 
-async fn run_and_report(global: &GlobalArgs, args: &ApplyArgs, connection: Connection, input: RunInput) -> Exit {
+async fn run_and_report(
+    global: &GlobalArgs,
+    args: &ApplyArgs,
+    connection: Connection,
+    input: RunInput,
+) -> Exit {
     let journal = match Journal::create(&args.journal_dir) {
         Ok(j) => Arc::new(j),
         Err(e) => {
@@ -215,17 +244,28 @@ async fn run_and_report(global: &GlobalArgs, args: &ApplyArgs, connection: Conne
     let (handle, stop) = stop_pair();
     install(
         handle,
-        format!("Exiting now. Everything azmove made is tagged, so this is safe: run `{resume}` to continue."),
+        format!(
+            "Exiting now. Everything azmove made is tagged, so this is safe: run `{resume}` to continue."
+        ),
         Exit::Interrupted.code(),
     );
-    let time_scale = connection.sim().map(|s| s.sim().env.clock.time_scale()).unwrap_or(1.0);
+    let time_scale = connection
+        .sim()
+        .map(|s| s.sim().env.clock.time_scale())
+        .unwrap_or(1.0);
     let poll = poll_mode(args, time_scale);
     let progress = if global.log_format == LogFormat::Text && std::io::stderr().is_terminal() {
         ProgressMode::Bars
     } else {
         ProgressMode::Log
     };
-    let options = ApplyOptions { poll, progress, journal, stop, resume_command: Some(resume) };
+    let options = ApplyOptions {
+        poll,
+        progress,
+        journal,
+        stop,
+        resume_command: Some(resume),
+    };
     let cloud: Arc<dyn crate::apply::Cloud> = Arc::new(connection.client.clone());
     let report = execute(cloud, input, options).await;
     connection.shutdown().await;
@@ -243,13 +283,19 @@ fn poll_mode(args: &ApplyArgs, time_scale: f64) -> PollMode {
     if let Some(max) = args.poll_max {
         cfg.max_interval = max;
     }
-    cfg.max_interval = cfg.max_interval.max(cfg.min_interval).max(Duration::from_millis(1));
+    cfg.max_interval = cfg
+        .max_interval
+        .max(cfg.min_interval)
+        .max(Duration::from_millis(1));
     PollMode::Shared(cfg)
 }
 
 /// The command that continues this run.
 fn resume_command(args: &ApplyArgs) -> String {
-    let mut cmd = format!("azmove apply {}", shell_word(&args.file.display().to_string()));
+    let mut cmd = format!(
+        "azmove apply {}",
+        shell_word(&args.file.display().to_string())
+    );
     if let Some(c) = &args.cloud.os_cloud {
         cmd.push_str(&format!(" --os-cloud {}", shell_word(c)));
     }
@@ -263,7 +309,10 @@ fn resume_command(args: &ApplyArgs) -> String {
 }
 
 fn shell_word(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:@,+".contains(c)) {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:@,+".contains(c))
+    {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
@@ -277,7 +326,10 @@ fn finish(args: &ApplyArgs, report: &ApplyReport) -> Exit {
     if let Some(path) = &args.report
         && let Err(e) = std::fs::write(path, report.to_json() + "\n")
     {
-        eprintln!("azmove: could not write the report to {}: {e}", path.display());
+        eprintln!(
+            "azmove: could not write the report to {}: {e}",
+            path.display()
+        );
         return Exit::Failure;
     }
     if report.interrupted {

@@ -602,6 +602,8 @@ pub struct Model {
     pub(crate) pending_boot_volumes: HashMap<String, BootVolume>,
     /// Every migration record; `id` is the position plus one.
     pub migrations: Vec<Migration>,
+    /// When the cloud was built (creation time of its host aggregates).
+    pub created_at: OffsetDateTime,
 }
 
 /// `migration_type` of a migration record.
@@ -758,6 +760,7 @@ impl Model {
             last_advance: None,
             pending_boot_volumes: HashMap::new(),
             migrations: Vec::new(),
+            created_at: now,
         };
         m.load_identity(sc)?;
         m.load_compute_basics(sc)?;

@@ -225,8 +225,8 @@ impl Model {
             ));
         };
         let status = self.migrations[mi].status;
-        let allowed = status == "running"
-            || (allow_queued && matches!(status, "queued" | "preparing"));
+        let allowed =
+            status == "running" || (allow_queued && matches!(status, "queued" | "preparing"));
         if !allowed {
             return Err(ApiError::nova(
                 400,
@@ -328,8 +328,7 @@ impl Model {
                     return;
                 }
                 let gb = local_disk_gb(&self.servers[i]);
-                let copy =
-                    Duration::from_secs_f64(gb as f64 * 1024.0 / t.migrate_throughput_mb_s);
+                let copy = Duration::from_secs_f64(gb as f64 * 1024.0 / t.migrate_throughput_mb_s);
                 let ends = env.later(at, copy);
                 let m = &mut self.migrations[mi];
                 m.disk_total = gb * 1024 * 1024 * 1024;
@@ -402,10 +401,7 @@ impl Model {
             Step::LiveRunning => {
                 let s = &self.servers[i];
                 let m = &self.migrations[mi];
-                let dest_az = m
-                    .dest
-                    .map(|d| self.hosts[d].az.clone())
-                    .unwrap_or_default();
+                let dest_az = m.dest.map(|d| self.hosts[d].az.clone()).unwrap_or_default();
                 let hangs = env.faults().live_migration_hang(&dest_az, &s.name);
                 let mb = (s.flavor.ram_mb * 1024 * 1024 + m.disk_total) as f64 / (1024.0 * 1024.0);
                 let copy = Duration::from_secs_f64(mb / t.live_migration_throughput_mb_s);
@@ -476,16 +472,16 @@ impl Model {
         let picked = self
             .pick_destination(i, m.source, m.requested, m.forced)
             .and_then(|h| {
-            let injected =
-                env.faults()
-                    .migration_error(&self.hosts[h].az, &self.servers[i].name, live);
-            if injected {
-                env.stats().record_fault("migration_error");
-                Err(NO_VALID_HOST.to_owned())
-            } else {
-                Ok(h)
-            }
-        });
+                let injected =
+                    env.faults()
+                        .migration_error(&self.hosts[h].az, &self.servers[i].name, live);
+                if injected {
+                    env.stats().record_fault("migration_error");
+                    Err(NO_VALID_HOST.to_owned())
+                } else {
+                    Ok(h)
+                }
+            });
         match picked {
             Ok(h) => {
                 let flavor = self.servers[i].flavor.clone();
@@ -544,7 +540,9 @@ impl Model {
                     .collect()
             })
             .unwrap_or_default();
-        let policy = s.server_group.map(|g| self.server_groups[g].policy.as_str());
+        let policy = s
+            .server_group
+            .map(|g| self.server_groups[g].policy.as_str());
         self.hosts
             .iter()
             .enumerate()

@@ -211,12 +211,7 @@ impl Collector {
 
     /// Record a new migration, or the new state of a known one.
     pub fn migration(&mut self, event: MigrationEvent) {
-        match self
-            .stats
-            .migrations
-            .iter_mut()
-            .find(|m| m.id == event.id)
-        {
+        match self.stats.migrations.iter_mut().find(|m| m.id == event.id) {
             Some(known) => *known = event,
             None => self.stats.migrations.push(event),
         }

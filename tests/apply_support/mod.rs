@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use azmove::apply::signals::StopSignal;
-use azmove::apply::{ApplyOptions, ApplyReport, PollConfig, PollMode, ProgressMode, execute, prepare};
+use azmove::apply::{
+    ApplyOptions, ApplyReport, PollConfig, PollMode, ProgressMode, execute, prepare,
+};
 use azmove::observe::observe;
 use azmove::openstack::{Client, ClientOptions, CloudConfig, ImageQuery, ServerQuery};
 use azmove::plan::changeset::Changeset;
@@ -51,7 +53,9 @@ pub fn os_env(sim: &SimHandle) -> Vec<(String, String)> {
 }
 
 pub async fn start(scenario: Scenario, requests_per_second: Option<f64>) -> TestCloud {
-    let sim = sim::start(scenario, "127.0.0.1:0".parse().expect("addr")).await.expect("simulator starts");
+    let sim = sim::start(scenario, "127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("simulator starts");
     let client = connect(&sim, requests_per_second).await;
     TestCloud { sim, client }
 }
@@ -72,14 +76,18 @@ pub async fn connect(sim: &SimHandle, requests_per_second: Option<f64>) -> Clien
         retry_max_delay: Duration::from_secs(2),
         ..ClientOptions::default()
     };
-    Client::connect(config, options).await.expect("logs in to the simulator")
+    Client::connect(config, options)
+        .await
+        .expect("logs in to the simulator")
 }
 
 /// Observe the cloud and plan `plan_yaml` against it.
 pub async fn plan(client: &Client, plan_yaml: &str) -> (Changeset, Inventory) {
     let (file, _) = parse_plan("plan.yaml", plan_yaml.as_bytes()).expect("valid plan");
     let digest = hex::encode(Sha256::digest(plan_yaml.as_bytes()));
-    let inventory = observe(client, &file).await.expect("observes the simulator");
+    let inventory = observe(client, &file)
+        .await
+        .expect("observes the simulator");
     let cs = planner::plan(&file, "plan.yaml", &digest, &inventory);
     (cs, inventory)
 }
@@ -90,11 +98,20 @@ pub fn poll(time_scale: f64) -> PollMode {
 }
 
 pub fn options(poll: PollMode) -> ApplyOptions {
-    ApplyOptions { poll, progress: ProgressMode::Quiet, stop: StopSignal::never(), ..ApplyOptions::default() }
+    ApplyOptions {
+        poll,
+        progress: ProgressMode::Quiet,
+        stop: StopSignal::never(),
+        ..ApplyOptions::default()
+    }
 }
 
 /// Plan, then apply everything, as `azmove apply --yes` does.
-pub async fn plan_and_apply(client: &Client, plan_yaml: &str, poll: PollMode) -> (Changeset, ApplyReport) {
+pub async fn plan_and_apply(
+    client: &Client,
+    plan_yaml: &str,
+    poll: PollMode,
+) -> (Changeset, ApplyReport) {
     let (cs, inventory) = plan(client, plan_yaml).await;
     let input = prepare::from_fresh_plan(cs.clone(), &inventory);
     let report = execute(Arc::new(client.clone()), input, options(poll)).await;
@@ -102,7 +119,10 @@ pub async fn plan_and_apply(client: &Client, plan_yaml: &str, poll: PollMode) ->
 }
 
 pub async fn servers(client: &Client) -> Vec<Server> {
-    client.list_servers(&ServerQuery::default()).await.expect("lists servers")
+    client
+        .list_servers(&ServerQuery::default())
+        .await
+        .expect("lists servers")
 }
 
 /// Every image azmove made (any plan).

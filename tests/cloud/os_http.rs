@@ -101,17 +101,32 @@ pub fn locate_real_cloud() -> Option<CloudLocation> {
 
 pub const SKIP_LINE: &str = "SKIPPED: real cloud not running (start it with tests/cloud/cloud up)";
 
+/// `AZMOVE_REAL_CLOUD_REQUIRED=1` (set by tests/cloud/ci.sh): a missing or
+/// unreachable cloud fails the test instead of skipping it, so that a CI job
+/// meant to test the real cloud cannot pass by testing nothing.
+pub fn real_cloud_required() -> bool {
+    std::env::var("AZMOVE_REAL_CLOUD_REQUIRED").is_ok_and(|v| v == "1")
+}
+
 /// The harness's clouds.yaml if the real cloud is there to be tested, else
-/// `None` after printing the SKIPPED line. With `AZMOVE_REAL_CLOUD` set, a cloud
-/// that does not answer is a test failure instead of a skip.
+/// `None` after printing the SKIPPED line. With `AZMOVE_REAL_CLOUD` or
+/// `AZMOVE_REAL_CLOUD_REQUIRED=1` set, a cloud that is missing or does not
+/// answer is a test failure instead of a skip.
 pub async fn real_cloud_or_skip(test: &str) -> Option<CloudsYaml> {
-    let Some(loc) = locate_real_cloud() else {
+    let Some(mut loc) = locate_real_cloud() else {
+        if real_cloud_required() {
+            panic!(
+                "AZMOVE_REAL_CLOUD_REQUIRED=1 but no real cloud is configured: set \
+                 AZMOVE_REAL_CLOUD to its clouds.yaml or start it with tests/cloud/cloud up"
+            );
+        }
         println!("{SKIP_LINE} [{test}]");
         return None;
     };
+    loc.explicit |= real_cloud_required();
     let clouds = match CloudsYaml::load(&loc.clouds_yaml) {
         Ok(c) => c,
-        Err(e) if loc.explicit => panic!("AZMOVE_REAL_CLOUD: {e}"),
+        Err(e) if loc.explicit => panic!("the real cloud is required (AZMOVE_REAL_CLOUD or AZMOVE_REAL_CLOUD_REQUIRED): {e}"),
         Err(e) => {
             println!("{SKIP_LINE} [{test}: {e}]");
             return None;
@@ -130,7 +145,8 @@ pub async fn real_cloud_or_skip(test: &str) -> Option<CloudsYaml> {
     if !answers {
         if loc.explicit {
             panic!(
-                "AZMOVE_REAL_CLOUD={} but Keystone at {auth_url} does not answer; \
+                "the real cloud of {} is required (AZMOVE_REAL_CLOUD or \
+                 AZMOVE_REAL_CLOUD_REQUIRED) but Keystone at {auth_url} does not answer; \
                  start the cloud with tests/cloud/cloud up",
                 loc.clouds_yaml.display()
             );

@@ -365,7 +365,10 @@ impl Serialize for ServerView<'_> {
                 &json!({"code": f.code, "created": iso_seconds(f.created), "message": f.message}),
             )?;
         }
-        if matches!(status, "ACTIVE" | "BUILD") {
+        if matches!(
+            status,
+            "ACTIVE" | "BUILD" | "REBUILD" | "RESIZE" | "VERIFY_RESIZE" | "MIGRATING"
+        ) {
             map.serialize_entry("progress", &0)?;
         }
         map.serialize_entry("OS-EXT-AZ:availability_zone", &m.server_az(s))?;

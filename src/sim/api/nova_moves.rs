@@ -38,9 +38,13 @@ pub fn routes(p: &str) -> Router<AppState> {
         )
         .route(&format!("{p}/os-migrations"), get(migrations))
         .route(&format!("{p}/os-hypervisors"), get(hypervisors))
-        .route(&format!("{p}/os-hypervisors/detail"), get(hypervisors_detail))
+        .route(
+            &format!("{p}/os-hypervisors/detail"),
+            get(hypervisors_detail),
+        )
         .route(&format!("{p}/os-hypervisors/{{id}}"), get(hypervisor))
         .route(&format!("{p}/os-services"), get(services))
+        .route(&format!("{p}/os-aggregates"), get(aggregates))
 }
 
 // ---- JSON-schema style checks ---------------------------------------------
@@ -128,8 +132,12 @@ fn object<'a>(
 /// `parameter_types.boolean` (true/false or their usual spellings), plus
 /// `auto` where `block_migration` allows it (`None` then).
 fn boolean(path: &str, v: &Value, allow_auto: bool) -> Result<Option<bool>, ApiError> {
-    const YES: &[&str] = &["True", "TRUE", "true", "1", "ON", "On", "on", "YES", "Yes", "yes"];
-    const NO: &[&str] = &["False", "FALSE", "false", "0", "OFF", "Off", "off", "NO", "No", "no"];
+    const YES: &[&str] = &[
+        "True", "TRUE", "true", "1", "ON", "On", "on", "YES", "Yes", "yes",
+    ];
+    const NO: &[&str] = &[
+        "False", "FALSE", "false", "0", "OFF", "Off", "off", "NO", "No", "no",
+    ];
     match v {
         Value::Bool(b) => Ok(Some(*b)),
         Value::String(s) if YES.contains(&s.as_str()) => Ok(Some(true)),
@@ -288,7 +296,12 @@ pub(super) fn unshelve_request(arg: &Value, mv: Mv) -> Result<UnshelveRequest, A
         ));
     }
     if !mv.at_least(91) {
-        let o = object("unshelve", arg, &["availability_zone"], &["availability_zone"])?;
+        let o = object(
+            "unshelve",
+            arg,
+            &["availability_zone"],
+            &["availability_zone"],
+        )?;
         return match o.get("availability_zone") {
             Some(Value::String(az)) if !az.trim().is_empty() => Ok(UnshelveRequest {
                 az: Some(Some(az.clone())),
@@ -304,11 +317,7 @@ pub(super) fn unshelve_request(arg: &Value, mv: Mv) -> Result<UnshelveRequest, A
         Some(Value::Null) => Some(None),
         Some(Value::String(az)) => Some(Some(az.clone())),
         Some(other) => {
-            return Err(not_of_type(
-                "availability_zone",
-                other,
-                "'string', 'null'",
-            ));
+            return Err(not_of_type("availability_zone", other, "'string', 'null'"));
         }
     };
     let host = match o.get("host") {
@@ -346,7 +355,10 @@ pub(super) fn pinned_az_update(
             return Err(invalid_input(
                 "pinned_availability_zone",
                 other,
-                &format!("{} is not valid under any of the given schemas", py_repr(other)),
+                &format!(
+                    "{} is not valid under any of the given schemas",
+                    py_repr(other)
+                ),
             ));
         }
     };
@@ -362,7 +374,11 @@ pub(super) fn pinned_az_update(
             if &here == requested {
                 Ok(Some(Some(requested.clone())))
             } else {
-                let here = if here.is_empty() { "None".to_owned() } else { here };
+                let here = if here.is_empty() {
+                    "None".to_owned()
+                } else {
+                    here
+                };
                 Err(ApiError::nova(
                     409,
                     format!(
@@ -640,8 +656,7 @@ async fn migrations(
     }
     let project = query_get(&q, "project_id").filter(|_| mv.at_least(80));
     if project != Some(caller.project_id.as_str()) && !caller.is_admin {
-        return forbidden_policy("os_compute_api:os-migrations:index:all_projects")
-            .into_response();
+        return forbidden_policy("os_compute_api:os-migrations:index:all_projects").into_response();
     }
     let ts = |key: &str, from: u16| -> Result<Option<time::OffsetDateTime>, ApiError> {
         match query_get(&q, key).filter(|_| mv.at_least(from)) {
@@ -674,9 +689,7 @@ async fn migrations(
         .filter(|x| filter("instance_uuid").is_none_or(|v| v == x.instance_uuid))
         .filter(|x| filter("status").is_none_or(|v| v == x.status))
         .filter(|x| filter("migration_type").is_none_or(|v| v == x.kind.as_str()))
-        .filter(|x| {
-            filter("source_compute").is_none_or(|v| Some(v) == host_of(Some(x.source)))
-        })
+        .filter(|x| filter("source_compute").is_none_or(|v| Some(v) == host_of(Some(x.source))))
         .filter(|x| {
             filter("host")
                 .is_none_or(|v| Some(v) == host_of(Some(x.source)) || Some(v) == host_of(x.dest))
@@ -695,7 +708,7 @@ async fn migrations(
     let mut body = json!({});
     if mv.at_least(59) {
         // Newest first (created_at, id), with limit/marker paging by uuid.
-        picked.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+        picked.sort_by_key(|x| std::cmp::Reverse((x.created_at, x.id)));
         if let Some(marker) = query_get(&q, "marker") {
             match picked.iter().position(|x| x.uuid == marker) {
                 Some(p) => picked.drain(..=p).for_each(drop),
@@ -738,13 +751,7 @@ fn hypervisor_id(h: &Host, index: usize, mv: Mv) -> Value {
     }
 }
 
-fn hypervisor_json(
-    m: &Model,
-    index: usize,
-    mv: Mv,
-    detail: bool,
-    with_servers: bool,
-) -> Value {
+fn hypervisor_json(m: &Model, index: usize, mv: Mv, detail: bool, with_servers: bool) -> Value {
     let h = &m.hosts[index];
     let mut v = json!({
         "id": hypervisor_id(h, index, mv),
@@ -821,8 +828,7 @@ fn list_hypervisors(
 ) -> Response {
     if !caller.is_admin {
         let rule = if detail { "list-detail" } else { "list" };
-        return forbidden_policy(&format!("os_compute_api:os-hypervisors:{rule}"))
-            .into_response();
+        return forbidden_policy(&format!("os_compute_api:os-hypervisors:{rule}")).into_response();
     }
     let q = query_pairs(raw.as_deref());
     let m = sim.lock();
@@ -847,10 +853,14 @@ fn list_hypervisors(
     let mut body = json!({});
     if paged {
         if let Some(marker) = query_get(&q, "marker") {
-            let pos = picked
-                .iter()
-                .position(|h| hypervisor_id(&m.hosts[*h], *h, mv) == json!(marker)
-                    || hypervisor_id(&m.hosts[*h], *h, mv).to_string() == marker);
+            // Markers are uuids from 2.53 and integer ids before.
+            let pos = picked.iter().position(|h| {
+                if mv.at_least(53) {
+                    m.hosts[*h].uuid == marker
+                } else {
+                    (*h + 1).to_string() == marker
+                }
+            });
             match pos {
                 Some(p) => picked.drain(..=p).for_each(drop),
                 None => {
@@ -916,8 +926,12 @@ async fn hypervisor(
     if !caller.is_admin {
         return forbidden_policy("os_compute_api:os-hypervisors:show").into_response();
     }
-    let not_found =
-        || ApiError::nova(404, format!("Hypervisor with ID '{id}' could not be found."));
+    let not_found = || {
+        ApiError::nova(
+            404,
+            format!("Hypervisor with ID '{id}' could not be found."),
+        )
+    };
     let m = sim.lock();
     let index = if mv.at_least(53) {
         if uuid::Uuid::parse_str(&id).is_err() {
@@ -1012,6 +1026,50 @@ async fn services(
     json(StatusCode::OK, &json!({"services": list}))
 }
 
+// ---- /os-aggregates -------------------------------------------------------
+
+/// One aggregate per AZ holding its hosts, as AZs are made in Nova
+/// (`openstack hypervisor show` reads them).
+async fn aggregates(
+    State(sim): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Extension(mv): Extension<Mv>,
+) -> Response {
+    if !caller.is_admin {
+        return forbidden_policy("os_compute_api:os-aggregates:index").into_response();
+    }
+    let m = sim.lock();
+    let list: Vec<Value> = m
+        .azs
+        .iter()
+        .enumerate()
+        .map(|(n, az)| {
+            let hosts: Vec<&str> = m
+                .hosts
+                .iter()
+                .filter(|h| &h.az == az)
+                .map(|h| h.name.as_str())
+                .collect();
+            let mut v = json!({
+                "availability_zone": az,
+                "created_at": iso_micros(m.created_at),
+                "deleted": false,
+                "deleted_at": null,
+                "hosts": hosts,
+                "id": n + 1,
+                "metadata": {"availability_zone": az},
+                "name": format!("agg-{az}"),
+                "updated_at": null,
+            });
+            if mv.at_least(41) {
+                v["uuid"] = json!(crate::sim::model::name_uuid("aggregate", az));
+            }
+            v
+        })
+        .collect();
+    json(StatusCode::OK, &json!({"aggregates": list}))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1026,10 +1084,25 @@ mod tests {
 
     #[test]
     fn objects_report_missing_then_unexpected_keys() {
-        let e = object("os-migrateLive", &json!({"host": null}), &["host", "block_migration"], &["block_migration", "host"]).unwrap_err();
-        assert!(e.body_text().contains("'block_migration' is a required property"), "{}", e.body_text());
+        let e = object(
+            "os-migrateLive",
+            &json!({"host": null}),
+            &["host", "block_migration"],
+            &["block_migration", "host"],
+        )
+        .unwrap_err();
+        assert!(
+            e.body_text()
+                .contains("'block_migration' is a required property"),
+            "{}",
+            e.body_text()
+        );
         let e = object("migrate", &json!({"hots": "x"}), &["host"], &[]).unwrap_err();
-        assert!(e.body_text().contains("('hots' was unexpected)"), "{}", e.body_text());
+        assert!(
+            e.body_text().contains("('hots' was unexpected)"),
+            "{}",
+            e.body_text()
+        );
     }
 
     #[test]
