@@ -82,11 +82,16 @@ impl Connection {
     }
 }
 
+/// The client paces requests this much below `requests_per_second`: they
+/// leave exactly one period apart, so a millisecond of network jitter would
+/// otherwise let the cloud's own one-second window count one request too many.
+pub const RATE_GUARD: f64 = 0.98;
+
 /// Client settings that follow the plan's limits.
 pub fn client_options(limits: &Limits) -> ClientOptions {
     let rps = limits.requests_per_second;
     ClientOptions {
-        requests_per_second: (rps.is_finite() && rps > 0.0).then_some(rps),
+        requests_per_second: (rps.is_finite() && rps > 0.0).then_some(rps * RATE_GUARD),
         ..ClientOptions::default()
     }
 }

@@ -20,8 +20,6 @@ pub enum Exit {
     Blocked = 3,
     /// `apply` was interrupted (Ctrl-C) before it finished; run it again to resume.
     Interrupted = 4,
-    /// The command or option is not built yet in this version.
-    NotImplemented = 5,
     /// The command line itself is wrong (unknown flag, missing argument).
     Usage = 64,
 }
@@ -46,5 +44,4 @@ Exit codes:
   2   plan --detailed-exitcode: there are changes to apply
   3   some entries are blocked (use --allow-blocked to accept)
   4   apply was interrupted; run the same command again to resume
-  5   not implemented yet in this version
   64  usage error on the command line";

@@ -497,6 +497,14 @@ async fn a_pinned_server_asked_to_another_az_fails_asynchronously_and_stays() {
         )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(
+        r.body["badRequest"]["message"],
+        "No valid host was found. There are not enough hosts available."
+    );
+    let migs = migrations_of(&cloud, &id).await;
+    assert_eq!(migs.len(), 3);
+    assert_eq!(migs[0]["status"], "error");
+    assert_eq!(cloud.server(&id).await["status"], "ACTIVE");
     // Unknown and same hosts are the API's 400s.
     let r = cloud
         .action(

@@ -32,7 +32,8 @@ pub struct JobSpec {
 /// What the executor is told to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    /// Run `step` of job `key`. `attempt` is 0 for the first try.
+    /// Run `step` of job `key`. `attempt`: how many times this step already
+    /// ran for the job (0 the first time; more after a redo).
     Run {
         key: String,
         step: Step,
@@ -134,6 +135,11 @@ impl Job {
     /// Steps not yet done, in order.
     pub fn remaining_steps(&self) -> &[Step] {
         self.spec.steps.get(self.index..).unwrap_or(&[])
+    }
+
+    /// How many times `step` has run for this job so far.
+    fn runs_of(&self, step: Step) -> u32 {
+        self.history.iter().filter(|h| h.step == Some(step)).count() as u32
     }
 
     pub fn is_rolling_back(&self) -> bool {
@@ -350,10 +356,11 @@ impl Dispatcher {
                 } else if self.interrupted {
                     self.finish(i, JobState::Interrupted, now);
                 } else {
+                    let step = job.spec.steps[job.index];
                     job.pending = Some(Command::Run {
                         key: job.spec.key.clone(),
-                        step: job.spec.steps[job.index],
-                        attempt: job.redos,
+                        step,
+                        attempt: job.runs_of(step),
                     });
                 }
             }
@@ -371,7 +378,7 @@ impl Dispatcher {
                             job.pending = Some(Command::Run {
                                 key: job.spec.key.clone(),
                                 step: from,
-                                attempt: job.redos,
+                                attempt: job.runs_of(from),
                             });
                         }
                     }

@@ -278,7 +278,7 @@ pub async fn execute(cloud: Arc<dyn Cloud>, input: RunInput, options: ApplyOptio
 
 /// Share of the request budget (`requests_per_second`) that polls of one
 /// kind (servers, or images) may take at most.
-const POLL_SHARE: f64 = 0.15;
+const POLL_SHARE: f64 = 0.1;
 
 /// Keep polls from eating the request budget: when the rate limit is what
 /// bounds the run, a poll spends a request a step could have used, so no
@@ -424,7 +424,11 @@ fn handle_finished(
                     .get(&other.spec.key)
                     .map(|m| m.display_name().to_string())
                     .unwrap_or_default();
-                let why = format!("comes after {because}, which did not succeed");
+                let bname = moves
+                    .get(because)
+                    .map(|m| m.display_name().to_string())
+                    .unwrap_or_else(|| because.clone());
+                let why = format!("comes after {bname}, which did not succeed");
                 progress.finished(&other.spec.key, &oname, "skipped", &why);
                 journal.record(Event::ServerFinished {
                     server: other.spec.key.clone(),

@@ -1099,6 +1099,17 @@ fn rank_image(i: &Image) -> u8 {
     }
 }
 
+/// Whether two names denote one compute host. The zone lists nova-compute
+/// service hosts (often short names) while a server shows its hypervisor's
+/// hostname (often the FQDN): `node-31` and `node-31.example.org` agree.
+fn same_host(a: &str, b: &str) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    long == short
+        || long
+            .strip_prefix(short)
+            .is_some_and(|rest| rest.starts_with('.'))
+}
+
 /// What is wrong with a replacement; empty when it is good.
 ///
 /// Hosts are checked only when the caller can see them (admins): members
@@ -1123,7 +1134,7 @@ pub fn check_replacement(
         None => problems.push("its availability zone is not reported".to_string()),
     }
     if let (Some(host), Some(hosts)) = (r.host.as_deref(), target_hosts)
-        && !hosts.iter().any(|h| h == host)
+        && !hosts.iter().any(|h| same_host(h, host))
     {
         problems.push(format!("its host {host} is not a host of {}", mv.target_az));
     }
@@ -1270,6 +1281,14 @@ mod tests {
         assert!(p[2].contains("node-1 is not a host of nova2"));
         assert!(p[3].contains("m1.large"));
         assert!(p[4].contains("expected private"));
+    }
+
+    #[test]
+    fn short_and_fully_qualified_host_names_agree() {
+        assert!(same_host("node-31", "node-31.example.org"));
+        assert!(same_host("node-31.example.org", "node-31"));
+        assert!(!same_host("node-3", "node-31"));
+        assert!(!same_host("node-31", "node-32.example.org"));
     }
 
     #[test]

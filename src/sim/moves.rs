@@ -40,8 +40,9 @@ fn local_disk_gb(s: &Server) -> u64 {
 }
 
 impl Model {
-    /// `migrate` (cold), optionally to `host`; the caller has been
-    /// authorised and `host` checked to exist.
+    /// `migrate` (cold), optionally to the host named `host`, with Nova's
+    /// checks in Nova's order (lock, state, same host, unknown host); the
+    /// policy has been checked by the API.
     pub fn migrate_server(
         &mut self,
         i: usize,
@@ -87,8 +88,9 @@ impl Model {
         Ok(())
     }
 
-    /// `os-migrateLive`, optionally to `host` (`forced` skips the
-    /// scheduler, 2.30–2.67). `block` is true when `block_migration` is
+    /// `os-migrateLive`, optionally to the host named `host`; `forced`
+    /// takes it as given, without the scheduler (a host before 2.30, or
+    /// `force` in 2.30–2.67). `block` is true when `block_migration` is
     /// true (not `auto`): the disk is copied with the memory.
     #[allow(clippy::too_many_arguments)]
     pub fn live_migrate_server(
@@ -109,14 +111,22 @@ impl Model {
             &[VmState::Active, VmState::Paused],
         )?;
         let host = host.map(|h| self.host_named(h)).transpose()?;
-        // Before 2.34 the conductor's pre-checks answer the API call.
+        let mi = self.new_migration(i, MigrationKind::Live, host, forced, caller, now);
+        // Before 2.34 the conductor's pre-checks answer the API call: the
+        // migration is recorded as failed, with an instance fault.
         if synchronous_checks {
             let source = self.servers[i].host.unwrap_or_default();
             if let Err(reason) = self.pick_destination(i, source, host, forced) {
+                self.servers[i].migration = None;
+                self.set_migration_status(mi, "error", now, env);
+                self.servers[i].fault = Some(Fault {
+                    code: 500,
+                    message: reason.clone(),
+                    created: now,
+                });
                 return Err(ApiError::nova(400, reason));
             }
         }
-        let mi = self.new_migration(i, MigrationKind::Live, host, forced, caller, now);
         if block {
             let s = &self.servers[i];
             self.migrations[mi].disk_total = local_disk_gb(s) * 1024 * 1024 * 1024;

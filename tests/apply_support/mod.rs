@@ -70,8 +70,18 @@ pub async fn connect(sim: &SimHandle, requests_per_second: Option<f64>) -> Clien
         c.domain.clone(),
     )
     .with_region(c.region.clone());
+    // Paced the way `azmove apply` paces a plan's `requests_per_second`.
+    let paced = requests_per_second.map(|rps| {
+        let limits = azmove::plan::file::Limits {
+            requests_per_second: rps,
+            ..Default::default()
+        };
+        azmove::connect::client_options(&limits)
+            .requests_per_second
+            .unwrap_or(rps)
+    });
     let options = ClientOptions {
-        requests_per_second,
+        requests_per_second: paced,
         retry_base_delay: Duration::from_millis(50),
         retry_max_delay: Duration::from_secs(2),
         ..ClientOptions::default()

@@ -160,6 +160,10 @@ pub async fn real_cloud_or_skip(test: &str) -> Option<CloudsYaml> {
 pub fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(120))
+        // gunicorn closes idle keep-alive connections after 2 s, so a pooled
+        // connection reused after a long `azmove` run fails with "error
+        // sending request"; loopback connections are cheap to open anew
+        .pool_max_idle_per_host(0)
         .no_proxy()
         .build()
         .expect("a reqwest client with default TLS settings always builds")

@@ -43,6 +43,10 @@ pub fn routes(p: &str) -> Router<AppState> {
             get(hypervisors_detail),
         )
         .route(&format!("{p}/os-hypervisors/{{id}}"), get(hypervisor))
+        .route(
+            &format!("{p}/os-hypervisors/{{id}}/uptime"),
+            get(hypervisor_uptime),
+        )
         .route(&format!("{p}/os-services"), get(services))
         .route(&format!("{p}/os-aggregates"), get(aggregates))
 }
@@ -916,6 +920,31 @@ async fn hypervisors_detail(
     list_hypervisors(&sim, &caller, mv, q, true)
 }
 
+/// A hypervisor by its id: a uuid from 2.53, an integer before.
+fn find_hypervisor(m: &Model, id: &str, mv: Mv) -> Result<usize, ApiError> {
+    let not_found = || {
+        ApiError::nova(
+            404,
+            format!("Hypervisor with ID '{id}' could not be found."),
+        )
+    };
+    if mv.at_least(53) {
+        if uuid::Uuid::parse_str(id).is_err() {
+            return Err(bad_request(format!("Invalid uuid {id}")));
+        }
+        m.hosts
+            .iter()
+            .position(|h| h.uuid == id)
+            .ok_or_else(not_found)
+    } else {
+        id.parse::<usize>()
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .filter(|n| *n < m.hosts.len())
+            .ok_or_else(not_found)
+    }
+}
+
 async fn hypervisor(
     State(sim): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -926,26 +955,10 @@ async fn hypervisor(
     if !caller.is_admin {
         return forbidden_policy("os_compute_api:os-hypervisors:show").into_response();
     }
-    let not_found = || {
-        ApiError::nova(
-            404,
-            format!("Hypervisor with ID '{id}' could not be found."),
-        )
-    };
     let m = sim.lock();
-    let index = if mv.at_least(53) {
-        if uuid::Uuid::parse_str(&id).is_err() {
-            return bad_request(format!("Invalid uuid {id}")).into_response();
-        }
-        m.hosts.iter().position(|h| h.uuid == id)
-    } else {
-        id.parse::<usize>()
-            .ok()
-            .and_then(|n| n.checked_sub(1))
-            .filter(|n| *n < m.hosts.len())
-    };
-    let Some(index) = index else {
-        return not_found().into_response();
+    let index = match find_hypervisor(&m, &id, mv) {
+        Ok(i) => i,
+        Err(e) => return e.into_response(),
     };
     let q = query_pairs(raw.as_deref());
     let with_servers = mv.at_least(53) && query_get(&q, "with_servers").is_some_and(truthy);
@@ -953,6 +966,30 @@ async fn hypervisor(
         StatusCode::OK,
         &json!({"hypervisor": hypervisor_json(&m, index, mv, true, with_servers)}),
     )
+}
+
+/// `GET /os-hypervisors/{id}/uptime` (2.1–2.87; 2.88 moved `uptime` into
+/// the detail view).
+async fn hypervisor_uptime(
+    State(sim): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Extension(mv): Extension<Mv>,
+    Path(id): Path<String>,
+) -> Response {
+    if mv.at_least(88) {
+        return no_such_route();
+    }
+    if !caller.is_admin {
+        return forbidden_policy("os_compute_api:os-hypervisors:uptime").into_response();
+    }
+    let m = sim.lock();
+    let index = match find_hypervisor(&m, &id, mv) {
+        Ok(i) => i,
+        Err(e) => return e.into_response(),
+    };
+    let mut v = hypervisor_json(&m, index, mv, false, false);
+    v["uptime"] = json!(" 08:32:11 up 93 days, 18:25, 12 users,  load average: 0.20, 0.12, 0.14");
+    json(StatusCode::OK, &json!({"hypervisor": v}))
 }
 
 // ---- /os-services ---------------------------------------------------------
