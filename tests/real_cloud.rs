@@ -24,9 +24,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use e2e::{
-    Azmove, Boot, IMAGE, KEYPAIR, NETWORK, Run, SOURCE_AZ, SOURCE_HOSTS, TAG_MOVED_TO,
-    TAG_SOURCE, TAG_TARGET, TARGET_AZ, TARGET_HOST, Who, World, boot_all, guarded, must,
-    new_tag,
+    Azmove, Boot, IMAGE, KEYPAIR, NETWORK, Run, SOURCE_AZ, SOURCE_HOSTS, TAG_MOVED_TO, TAG_SOURCE,
+    TAG_TARGET, TARGET_AZ, TARGET_HOST, Who, World, boot_all, guarded, must, new_tag,
 };
 use os_http::{CloudsYaml, Res, Session, compact, real_cloud_or_skip, unique};
 use reqwest::StatusCode;
@@ -543,8 +542,8 @@ fn tail(text: &str, n: usize) -> String {
 }
 
 fn read_report(path: &std::path::Path) -> Value {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("report {}: {e}", path.display()));
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("report {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("report {}: {e}", path.display()))
 }
 
@@ -576,7 +575,12 @@ fn group_names(server: &Value) -> BTreeSet<String> {
 /// The replacement of `source` matches it in everything the plan promises to
 /// keep (flavor, network, security groups, key, metadata, name), is ACTIVE in
 /// nova2 and — seen as admin — runs on node-31, booted from a snapshot.
-async fn check_replacement(world: &World, source: &Value, replacement: &Value) {
+async fn check_replacement(
+    world: &World,
+    source: &Value,
+    source_ports: &[Value],
+    replacement: &Value,
+) {
     let src_id = str_of(&source["id"], "source id");
     let rep_id = str_of(&replacement["id"], "replacement id");
     let what = format!("replacement {rep_id} of {src_id}");
@@ -592,15 +596,31 @@ async fn check_replacement(world: &World, source: &Value, replacement: &Value) {
         "{what}: flavor"
     );
     assert_eq!(rep["key_name"], KEYPAIR, "{what}: key pair");
-    assert_eq!(group_names(&rep), group_names(source), "{what}: security groups");
-    assert_eq!(user_metadata(&rep), user_metadata(source), "{what}: metadata");
+    assert_eq!(
+        group_names(&rep),
+        group_names(source),
+        "{what}: security groups"
+    );
+    assert_eq!(
+        user_metadata(&rep),
+        user_metadata(source),
+        "{what}: metadata"
+    );
     assert_eq!(rep["metadata"][TAG_SOURCE], src_id, "{what}: {TAG_SOURCE}");
-    assert_eq!(rep["metadata"][TAG_TARGET], TARGET_AZ, "{what}: {TAG_TARGET}");
+    assert_eq!(
+        rep["metadata"][TAG_TARGET], TARGET_AZ,
+        "{what}: {TAG_TARGET}"
+    );
     let networks: Vec<&String> = rep["addresses"]
         .as_object()
         .map(|a| a.keys().collect())
         .unwrap_or_default();
-    assert_eq!(networks, [NETWORK], "{what}: networks {}", compact(&rep["addresses"]));
+    assert_eq!(
+        networks,
+        [NETWORK],
+        "{what}: networks {}",
+        compact(&rep["addresses"])
+    );
     // booted from a snapshot that is gone again (keep_snapshot: false)
     let image = str_of(&rep["image"]["id"], "replacement image id");
     assert_ne!(Some(image), source["image"]["id"].as_str(), "{what}: image");
@@ -610,19 +630,29 @@ async fn check_replacement(world: &World, source: &Value, replacement: &Value) {
             .get("image", &format!("/v2/images/{image}"), None)
             .await,
     );
-    assert_eq!(r.status, StatusCode::NOT_FOUND, "{what}: snapshot {image} is left: {}", compact(&r.body));
-    // its port is a new one on net1 with the default security group
-    let ports = must(
-        world
-            .admin
-            .get("network", &format!("/v2.0/ports?device_id={rep_id}"), None)
-            .await
-            .and_then(|r| r.expect_ok("GET /v2.0/ports")),
+    assert_eq!(
+        r.status,
+        StatusCode::NOT_FOUND,
+        "{what}: snapshot {image} is left: {}",
+        compact(&r.body)
     );
-    let ports = ports["ports"].as_array().cloned().unwrap_or_default();
-    assert_eq!(ports.len(), 1, "{what}: ports {}", compact(&Value::Array(ports.clone())));
-    assert_eq!(ports[0]["network_id"], world.net.as_str(), "{what}: port network");
-    assert_eq!(ports[0]["status"], "ACTIVE", "{what}: port status");
+    // as many ports as the source had, all new, on net1
+    let ports = must(e2e::ports_of(&world.admin, rep_id).await);
+    assert_eq!(
+        ports.len(),
+        source_ports.len(),
+        "{what}: ports {}",
+        compact(&Value::Array(ports.clone()))
+    );
+    for p in &ports {
+        assert_eq!(p["network_id"], world.net.as_str(), "{what}: port network");
+        assert_eq!(p["status"], "ACTIVE", "{what}: port status");
+        assert!(
+            !source_ports.contains(&p["id"]),
+            "{what}: reuses port {}",
+            p["id"]
+        );
+    }
 }
 
 /// Servers named `prefix…` that existed at any time since `since` (a Nova
@@ -652,8 +682,16 @@ fn the_one_replacement(ever: &[Value], now: &[Value], name: &str, id: &str) -> V
         .collect();
     assert_eq!(made.len(), 1, "{name}: servers made for it, ever: {made:?}");
     let tagged = e2e::replacements_of(now, id);
-    assert_eq!(tagged.len(), 1, "{name}: servers tagged {TAG_SOURCE}={id}: {}", tagged.len());
-    assert!(made[0].contains(str_of(&tagged[0]["id"], "id")), "{name}: {made:?}");
+    assert_eq!(
+        tagged.len(),
+        1,
+        "{name}: servers tagged {TAG_SOURCE}={id}: {}",
+        tagged.len()
+    );
+    assert!(
+        made[0].contains(str_of(&tagged[0]["id"], "id")),
+        "{name}: {made:?}"
+    );
     tagged[0].clone()
 }
 
@@ -668,8 +706,9 @@ fn earliest_created(servers: &BTreeMap<String, Value>) -> String {
 
 /// The classic scenario: a server booted in `nova` with a port on net1,
 /// security group `default`, a key pair and metadata is planned and applied
-/// to `nova2` as admin; once with `source_after: keep` and once (on a
-/// pre-made Neutron port, flavor m1.small) with `source_after: delete`.
+/// to `nova2` as admin; once with `source_after: keep`, once (on a pre-made
+/// Neutron port, flavor m1.small) with `source_after: delete`, and once with
+/// two ports on net1 (the replacement must get two as well).
 #[tokio::test]
 async fn azmove_moves_the_classic_server() {
     let Some(world) = world_or_skip("azmove_moves_the_classic_server").await else {
@@ -690,14 +729,28 @@ async fn classic(world: &World, tag: &str) {
         },
         Boot {
             flavor: "m1.small",
-            metadata,
+            metadata: metadata.clone(),
             port: Some(port.clone()),
             ..Boot::new(format!("{tag}-del"))
+        },
+        Boot {
+            metadata,
+            nics: 2,
+            ..Boot::new(format!("{tag}-2nic"))
         },
     ];
     let sources = must(boot_all(admin, world, &specs).await);
     let mut hosts = BTreeMap::new();
+    let mut ports = BTreeMap::new();
     for (name, s) in &sources {
+        let id = str_of(&s["id"], "id");
+        let p: Vec<Value> = must(e2e::ports_of(admin, id).await)
+            .iter()
+            .map(|p| p["id"].clone())
+            .collect();
+        let want = if name.ends_with("-2nic") { 2 } else { 1 };
+        assert_eq!(p.len(), want, "{name}: ports of the source");
+        ports.insert(name.clone(), p);
         assert_eq!(s["OS-EXT-AZ:availability_zone"], SOURCE_AZ, "{name}");
         let host = str_of(&s["OS-EXT-SRV-ATTR:host"], "admin sees the host").to_owned();
         assert!(SOURCE_HOSTS.contains(&host.as_str()), "{name} on {host}");
@@ -727,18 +780,35 @@ async fn classic(world: &World, tag: &str) {
             "plan line for {name}: {line}"
         );
     }
-    assert!(p.stdout.contains("Plan: 2 to move, 0 unchanged, 0 blocked."), "{}", p.stdout);
+    assert!(
+        p.stdout
+            .contains("Plan: 3 to move, 0 unchanged, 0 blocked."),
+        "{}",
+        p.stdout
+    );
 
     // apply
     let report = az.path("report.json");
     let journal = az.path("journal");
     let a = az.run(&[
-        "apply", plan, "--os-cloud", cloud, "--yes",
-        "--journal-dir", path_str(&journal), "--report", path_str(&report),
+        "apply",
+        plan,
+        "--os-cloud",
+        cloud,
+        "--yes",
+        "--journal-dir",
+        path_str(&journal),
+        "--report",
+        path_str(&report),
     ]);
     a.expect_code(0);
     let report = read_report(&report);
-    assert_eq!(report["counts"]["moved"], 2, "{}", compact(&report["counts"]));
+    assert_eq!(
+        report["counts"]["moved"],
+        3,
+        "{}",
+        compact(&report["counts"])
+    );
 
     // what the cloud says
     let now = e2e::list_servers(admin, tag, false).await;
@@ -746,7 +816,7 @@ async fn classic(world: &World, tag: &str) {
     for (name, source) in &sources {
         let reps = e2e::replacements_of(&now, str_of(&source["id"], "id"));
         assert_eq!(reps.len(), 1, "{name}: replacements {reps:?}");
-        check_replacement(world, source, reps[0]).await;
+        check_replacement(world, source, &ports[name], reps[0]).await;
         let reported = report["servers"]
             .as_array()
             .into_iter()
@@ -764,15 +834,26 @@ async fn classic(world: &World, tag: &str) {
     let keep_rep = e2e::replacements_of(&now, keep_id)[0]["id"].clone();
     assert_eq!(kept["status"], "SHUTOFF", "kept source {keep_id}");
     assert_eq!(kept["OS-EXT-AZ:availability_zone"], SOURCE_AZ);
-    assert_eq!(kept["metadata"][TAG_MOVED_TO], keep_rep, "kept source {keep_id}");
+    assert_eq!(
+        kept["metadata"][TAG_MOVED_TO], keep_rep,
+        "kept source {keep_id}"
+    );
     // source_after: delete → gone; its pre-made port is left alone
     let del_id = str_of(&del["id"], "id");
     assert!(
         must(e2e::show_server(admin, del_id).await).is_none(),
         "source {del_id} was not deleted"
     );
-    let r = must(admin.get("network", &format!("/v2.0/ports/{port}"), None).await);
-    assert_eq!(r.status, StatusCode::OK, "the pre-made port {port} was deleted");
+    let r = must(
+        admin
+            .get("network", &format!("/v2.0/ports/{port}"), None)
+            .await,
+    );
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "the pre-made port {port} was deleted"
+    );
 
     // no snapshot left, nothing else named with the tag
     let ids: BTreeSet<String> = sources
@@ -781,7 +862,11 @@ async fn classic(world: &World, tag: &str) {
         .collect();
     let left = must(e2e::leftover_snapshots(admin, tag, &ids).await);
     assert!(left.is_empty(), "snapshots left behind: {left:?}");
-    assert_eq!(now.len(), 3, "servers named {tag}*: kept source + 2 replacements");
+    assert_eq!(
+        now.len(),
+        5,
+        "servers named {tag}*: 2 kept sources + 3 replacements"
+    );
 
     // converged: planning again finds nothing to do
     let again = az.run(&["plan", plan, "--os-cloud", cloud, "--detailed-exitcode"]);
@@ -802,8 +887,12 @@ async fn azmove_moves_a_fleet_in_order_within_limits() {
 }
 
 /// The fleet's stages in `after` order: (name part, count, role).
-const FLEET: [(&str, usize, &str); 4] =
-    [("db", 3, "database"), ("mq", 1, "queue"), ("app", 4, "app"), ("web", 4, "web")];
+const FLEET: [(&str, usize, &str); 4] = [
+    ("db", 2, "database"),
+    ("mq", 1, "queue"),
+    ("app", 6, "app"),
+    ("web", 3, "web"),
+];
 /// Which stages each stage waits for (tests/cloud/plans/fleet.yaml).
 const FLEET_AFTER: [(&str, &[&str]); 3] =
     [("mq", &["db"]), ("app", &["db", "mq"]), ("web", &["app"])];
@@ -846,19 +935,44 @@ async fn fleet(world: &World, tag: &str) {
     let cloud = Who::Member.cloud();
     let p = az.run(&["plan", plan, "--os-cloud", cloud, "--detailed-exitcode"]);
     p.expect_code(2);
-    assert!(p.stdout.contains("Plan: 12 to move, 0 unchanged, 0 blocked."), "{}", p.stdout);
-    assert!(!p.stdout.contains(&decoy), "the decoy was selected:\n{}", p.stdout);
-    assert!(!p.stdout.contains("node-"), "a member's plan shows hosts:\n{}", p.stdout);
+    assert!(
+        p.stdout
+            .contains("Plan: 12 to move, 0 unchanged, 0 blocked."),
+        "{}",
+        p.stdout
+    );
+    assert!(
+        !p.stdout.contains(&decoy),
+        "the decoy was selected:\n{}",
+        p.stdout
+    );
+    assert!(
+        !p.stdout.contains("node-"),
+        "a member's plan shows hosts:\n{}",
+        p.stdout
+    );
 
     let report_path = az.path("report.json");
     let a = az.run(&[
-        "apply", plan, "--os-cloud", cloud, "--yes",
-        "--journal-dir", path_str(&az.path("journal")), "--report", path_str(&report_path),
+        "apply",
+        plan,
+        "--os-cloud",
+        cloud,
+        "--yes",
+        "--journal-dir",
+        path_str(&az.path("journal")),
+        "--report",
+        path_str(&report_path),
     ]);
     a.expect_code(0);
     println!("{}", tail(&a.stdout, 16));
     let report = read_report(&report_path);
-    assert_eq!(report["counts"]["moved"], 12, "{}", compact(&report["counts"]));
+    assert_eq!(
+        report["counts"]["moved"],
+        12,
+        "{}",
+        compact(&report["counts"])
+    );
 
     // every source has exactly one replacement, ever (deleted ones included)
     let ever = servers_ever(member, tag, &since).await;
@@ -870,7 +984,11 @@ async fn fleet(world: &World, tag: &str) {
         assert_eq!(rep["status"], "ACTIVE", "{name}: {}", compact(rep));
         assert_eq!(rep["OS-EXT-AZ:availability_zone"], TARGET_AZ, "{name}");
         assert_eq!(rep["name"], name.as_str());
-        assert_eq!(user_metadata(rep), user_metadata(source), "{name}: metadata");
+        assert_eq!(
+            user_metadata(rep),
+            user_metadata(source),
+            "{name}: metadata"
+        );
         replacement_of.insert(name.clone(), rep.clone());
         let src_now = must(e2e::show_server(member, id).await);
         if stage_of[name] == "web" {
@@ -885,7 +1003,7 @@ async fn fleet(world: &World, tag: &str) {
         .expect("the decoy exists");
     assert_eq!(untouched["status"], "ACTIVE");
     assert_eq!(untouched["OS-EXT-AZ:availability_zone"], SOURCE_AZ);
-    assert_eq!(now.len(), 12 + 8 + 1, "replacements + kept sources + decoy");
+    assert_eq!(now.len(), 12 + 9 + 1, "replacements + kept sources + decoy");
 
     // `after`, as the cloud recorded it: a stage's first action on any of its
     // sources (stop, or createImage for the web servers) comes no earlier than
@@ -909,8 +1027,9 @@ async fn fleet(world: &World, tag: &str) {
     }
     for (stage, waits_for) in FLEET_AFTER {
         for (name, (first, _)) in window.iter().filter(|(n, _)| stage_of[*n] == stage) {
-            for (pre, (_, launched)) in
-                window.iter().filter(|(n, _)| waits_for.contains(&stage_of[*n]))
+            for (pre, (_, launched)) in window
+                .iter()
+                .filter(|(n, _)| waits_for.contains(&stage_of[*n]))
             {
                 assert!(
                     first >= launched,
@@ -920,13 +1039,19 @@ async fn fleet(world: &World, tag: &str) {
         }
     }
     let api_peak = peak(window.values().cloned());
-    assert!(api_peak <= FLEET_IN_FLIGHT, "{api_peak} servers in flight at once (cloud timestamps)");
+    assert!(
+        api_peak <= FLEET_IN_FLIGHT,
+        "{api_peak} servers in flight at once (cloud timestamps)"
+    );
 
     // the same from azmove's own report, at finer resolution
     let mut spans = BTreeMap::new();
     for s in report["servers"].as_array().into_iter().flatten() {
         let steps = s["steps"].as_array().cloned().unwrap_or_default();
-        let start = steps.iter().filter_map(|t| t["started_s"].as_f64()).fold(f64::MAX, f64::min);
+        let start = steps
+            .iter()
+            .filter_map(|t| t["started_s"].as_f64())
+            .fold(f64::MAX, f64::min);
         let end = steps
             .iter()
             .filter_map(|t| Some(t["started_s"].as_f64()? + t["elapsed_s"].as_f64()?))
@@ -934,17 +1059,26 @@ async fn fleet(world: &World, tag: &str) {
         spans.insert(str_of(&s["name"], "report name").to_owned(), (start, end));
     }
     for (stage, waits_for) in FLEET_AFTER {
-        for (name, (start, _)) in spans.iter().filter(|(n, _)| stage_of.get(*n) == Some(&stage)) {
+        for (name, (start, _)) in spans
+            .iter()
+            .filter(|(n, _)| stage_of.get(*n) == Some(&stage))
+        {
             for (pre, (_, end)) in spans
                 .iter()
                 .filter(|(n, _)| stage_of.get(*n).is_some_and(|s| waits_for.contains(s)))
             {
-                assert!(start >= end, "report: {name} started at {start}s, {pre} ended at {end}s");
+                assert!(
+                    start >= end,
+                    "report: {name} started at {start}s, {pre} ended at {end}s"
+                );
             }
         }
     }
     let report_peak = peak(spans.values().copied());
-    assert!(report_peak <= FLEET_IN_FLIGHT, "report: {report_peak} servers in flight at once");
+    assert!(
+        report_peak <= FLEET_IN_FLIGHT,
+        "report: {report_peak} servers in flight at once"
+    );
     println!("fleet: at most {api_peak} in flight (cloud), {report_peak} (report)");
 
     let ids: BTreeSet<String> = sources
@@ -1008,7 +1142,8 @@ async fn blocked(world: &World, tag: &str) {
     let ids = futures::future::try_join_all(specs.iter().map(|s| e2e::boot(member, world, s)));
     let ids = must(ids.await);
     let servers = futures::future::try_join_all(
-        ids.iter().map(|id| member.wait_server(id, &["ACTIVE"], e2e::LIMIT)),
+        ids.iter()
+            .map(|id| member.wait_server(id, &["ACTIVE"], e2e::LIMIT)),
     );
     let servers = must(servers.await);
     let by_name = |name: &str| -> &Value {
@@ -1026,13 +1161,21 @@ async fn blocked(world: &World, tag: &str) {
     let cloud = Who::Member.cloud();
     let p = az.run(&["plan", plan, "--os-cloud", cloud]);
     p.expect_code(3);
-    assert!(p.stdout.contains("Plan: 1 to move, 0 unchanged, 4 blocked."), "{}", p.stdout);
+    assert!(
+        p.stdout
+            .contains("Plan: 1 to move, 0 unchanged, 4 blocked."),
+        "{}",
+        p.stdout
+    );
 
     let nope = paragraph(&p.stdout, &format!("{tag}-nope"));
     assert!(nope.contains("no server"), "unknown server: {nope}");
     let twins = paragraph(&p.stdout, &twin);
     for id in [&ids[0], &ids[1]] {
-        assert!(twins.contains(id.as_str()), "ambiguous name does not list {id}: {twins}");
+        assert!(
+            twins.contains(id.as_str()),
+            "ambiguous name does not list {id}: {twins}"
+        );
     }
     let lost = paragraph(&p.stdout, &format!("{tag}-lost"));
     assert!(
@@ -1047,7 +1190,15 @@ async fn blocked(world: &World, tag: &str) {
 
     // apply refuses the whole plan without --allow-blocked and changes nothing
     let journal = az.path("journal");
-    let a = az.run(&["apply", plan, "--os-cloud", cloud, "--yes", "--journal-dir", path_str(&journal)]);
+    let a = az.run(&[
+        "apply",
+        plan,
+        "--os-cloud",
+        cloud,
+        "--yes",
+        "--journal-dir",
+        path_str(&journal),
+    ]);
     a.expect_code(3);
     assert!(a.stderr.contains("--allow-blocked"), "{}", a.stderr);
     for s in &servers {
@@ -1058,23 +1209,44 @@ async fn blocked(world: &World, tag: &str) {
     }
     let ids_set: BTreeSet<String> = ids.iter().cloned().collect();
     let left = must(e2e::leftover_snapshots(member, tag, &ids_set).await);
-    assert!(left.is_empty(), "apply refused but made snapshots: {left:?}");
-    assert_eq!(must(e2e::list_servers(member, tag, false).await).len(), servers.len());
+    assert!(
+        left.is_empty(),
+        "apply refused but made snapshots: {left:?}"
+    );
+    assert_eq!(
+        must(e2e::list_servers(member, tag, false).await).len(),
+        servers.len()
+    );
 
     // with --allow-blocked only the good server moves
     let a = az.run(&[
-        "apply", plan, "--os-cloud", cloud, "--yes", "--allow-blocked",
-        "--journal-dir", path_str(&journal),
+        "apply",
+        plan,
+        "--os-cloud",
+        cloud,
+        "--yes",
+        "--allow-blocked",
+        "--journal-dir",
+        path_str(&journal),
     ]);
     let now = must(e2e::list_servers(member, tag, false).await);
     let good = by_name(&format!("{tag}-good"));
     let reps = e2e::replacements_of(&now, str_of(&good["id"], "id"));
-    assert_eq!(reps.len(), 1, "the movable server was not moved:\n{}\n{}", a.stdout, a.stderr);
+    assert_eq!(
+        reps.len(),
+        1,
+        "the movable server was not moved:\n{}\n{}",
+        a.stdout,
+        a.stderr
+    );
     assert_eq!(reps[0]["OS-EXT-AZ:availability_zone"], TARGET_AZ);
     assert_eq!(now.len(), servers.len() + 1, "only one replacement is made");
     for s in servers.iter().filter(|s| s["id"] != good["id"]) {
         let id = str_of(&s["id"], "id");
-        assert!(e2e::replacements_of(&now, id).is_empty(), "blocked {id} was moved");
+        assert!(
+            e2e::replacements_of(&now, id).is_empty(),
+            "blocked {id} was moved"
+        );
         let s = must(e2e::show_server(member, id).await).expect("untouched");
         assert_eq!(s["status"], "ACTIVE", "blocked {id} was touched");
     }
@@ -1106,7 +1278,12 @@ fn journal_runs(dir: &std::path::Path) -> BTreeSet<String> {
 
 /// Start `apply` and SIGKILL it as soon as its journal shows one of `steps`
 /// started. `Some(run)` if it finished before that.
-async fn apply_and_kill(az: &Azmove, args: &[&str], journal: &std::path::Path, steps: &[&str]) -> Option<Run> {
+async fn apply_and_kill(
+    az: &Azmove,
+    args: &[&str],
+    journal: &std::path::Path,
+    steps: &[&str],
+) -> Option<Run> {
     let old_runs = journal_runs(journal);
     let mut running = az.spawn(args, &format!("killed-{}", old_runs.len()));
     let start = std::time::Instant::now();
@@ -1121,10 +1298,17 @@ async fn apply_and_kill(az: &Azmove, args: &[&str], journal: &std::path::Path, s
         });
         if let Some(e) = hit {
             running.kill();
-            println!("killed `{}` at {} of {}", running.line, e["step"], e["name"]);
+            println!(
+                "killed `{}` at {} of {}",
+                running.line, e["step"], e["name"]
+            );
             return None;
         }
-        assert!(start.elapsed() < e2e::RUN_LIMIT, "`{}` neither finished nor reached {steps:?}", running.line);
+        assert!(
+            start.elapsed() < e2e::RUN_LIMIT,
+            "`{}` neither finished nor reached {steps:?}",
+            running.line
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -1145,11 +1329,20 @@ async fn crash(world: &World, tag: &str) {
     let plan = az.plan("crash.yaml", tag);
     let journal = az.path("journal");
     let args = [
-        "apply", path_str(&plan), "--os-cloud", Who::Member.cloud(), "--yes",
-        "--journal-dir", path_str(&journal),
+        "apply",
+        path_str(&plan),
+        "--os-cloud",
+        Who::Member.cloud(),
+        "--yes",
+        "--journal-dir",
+        path_str(&journal),
     ];
     let mut finished = None;
-    for steps in [&["snapshot"][..], &["boot in target AZ"], &["handle source"]] {
+    for steps in [
+        &["snapshot"][..],
+        &["boot in target AZ"],
+        &["handle source"],
+    ] {
         if let Some(run) = apply_and_kill(&az, &args, &journal, steps).await {
             finished = Some(run);
             break;
@@ -1158,9 +1351,16 @@ async fn crash(world: &World, tag: &str) {
     let mut runs = 0;
     while finished.as_ref().is_none_or(|r| r.code != Some(0)) {
         runs += 1;
-        assert!(runs <= 4, "apply did not finish after the kills and {} more runs", runs - 1);
+        assert!(
+            runs <= 4,
+            "apply did not finish after the kills and {} more runs",
+            runs - 1
+        );
         if let Some(r) = &finished {
-            println!("`{}` exited {:?}:\n{}\n{}", r.command, r.code, r.stdout, r.stderr);
+            println!(
+                "`{}` exited {:?}:\n{}\n{}",
+                r.command, r.code, r.stdout, r.stderr
+            );
         }
         finished = Some(az.run(&args));
     }
@@ -1174,7 +1374,11 @@ async fn crash(world: &World, tag: &str) {
         assert_eq!(rep["OS-EXT-AZ:availability_zone"], TARGET_AZ, "{name}");
         let actions = must(e2e::instance_actions(member, id).await);
         let count = |what: &str| actions.iter().filter(|(a, _)| a == what).count();
-        assert_eq!(count("createImage"), 1, "{name}: snapshots requested: {actions:?}");
+        assert_eq!(
+            count("createImage"),
+            1,
+            "{name}: snapshots requested: {actions:?}"
+        );
         let src_now = must(e2e::show_server(member, id).await);
         if name.contains("-k-") {
             let src_now = src_now.unwrap_or_else(|| panic!("{name}: kept source is gone"));
@@ -1193,6 +1397,12 @@ async fn crash(world: &World, tag: &str) {
         .collect();
     let left = must(e2e::leftover_snapshots(member, tag, &ids).await);
     assert!(left.is_empty(), "snapshots left behind: {left:?}");
-    let again = az.run(&["plan", path_str(&plan), "--os-cloud", Who::Member.cloud(), "--detailed-exitcode"]);
+    let again = az.run(&[
+        "plan",
+        path_str(&plan),
+        "--os-cloud",
+        Who::Member.cloud(),
+        "--detailed-exitcode",
+    ]);
     again.expect_code(0);
 }

@@ -117,6 +117,7 @@ pub async fn execute(cloud: Arc<dyn Cloud>, input: RunInput, options: ApplyOptio
         .filter_map(|az| {
             az.hosts
                 .as_ref()
+                .filter(|h| !h.is_empty())
                 .map(|h| (az.name.clone(), h.iter().map(|h| h.name.clone()).collect()))
         })
         .collect();

@@ -136,9 +136,27 @@ fn rolls_back(step: Step, ctx: &JobCtx) -> bool {
     !ctx.verified && !matches!(step, Step::DeleteSnapshot | Step::HandleSource)
 }
 
+/// Reads are harmless: a list that still fails after the client's own
+/// retries is tried again (an API restart can outlast them) before a step
+/// gives up.
+const READ_ATTEMPTS: u32 = 4;
+
+/// A step failed for good. Without a rollback the replacement stays, and
+/// the message says so.
+fn failure(ctx: &JobCtx, step: Step, reason: String) -> StepResult {
+    let rollback = rolls_back(step, ctx);
+    match (&ctx.replacement_id, rollback) {
+        (Some(id), false) => StepResult::failed(
+            format!("{reason}; replacement {id} is kept: run again to finish the move"),
+            false,
+        ),
+        _ => StepResult::failed(reason, rollback),
+    }
+}
+
 /// A failed call: its message and request id go to the report.
 fn call_failed(ctx: &mut JobCtx, step: Step, what: &str, e: &Error) -> StepResult {
-    let mut r = StepResult::failed(format!("{what}: {e}"), rolls_back(step, ctx));
+    let mut r = failure(ctx, step, format!("{what}: {e}"));
     if let Some(id) = e.request_id() {
         ctx.request_ids.push(id.to_string());
         r.request_ids.push(id.to_string());
@@ -149,9 +167,10 @@ fn call_failed(ctx: &mut JobCtx, step: Step, what: &str, e: &Error) -> StepResul
 fn wait_failed(ctx: &JobCtx, step: Step, what: &str, e: WaitError) -> StepResult {
     match e {
         WaitError::Interrupted => StepResult::interrupted(),
-        WaitError::Timeout(_) => StepResult::failed(
+        WaitError::Timeout(_) => failure(
+            ctx,
+            step,
             format!("{what}: {e}; raise `timeouts` in the plan if the cloud is just slow"),
-            rolls_back(step, ctx),
         ),
     }
 }
@@ -267,15 +286,54 @@ impl Steps<'_> {
     }
 
     async fn servers_within(&mut self, step: Step, max_age: Duration) -> Result<(), StepResult> {
-        tokio::select! {
-            r = self.env.waiter.servers_within(max_age) => r.map_err(|e| StepResult::failed(format!("could not read the servers' state: {e}"), rolls_back(step, self.ctx))),
-            _ = self.stop.stopped() => Err(StepResult::interrupted()),
+        let mut last = String::new();
+        for attempt in 0..READ_ATTEMPTS {
+            if attempt > 0 {
+                self.pause_before_reading_again(attempt).await?;
+            }
+            let read = tokio::select! {
+                r = self.env.waiter.servers_within(max_age) => r,
+                _ = self.stop.stopped() => return Err(StepResult::interrupted()),
+            };
+            match read {
+                Ok(()) => return Ok(()),
+                Err(e) => last = e,
+            }
         }
+        Err(failure(
+            self.ctx,
+            step,
+            format!("could not read the servers' state: {last}"),
+        ))
     }
 
     async fn fresh_images(&mut self, step: Step) -> Result<(), StepResult> {
+        let mut last = String::new();
+        for attempt in 0..READ_ATTEMPTS {
+            if attempt > 0 {
+                self.pause_before_reading_again(attempt).await?;
+            }
+            let read = tokio::select! {
+                r = self.env.waiter.images_within(self.env.fresh_within) => r,
+                _ = self.stop.stopped() => return Err(StepResult::interrupted()),
+            };
+            match read {
+                Ok(()) => return Ok(()),
+                Err(e) => last = e,
+            }
+        }
+        Err(failure(
+            self.ctx,
+            step,
+            format!("could not read the snapshots' state: {last}"),
+        ))
+    }
+
+    /// 2 s, 4 s, 8 s: long enough for an API that restarts to come back.
+    async fn pause_before_reading_again(&mut self, attempt: u32) -> Result<(), StepResult> {
+        let pause = Duration::from_secs(1u64 << attempt.min(6));
         tokio::select! {
-            r = self.env.waiter.images_within(self.env.fresh_within) => r.map_err(|e| StepResult::failed(format!("could not read the snapshots' state: {e}"), rolls_back(step, self.ctx))),
+            _ = tokio::time::sleep(pause) => Ok(()),
             _ = self.stop.stopped() => Err(StepResult::interrupted()),
         }
     }

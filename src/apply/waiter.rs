@@ -214,6 +214,9 @@ struct State {
     /// When the last successful server / image list started.
     servers_listed_at: Option<Instant>,
     images_listed_at: Option<Instant>,
+    /// The last error of a server / image list, for the step that needed it.
+    server_list_error: Option<String>,
+    image_list_error: Option<String>,
 }
 
 struct Shared {
@@ -430,13 +433,20 @@ impl Waiter {
             .map(|(_, (s, i))| if servers { *s } else { *i })
             .unwrap_or(false);
         if ok {
-            Ok(())
-        } else {
-            Err(format!(
-                "could not list the {} (see the log for the error)",
-                if servers { "servers" } else { "images" }
-            ))
+            return Ok(());
         }
+        let error = if servers {
+            &st.server_list_error
+        } else {
+            &st.image_list_error
+        };
+        Err(match error {
+            Some(e) => e.clone(),
+            None => format!(
+                "could not list the {}",
+                if servers { "servers" } else { "images" }
+            ),
+        })
     }
 
     /// Wait until `done` returns `Some` for the server's state (`None` when
@@ -730,6 +740,7 @@ impl Waiter {
             }
             Err(e) => {
                 tracing::warn!("could not poll the servers: {e}");
+                self.lock().server_list_error = Some(e.to_string());
                 false
             }
         }
@@ -778,6 +789,7 @@ impl Waiter {
             }
             Err(e) => {
                 tracing::warn!("could not poll the snapshots: {e}");
+                self.lock().image_list_error = Some(e.to_string());
                 false
             }
         }

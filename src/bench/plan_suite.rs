@@ -29,6 +29,13 @@ pub struct PlanRow {
     pub wall_s: Summary,
     pub cpu_s: Summary,
     pub rss_mib: Summary,
+    /// Time azmove itself logs for reading the cloud and for planning
+    /// (`observe_ms`, `plan_ms`); the rest of the wall time is start-up,
+    /// authentication and rendering.
+    #[serde(default)]
+    pub observe_ms: Option<Summary>,
+    #[serde(default)]
+    pub plan_ms: Option<Summary>,
     /// Requests per route in the last run.
     pub routes: BTreeMap<String, u64>,
 }
@@ -88,6 +95,7 @@ pub fn run(ctx: &Context) -> Result<PlanResults, BenchError> {
             let mut runs = Vec::new();
             for r in 1..=ctx.options.runs {
                 let o = plan_once(ctx, &sim, &plan, &dir, &format!("{tag}-{r}"), n as usize)?;
+                let phases = logged_phases(&dir.join(format!("plan-{tag}-{r}.err")));
                 eprintln!(
                     "[plan] {n} servers, {tag}, run {r}/{}: {} requests, {:.2} s wall, {:.2} s CPU, {:.0} MiB",
                     ctx.options.runs,
@@ -96,7 +104,7 @@ pub fn run(ctx: &Context) -> Result<PlanResults, BenchError> {
                     o.timed.cpu_s(),
                     o.timed.rss_mib()
                 );
-                runs.push(o);
+                runs.push((o, phases));
             }
             rows.push(row(n as usize, unrelated as usize, shape, &runs)?);
         }
@@ -110,18 +118,43 @@ fn row(
     servers: usize,
     unrelated: usize,
     shape: PlanShape,
-    runs: &[Observed],
+    runs: &[(Observed, Option<(f64, f64)>)],
 ) -> Result<PlanRow, BenchError> {
+    let phases: Vec<(f64, f64)> = runs.iter().filter_map(|r| r.1).collect();
+    let all_logged = phases.len() == runs.len();
     Ok(PlanRow {
         servers,
         unrelated,
         shape: shape.label().to_string(),
-        requests: summary_of(runs, |r| r.requests as f64)?,
+        requests: summary_of(runs, |r| r.0.requests as f64)?,
         request_target: request_target(servers),
-        wall_s: summary_of(runs, |r| r.timed.wall_s)?,
-        cpu_s: summary_of(runs, |r| r.timed.cpu_s())?,
-        rss_mib: summary_of(runs, |r| r.timed.rss_mib())?,
-        routes: runs.last().map(|r| r.routes.clone()).unwrap_or_default(),
+        wall_s: summary_of(runs, |r| r.0.timed.wall_s)?,
+        cpu_s: summary_of(runs, |r| r.0.timed.cpu_s())?,
+        rss_mib: summary_of(runs, |r| r.0.timed.rss_mib())?,
+        observe_ms: all_logged
+            .then(|| summary_of(&phases, |p| p.0).ok())
+            .flatten(),
+        plan_ms: all_logged
+            .then(|| summary_of(&phases, |p| p.1).ok())
+            .flatten(),
+        routes: runs.last().map(|r| r.0.routes.clone()).unwrap_or_default(),
+    })
+}
+
+/// `observe_ms` and `plan_ms` of the "planned" line azmove logs with
+/// `-v --log-format json`; `None` if it is not there.
+fn logged_phases(stderr: &Path) -> Option<(f64, f64)> {
+    let text = std::fs::read_to_string(stderr).ok()?;
+    text.lines().find_map(|line| {
+        let v: serde_json::Value = serde_json::from_str(line).ok()?;
+        let fields = v.get("fields")?;
+        if fields.get("message")?.as_str()? != "planned" {
+            return None;
+        }
+        Some((
+            fields.get("observe_ms")?.as_f64()?,
+            fields.get("plan_ms")?.as_f64()?,
+        ))
     })
 }
 
@@ -137,7 +170,14 @@ fn plan_once(
     let before = sim.stats()?;
     let m = Measured {
         program: &ctx.azmove,
-        args: vec!["plan".into(), plan.as_os_str().to_owned()],
+        // Info-level JSON logs add a handful of lines and give the phases.
+        args: vec![
+            "-v".into(),
+            "--log-format".into(),
+            "json".into(),
+            "plan".into(),
+            plan.as_os_str().to_owned(),
+        ],
         env: sim.env.clone(),
         cwd: dir,
         stdout: dir.join(format!("plan-{tag}.out")),
@@ -186,6 +226,25 @@ mod tests {
         assert_eq!(request_target(1000), 11);
         assert_eq!(request_target(10_000), 20);
         assert_eq!(request_target(10_001), 21);
+    }
+
+    #[test]
+    fn the_phases_come_from_the_planned_log_line() {
+        let tmp = tempfile::tempdir().unwrap();
+        let err = tmp.path().join("plan.err");
+        std::fs::write(
+            &err,
+            concat!(
+                r#"{"level":"INFO","fields":{"message":"connected"}}"#,
+                "\n",
+                r#"{"level":"INFO","fields":{"message":"planned","observe_ms":378,"plan_ms":272}}"#,
+                "\n"
+            ),
+        )
+        .unwrap();
+        assert_eq!(logged_phases(&err), Some((378.0, 272.0)));
+        std::fs::write(&err, "not json\n").unwrap();
+        assert_eq!(logged_phases(&err), None);
     }
 
     #[test]

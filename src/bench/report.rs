@@ -361,13 +361,37 @@ fn misses(s: &mut String, r: &Results) {
                 .collect::<Vec<_>>()
                 .join(" ")
         } else if t.starts_with("plan: CPU") || t.starts_with("plan: peak RSS") {
-            "See section 1 for the figures of each plan shape.".to_string()
+            r.plan.as_ref().map(plan_cpu_split).unwrap_or_default()
         } else {
             String::new()
         };
         let _ = writeln!(s, "- {t}: measured {m}. {why}");
     }
     let _ = writeln!(s);
+}
+
+/// How the largest plans' time divides between azmove's phases.
+fn plan_cpu_split(p: &PlanResults) -> String {
+    p.rows
+        .iter()
+        .filter(|x| x.servers >= 10_000)
+        .map(|x| {
+            let phases = match (x.observe_ms, x.plan_ms) {
+                (Some(o), Some(pl)) => format!(
+                    ", of which observing the cloud took {:.0} ms and planning {:.0} ms; the rest is start-up, loading the plan file and rendering {} servers as text",
+                    o.median,
+                    pl.median,
+                    thousands(x.servers)
+                ),
+                _ => String::new(),
+            };
+            format!(
+                "With {}: {:.2} s of CPU in {:.2} s of wall time{phases}.",
+                x.shape, x.cpu_s.median, x.wall_s.median
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Where a makespan above the bound went, per move and in cloud time.
@@ -428,13 +452,14 @@ measures the work. Wall time includes process start, authentication and renderin
     );
     let _ = writeln!(
         s,
-        "| servers (+ unrelated) | plan file | API requests (target) | wall s | CPU s | peak RSS MiB |"
+        "| servers (+ unrelated) | plan file | API requests (target) | wall s | CPU s | peak RSS MiB | observe ms | plan ms |"
     );
-    let _ = writeln!(s, "|---:|---|---:|---:|---:|---:|");
+    let _ = writeln!(s, "|---:|---|---:|---:|---:|---:|---:|---:|");
+    let ms = |x: &Option<Summary>| x.map(|v| v.show(0)).unwrap_or_else(|| "—".into());
     for x in &p.rows {
         let _ = writeln!(
             s,
-            "| {} (+{}) | {} | {} (≤ {}) | {} | {} | {} |",
+            "| {} (+{}) | {} | {} (≤ {}) | {} | {} | {} | {} | {} |",
             thousands(x.servers),
             thousands(x.unrelated),
             x.shape,
@@ -442,9 +467,17 @@ measures the work. Wall time includes process start, authentication and renderin
             x.request_target,
             x.wall_s.show(2),
             x.cpu_s.show(2),
-            x.rss_mib.show(0)
+            x.rss_mib.show(0),
+            ms(&x.observe_ms),
+            ms(&x.plan_ms)
         );
     }
+    let _ = writeln!(
+        s,
+        "\n*observe* and *plan* are wall times azmove logs itself (`-v --log-format json`, line `planned`): \
+reading the cloud (including waiting for the simulator's answers) and the pure planner. The rest of the \
+wall time is process start, authentication, loading the plan file and rendering the plan."
+    );
     if let Some(big) = p.rows.iter().max_by_key(|x| x.servers) {
         let _ = writeln!(
             s,
@@ -780,6 +813,8 @@ mod tests {
             wall_s: sum(1.0),
             cpu_s: sum(cpu),
             rss_mib: sum(50.0),
+            observe_ms: None,
+            plan_ms: Some(sum(200.0)),
             routes: BTreeMap::new(),
         }
     }

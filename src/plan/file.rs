@@ -37,7 +37,9 @@ pub struct PlanFile {
 }
 
 /// How a server is moved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Strategy {
     /// Stop, snapshot (`createImage`), boot a new server from the snapshot in
@@ -115,19 +117,35 @@ impl SourceAfter {
 #[serde(deny_unknown_fields)]
 pub struct Timeouts {
     /// Time for the source to reach SHUTOFF after `os-stop`. Default `5m`.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "humantime_opt")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "humantime_opt"
+    )]
     #[schemars(with = "Option<String>")]
     pub stop: Option<Duration>,
     /// Time for the snapshot image to become `active`. Default `30m`.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "humantime_opt")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "humantime_opt"
+    )]
     #[schemars(with = "Option<String>")]
     pub snapshot: Option<Duration>,
     /// Time for the new server to become ACTIVE. Default `15m`.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "humantime_opt")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "humantime_opt"
+    )]
     #[schemars(with = "Option<String>")]
     pub boot: Option<Duration>,
     /// Time for the source to be handled per `source_after`. Default `10m`.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "humantime_opt")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "humantime_opt"
+    )]
     #[schemars(with = "Option<String>")]
     pub source: Option<Duration>,
 }
@@ -327,8 +345,14 @@ impl Options {
             stop_before_snapshot: over.stop_before_snapshot.or(self.stop_before_snapshot),
             source_after: over.source_after.or(self.source_after),
             keep_snapshot: over.keep_snapshot.or(self.keep_snapshot),
-            server_name: over.server_name.clone().or_else(|| self.server_name.clone()),
-            snapshot_name: over.snapshot_name.clone().or_else(|| self.snapshot_name.clone()),
+            server_name: over
+                .server_name
+                .clone()
+                .or_else(|| self.server_name.clone()),
+            snapshot_name: over
+                .snapshot_name
+                .clone()
+                .or_else(|| self.snapshot_name.clone()),
             retries: over.retries.or(self.retries),
             timeouts: t,
         }
@@ -342,7 +366,10 @@ impl Options {
             stop_before_snapshot: self.stop_before_snapshot.unwrap_or(true),
             source_after: self.source_after.unwrap_or_default(),
             keep_snapshot: self.keep_snapshot.unwrap_or(false),
-            server_name: self.server_name.clone().unwrap_or_else(|| DEFAULT_SERVER_NAME.into()),
+            server_name: self
+                .server_name
+                .clone()
+                .unwrap_or_else(|| DEFAULT_SERVER_NAME.into()),
             snapshot_name: self
                 .snapshot_name
                 .clone()
@@ -379,7 +406,9 @@ mod humantime_opt {
         let s: Option<String> = Option::deserialize(d)?;
         match s {
             None => Ok(None),
-            Some(s) => super::parse_duration(&s).map(Some).map_err(serde::de::Error::custom),
+            Some(s) => super::parse_duration(&s)
+                .map(Some)
+                .map_err(serde::de::Error::custom),
         }
     }
 }

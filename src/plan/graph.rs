@@ -123,8 +123,10 @@ impl DependencyGraph {
                     .count()
             })
             .collect();
-        let mut current: Vec<NodeIndex> =
-            (0..n).map(NodeIndex::new).filter(|i| indeg[i.index()] == 0).collect();
+        let mut current: Vec<NodeIndex> = (0..n)
+            .map(NodeIndex::new)
+            .filter(|i| indeg[i.index()] == 0)
+            .collect();
         let mut levels = Vec::new();
         while !current.is_empty() {
             current.sort();
@@ -193,9 +195,17 @@ mod tests {
 
     #[test]
     fn levels_follow_after_edges() {
-        let (g, p) = build(&[("app", &["db"]), ("db", &[]), ("web", &["app"]), ("misc", &[])]);
+        let (g, p) = build(&[
+            ("app", &["db"]),
+            ("db", &[]),
+            ("web", &["app"]),
+            ("misc", &[]),
+        ]);
         assert!(p.is_empty());
-        assert_eq!(g.levels(), vec![vec!["db", "misc"], vec!["app"], vec!["web"]]);
+        assert_eq!(
+            g.levels(),
+            vec![vec!["db", "misc"], vec!["app"], vec!["web"]]
+        );
         assert_eq!(g.dependents("db"), vec!["app", "web"]);
         assert_eq!(g.prerequisites("web"), vec!["app"]);
     }
@@ -203,7 +213,15 @@ mod tests {
     #[test]
     fn cycle_is_reported_as_a_closed_path() {
         let (_, p) = build(&[("a", &["c"]), ("b", &["a"]), ("c", &["b"]), ("d", &[])]);
-        assert_eq!(p, vec![GraphProblem::Cycle(vec!["a".into(), "b".into(), "c".into(), "a".into()])]);
+        assert_eq!(
+            p,
+            vec![GraphProblem::Cycle(vec![
+                "a".into(),
+                "b".into(),
+                "c".into(),
+                "a".into()
+            ])]
+        );
     }
 
     #[test]
@@ -222,6 +240,9 @@ mod tests {
     fn self_reference_is_a_cycle_and_unknown_reference_is_named() {
         let (_, p) = build(&[("a", &["a", "zz"])]);
         assert!(p.contains(&GraphProblem::Cycle(vec!["a".into(), "a".into()])));
-        assert!(p.contains(&GraphProblem::UnknownReference { node: "a".into(), missing: "zz".into() }));
+        assert!(p.contains(&GraphProblem::UnknownReference {
+            node: "a".into(),
+            missing: "zz".into()
+        }));
     }
 }

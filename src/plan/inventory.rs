@@ -28,7 +28,17 @@ pub mod tags {
 
 /// A compute API microversion such as 2.104.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
 )]
 pub struct Microversion {
     pub major: u16,
@@ -43,7 +53,10 @@ impl Microversion {
     /// Parse `2.104` (as found in version documents and headers).
     pub fn parse(s: &str) -> Option<Self> {
         let (a, b) = s.trim().split_once('.')?;
-        Some(Microversion { major: a.parse().ok()?, minor: b.parse().ok()? })
+        Some(Microversion {
+            major: a.parse().ok()?,
+            minor: b.parse().ok()?,
+        })
     }
 }
 

@@ -34,7 +34,9 @@ use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::graph::DependencyGraph;
-use super::inventory::{AvailabilityZone, Flavor, Image, Inventory, Network, Server, tags};
+use super::inventory::{
+    Address, AvailabilityZone, Flavor, Image, Inventory, Network, Server, tags,
+};
 use super::quota::{Admission, Need};
 
 /// The flavor extra spec that ties a flavor to availability zones (the
@@ -1135,20 +1137,17 @@ fn extra_spec_matches(spec: &str, value: &str) -> bool {
 
 /// Network ids for the boot request: from the server's ports when observed,
 /// else from the network names in `addresses` through the network list.
+/// One network id per port of the source, so that a server with two ports
+/// on one network gets two again (Nova boots one port per `networks` entry,
+/// and accepts the same network twice).
 fn resolve_networks(s: &Server, idx: &Index) -> Result<Vec<String>, Blocker> {
     if !s.ports.is_empty() {
-        let mut ids: Vec<String> = Vec::new();
-        for p in &s.ports {
-            if !ids.contains(&p.network_id) {
-                ids.push(p.network_id.clone());
-            }
-        }
-        return Ok(ids);
+        return Ok(s.ports.iter().map(|p| p.network_id.clone()).collect());
     }
     let mut ids = Vec::new();
-    for name in s.addresses.keys() {
+    for (name, addrs) in &s.addresses {
         match idx.networks_by_name.get(name.as_str()).map(Vec::as_slice) {
-            Some([one]) => ids.push(one.id.clone()),
+            Some([one]) => ids.extend(std::iter::repeat_n(one.id.clone(), ports_behind(addrs))),
             Some(many) if many.len() > 1 => {
                 return Err(Blocker::Other {
                     message: format!(
@@ -1166,6 +1165,19 @@ fn resolve_networks(s: &Server, idx: &Index) -> Result<Vec<String>, Blocker> {
         }
     }
     Ok(ids)
+}
+
+/// How many ports one network's `addresses` entries stand for: one per MAC
+/// address among the fixed addresses (a port with an IPv4 and an IPv6
+/// address is listed twice with one MAC, and a floating IP repeats the MAC
+/// of the port it points to); one when Nova gives no MACs.
+fn ports_behind(addrs: &[Address]) -> usize {
+    let macs: BTreeSet<&str> = addrs
+        .iter()
+        .filter(|a| a.kind.as_deref() != Some("floating"))
+        .filter_map(|a| a.mac.as_deref())
+        .collect();
+    macs.len().max(1)
 }
 
 fn boot_spec(

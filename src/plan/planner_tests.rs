@@ -3,7 +3,7 @@
 use super::*;
 use crate::plan::file::Selector;
 pub(crate) use crate::plan::fixtures::*;
-use crate::plan::inventory::{FlavorRef, Host, Port, Quota, QuotaUse};
+use crate::plan::inventory::{Address, FlavorRef, Host, Port, Quota, QuotaUse};
 
 fn run(f: &PlanFile, inv: &Inventory) -> Changeset {
     plan(f, "plan.yaml", DIGEST, inv)
@@ -160,9 +160,77 @@ fn ports_give_network_ids_when_observed() {
         },
     ];
     let cs = run(&file(vec![entry("vm01", "nova2")]), &inventory(vec![s]));
+    // one entry per port: two ports on net-b give the replacement two again
     assert_eq!(
         only(&cs).boot.as_ref().unwrap().networks,
-        vec!["net-b", "net-a"]
+        vec!["net-b", "net-a", "net-b"]
+    );
+}
+
+/// `addresses` of a server booted with two NICs on net1, a dual-stack port
+/// on net2 and a floating IP, as real Nova 34 (2.100) sends them
+/// (tests/real_cloud.rs boots such a server): one entry per address, ports
+/// told apart by `OS-EXT-IPS-MAC:mac_addr`.
+#[test]
+fn every_port_of_the_source_gets_a_port_on_the_replacement() {
+    let addresses: BTreeMap<String, Vec<Address>> = serde_json::from_str::<
+        BTreeMap<String, Vec<serde_json::Value>>,
+    >(
+        r#"{
+        "net1": [
+          {"version": 4, "addr": "10.0.0.145", "OS-EXT-IPS:type": "fixed", "OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:97:cc:e0"},
+          {"version": 4, "addr": "10.0.0.46", "OS-EXT-IPS:type": "fixed", "OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:6e:dd:4c"},
+          {"version": 4, "addr": "172.24.4.9", "OS-EXT-IPS:type": "floating", "OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:97:cc:e0"}
+        ],
+        "net2": [
+          {"version": 4, "addr": "10.1.0.7", "OS-EXT-IPS:type": "fixed", "OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:11:22:33"},
+          {"version": 6, "addr": "fd00::7", "OS-EXT-IPS:type": "fixed", "OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:11:22:33"}
+        ]}"#,
+    )
+    .unwrap()
+    .into_iter()
+    .map(|(net, list)| {
+        let list = list
+            .iter()
+            .map(|a| Address {
+                addr: a["addr"].as_str().unwrap().into(),
+                kind: a["OS-EXT-IPS:type"].as_str().map(Into::into),
+                mac: a["OS-EXT-IPS-MAC:mac_addr"].as_str().map(Into::into),
+            })
+            .collect();
+        (net, list)
+    })
+    .collect();
+    let mut s = server("s1", "vm01", "nova");
+    s.addresses = addresses;
+    let mut inv = inventory(vec![s.clone()]);
+    inv.networks = vec![
+        Network {
+            id: "id-net1".into(),
+            name: "net1".into(),
+        },
+        Network {
+            id: "id-net2".into(),
+            name: "net2".into(),
+        },
+    ];
+    let cs = run(&file(vec![entry("vm01", "nova2")]), &inv);
+    assert_eq!(
+        only(&cs).boot.as_ref().unwrap().networks,
+        vec!["id-net1", "id-net1", "id-net2"]
+    );
+
+    // without MACs (no OS-EXT-IPS-MAC) each network counts as one port
+    for list in s.addresses.values_mut() {
+        for a in list.iter_mut() {
+            a.mac = None;
+        }
+    }
+    inv.servers = vec![s];
+    let cs = run(&file(vec![entry("vm01", "nova2")]), &inv);
+    assert_eq!(
+        only(&cs).boot.as_ref().unwrap().networks,
+        vec!["id-net1", "id-net2"]
     );
 }
 

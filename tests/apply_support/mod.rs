@@ -32,6 +32,14 @@ pub fn root(p: &str) -> std::path::PathBuf {
 pub struct TestCloud {
     pub sim: SimHandle,
     pub client: Client,
+    /// The simulator runs on a runtime of its own, so that the client's
+    /// tasks never delay when it sees (and counts) a request.
+    _thread: SimThread,
+}
+
+/// Keeps the simulator's runtime alive; dropping it stops the runtime.
+pub struct SimThread {
+    _stop: std::sync::mpsc::Sender<()>,
 }
 
 pub fn scenario(yaml: &str) -> Scenario {
@@ -53,11 +61,36 @@ pub fn os_env(sim: &SimHandle) -> Vec<(String, String)> {
 }
 
 pub async fn start(scenario: Scenario, requests_per_second: Option<f64>) -> TestCloud {
-    let sim = sim::start(scenario, "127.0.0.1:0".parse().expect("addr"))
+    let (sim, thread) = tokio::task::spawn_blocking(move || start_on_own_thread(scenario))
         .await
-        .expect("simulator starts");
+        .expect("simulator thread");
     let client = connect(&sim, requests_per_second).await;
-    TestCloud { sim, client }
+    TestCloud {
+        sim,
+        client,
+        _thread: thread,
+    }
+}
+
+fn start_on_own_thread(scenario: Scenario) -> (SimHandle, SimThread) {
+    let (handle_tx, handle_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("simulator runtime");
+        let sim = runtime.block_on(sim::start(scenario, "127.0.0.1:0".parse().expect("addr")));
+        let _ = handle_tx.send(sim);
+        // Serve until the test is done with the simulator.
+        let _ = stop_rx.recv();
+    });
+    let sim = handle_rx
+        .recv()
+        .expect("simulator thread")
+        .expect("simulator starts");
+    (sim, SimThread { _stop: stop_tx })
 }
 
 pub async fn connect(sim: &SimHandle, requests_per_second: Option<f64>) -> Client {

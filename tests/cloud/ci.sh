@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# CI job for the tests against a real OpenStack: bring the harness cloud up
-# (with a time limit), run tests/real_cloud.rs and tests/conformance.rs against
-# it, print the harness log tail, and always stop the cloud at the end.
-# Fails if the cloud does not come up or a test fails.
+# CI job for the tests against a real OpenStack: build the test binaries,
+# bring the harness cloud up (with a time limit; on a fresh clone that is a
+# full install into <repo>/target/minicloud), run tests/real_cloud.rs (the
+# real `azmove` binary end to end) and tests/conformance.rs against it, print
+# the harness log tail, and always stop the cloud at the end.
+# Fails if the cloud does not come up (printing the harness's log tail) or a
+# test fails; the tests cannot skip here (AZMOVE_REAL_CLOUD_REQUIRED=1).
 #
 # usage: tests/cloud/ci.sh
 # env:   AZMOVE_CLOUD_UP_TIMEOUT  seconds allowed for `cloud up` (default 1200: a fresh
-#                                 machine needs ~5 min incl. apt and pip, a slow one more)
+#                                 machine needs ~6 min incl. apt and pip, a slow one more)
 #        AZMOVE_CLOUD_DIR         harness state dir (default <repo>/target/minicloud)
 #        AZMOVE_CLOUD_KEEP=1      leave the cloud running at the end (local debugging)
 set -uo pipefail
@@ -14,20 +17,35 @@ cd "$(dirname "$0")/../.."
 CLOUD=tests/cloud/cloud
 MC=${AZMOVE_CLOUD_DIR:-$PWD/target/minicloud}
 LIMIT=${AZMOVE_CLOUD_UP_TIMEOUT:-1200}
+TESTS=(--test real_cloud --test conformance)
+T0=$SECONDS
 
+# Compile first: a build error should not cost a cloud start, and the build
+# must not compete with the cloud for the CPU while the tests run.
+echo "== building the real-cloud tests"
+if ! cargo test --locked "${TESTS[@]}" --no-run; then
+  echo "real-cloud tests FAILED to build"
+  exit 1
+fi
+
+started=
 finish() {
   local rc=$?
-  if [ -n "${AZMOVE_CLOUD_KEEP:-}" ]; then
-    echo "== AZMOVE_CLOUD_KEEP is set: the cloud keeps running ($MC/clouds.yaml)"
-  else
-    echo "== stopping the cloud"
-    "$CLOUD" down || rc=1
+  if [ -n "$started" ]; then
+    if [ -n "${AZMOVE_CLOUD_KEEP:-}" ]; then
+      echo "== AZMOVE_CLOUD_KEEP is set: the cloud keeps running ($MC/clouds.yaml)"
+    else
+      echo "== stopping the cloud"
+      "$CLOUD" down || rc=1
+    fi
   fi
+  echo "== real-cloud job took $((SECONDS - T0))s"
   exit $rc
 }
 trap finish EXIT
 
 echo "== bringing the real cloud up (limit ${LIMIT}s)"
+started=1
 start=$SECONDS
 if ! timeout --kill-after=30 "$LIMIT" "$CLOUD" up; then
   echo "== the cloud did not come up within ${LIMIT}s (or failed); harness log:"
@@ -36,10 +54,14 @@ if ! timeout --kill-after=30 "$LIMIT" "$CLOUD" up; then
 fi
 echo "== cloud up in $((SECONDS - start))s"
 
-export AZMOVE_REAL_CLOUD=$MC/clouds.yaml   # set: an unreachable cloud fails instead of skipping
+# Either variable alone makes a missing or unreachable cloud a failure
+# instead of a skip; both are set so that neither can be lost on the way.
+export AZMOVE_REAL_CLOUD=$MC/clouds.yaml AZMOVE_REAL_CLOUD_REQUIRED=1
 echo "== real-cloud tests"
-cargo test --locked --test real_cloud --test conformance -- --nocapture --test-threads 2
+start=$SECONDS
+cargo test --locked "${TESTS[@]}" -- --nocapture --test-threads 2
 rc=$?
+echo "== real-cloud tests took $((SECONDS - start))s"
 
 echo "== harness log tail"
 "$CLOUD" logs 30

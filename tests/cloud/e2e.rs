@@ -243,10 +243,7 @@ pub async fn list_images(session: &Session) -> Res<Vec<Value>> {
     let mut out = Vec::new();
     let mut path = "/v2/images?limit=200".to_owned();
     loop {
-        let body = session
-            .get("image", &path, None)
-            .await?
-            .expect_ok(&path)?;
+        let body = session.get("image", &path, None).await?.expect_ok(&path)?;
         out.extend(body["images"].as_array().into_iter().flatten().cloned());
         match body["next"].as_str() {
             Some(next) if !next.is_empty() => path = next.to_owned(),
@@ -264,12 +261,7 @@ pub async fn leftover_snapshots(
     Ok(list_images(session)
         .await?
         .iter()
-        .filter(|i| {
-            named(i, prefix)
-                || i[TAG_SOURCE]
-                    .as_str()
-                    .is_some_and(|s| sources.contains(s))
-        })
+        .filter(|i| named(i, prefix) || i[TAG_SOURCE].as_str().is_some_and(|s| sources.contains(s)))
         .map(|i| {
             format!(
                 "{} {} ({})",
@@ -286,8 +278,10 @@ pub struct Boot<'a> {
     pub name: String,
     pub flavor: &'a str,
     pub metadata: Value,
-    /// A Neutron port made beforehand (else a port on net1 is made by Nova).
+    /// A Neutron port made beforehand (else Nova makes `nics` ports on net1).
     pub port: Option<String>,
+    /// How many ports on net1 Nova makes when no `port` is given.
+    pub nics: usize,
     /// Boot from a Cinder volume made from the image instead of the image.
     pub volume: Option<String>,
 }
@@ -299,6 +293,7 @@ impl<'a> Boot<'a> {
             flavor: "m1.tiny",
             metadata: json!({}),
             port: None,
+            nics: 1,
             volume: None,
         }
     }
@@ -310,13 +305,13 @@ pub async fn boot(session: &Session, world: &World, spec: &Boot<'_>) -> Res<Stri
     let flavor = session
         .id_by_name("compute", "/flavors", "flavors", spec.flavor)
         .await?;
-    let network = match &spec.port {
-        Some(port) => json!({"port": port}),
-        None => json!({"uuid": world.net}),
+    let networks = match &spec.port {
+        Some(port) => vec![json!({"port": port})],
+        None => vec![json!({"uuid": world.net}); spec.nics],
     };
     let mut server = json!({
         "name": spec.name, "flavorRef": flavor, "availability_zone": SOURCE_AZ,
-        "networks": [network], "security_groups": [{"name": "default"}],
+        "networks": networks, "security_groups": [{"name": "default"}],
         "key_name": KEYPAIR, "metadata": spec.metadata});
     match &spec.volume {
         Some(volume) => {
@@ -327,7 +322,12 @@ pub async fn boot(session: &Session, world: &World, spec: &Boot<'_>) -> Res<Stri
         None => server["imageRef"] = json!(world.image),
     }
     let r = session
-        .post("compute", "/servers", Some(MV), &json!({ "server": server }))
+        .post(
+            "compute",
+            "/servers",
+            Some(MV),
+            &json!({ "server": server }),
+        )
         .await?;
     if r.status != StatusCode::ACCEPTED {
         return Err(format!(
@@ -350,16 +350,13 @@ pub async fn boot_all(
     world: &World,
     specs: &[Boot<'_>],
 ) -> Res<BTreeMap<String, Value>> {
-    let ids =
-        futures::future::try_join_all(specs.iter().map(|s| boot(session, world, s))).await?;
-    let servers =
-        futures::future::try_join_all(ids.iter().map(|id| session.wait_server(id, &["ACTIVE"], LIMIT)))
-            .await?;
-    Ok(specs
-        .iter()
-        .map(|s| s.name.clone())
-        .zip(servers)
-        .collect())
+    let ids = futures::future::try_join_all(specs.iter().map(|s| boot(session, world, s))).await?;
+    let servers = futures::future::try_join_all(
+        ids.iter()
+            .map(|id| session.wait_server(id, &["ACTIVE"], LIMIT)),
+    )
+    .await?;
+    Ok(specs.iter().map(|s| s.name.clone()).zip(servers).collect())
 }
 
 /// A Neutron port on net1 named `name`, in the session's project.
@@ -385,19 +382,33 @@ pub async fn create_boot_volume(session: &Session, world: &World, name: &str) ->
         .map(str::to_owned)
         .ok_or_else(|| format!("POST /volumes: no id in {}", compact(&v)))?;
     let path = format!("/volumes/{id}");
-    poll(LIMIT, &format!("volume {id} to become available"), || async {
-        let v = session
-            .get("volumev3", &path, None)
-            .await?
-            .expect_ok(&path)?;
-        match v["volume"]["status"].as_str() {
-            Some("available") => Ok(Some(())),
-            Some(s @ ("error" | "error_deleting")) => Err(format!("volume {id} is {s}")),
-            _ => Ok(None),
-        }
-    })
+    poll(
+        LIMIT,
+        &format!("volume {id} to become available"),
+        || async {
+            let v = session
+                .get("volumev3", &path, None)
+                .await?
+                .expect_ok(&path)?;
+            match v["volume"]["status"].as_str() {
+                Some("available") => Ok(Some(())),
+                Some(s @ ("error" | "error_deleting")) => Err(format!("volume {id} is {s}")),
+                _ => Ok(None),
+            }
+        },
+    )
     .await?;
     Ok(id)
+}
+
+/// The Neutron ports attached to a server.
+pub async fn ports_of(session: &Session, id: &str) -> Res<Vec<Value>> {
+    let path = format!("/v2.0/ports?device_id={id}");
+    let body = session
+        .get("network", &path, None)
+        .await?
+        .expect_ok(&path)?;
+    Ok(body["ports"].as_array().cloned().unwrap_or_default())
 }
 
 /// GET /servers/{id} at [`MV`]; `None` once it is deleted.
@@ -551,15 +562,21 @@ impl Azmove {
             .command(args)
             .output()
             .unwrap_or_else(|e| panic!("cannot start `{line}`: {e}"));
-        println!("`{line}` exited {:?} after {:.1?}", out.status.code(), start.elapsed());
+        println!(
+            "`{line}` exited {:?} after {:.1?}",
+            out.status.code(),
+            start.elapsed()
+        );
         Run::from_output(line, out)
     }
 
     /// Start in the background, output into files of the scratch directory.
     pub fn spawn(&self, args: &[&str], label: &str) -> Running {
         let line = format!("azmove {}", args.join(" "));
-        let stdout = std::fs::File::create(self.path(&format!("{label}.out"))).expect("stdout file");
-        let stderr = std::fs::File::create(self.path(&format!("{label}.err"))).expect("stderr file");
+        let stdout =
+            std::fs::File::create(self.path(&format!("{label}.out"))).expect("stdout file");
+        let stderr =
+            std::fs::File::create(self.path(&format!("{label}.err"))).expect("stderr file");
         let child = self
             .command(args)
             .stdout(stdout)
@@ -637,7 +654,10 @@ mod tests {
 
     #[test]
     fn timestamps_compare_by_second() {
-        assert_eq!(second("2026-11-25T21:30:36Z").as_deref(), Ok("2026-11-25T21:30:36"));
+        assert_eq!(
+            second("2026-11-25T21:30:36Z").as_deref(),
+            Ok("2026-11-25T21:30:36")
+        );
         assert_eq!(
             second("2026-11-25T21:30:36.000000").as_deref(),
             Ok("2026-11-25T21:30:36")

@@ -126,7 +126,9 @@ pub async fn real_cloud_or_skip(test: &str) -> Option<CloudsYaml> {
     loc.explicit |= real_cloud_required();
     let clouds = match CloudsYaml::load(&loc.clouds_yaml) {
         Ok(c) => c,
-        Err(e) if loc.explicit => panic!("the real cloud is required (AZMOVE_REAL_CLOUD or AZMOVE_REAL_CLOUD_REQUIRED): {e}"),
+        Err(e) if loc.explicit => panic!(
+            "the real cloud is required (AZMOVE_REAL_CLOUD or AZMOVE_REAL_CLOUD_REQUIRED): {e}"
+        ),
         Err(e) => {
             println!("{SKIP_LINE} [{test}: {e}]");
             return None;
