@@ -354,12 +354,16 @@ fn misses(s: &mut String, r: &Results) {
                 .map(makespan_gap)
                 .unwrap_or_default()
         } else if t.starts_with("apply: requests") {
-            [row(&r.apply, "short"), row(&r.apply, "long")]
+            request_split(
+                &[
+                    row(&r.apply, "short"),
+                    row(&r.apply, "long"),
+                    row(&r.apply, "makespan"),
+                ]
                 .into_iter()
                 .flatten()
-                .map(request_split)
-                .collect::<Vec<_>>()
-                .join(" ")
+                .collect::<Vec<_>>(),
+            )
         } else if t.starts_with("plan: CPU") || t.starts_with("plan: peak RSS") {
             r.plan.as_ref().map(plan_cpu_split).unwrap_or_default()
         } else {
@@ -418,21 +422,45 @@ next call; both repeat at every step.",
 }
 
 /// Requests per server split into the moves' own calls and reads.
-fn request_split(x: &ApplyRow) -> String {
-    let per = |f: &dyn Fn(&str) -> bool| {
+/// Requests per server split into the moves' own calls (the same for every
+/// run) and the rest: authentication, planning and polling.
+fn request_split(rows: &[&ApplyRow]) -> String {
+    let is_step = |k: &str| !k.contains(" GET ") && !k.starts_with("identity ");
+    let per = |x: &ApplyRow, step: bool| {
         x.routes
             .iter()
-            .filter(|(k, _)| f(k))
+            .filter(|(k, _)| is_step(k) == step)
             .map(|(_, v)| *v)
             .sum::<u64>() as f64
             / x.servers.max(1) as f64
     };
-    let reads = per(&|k: &str| k.contains(" GET "));
-    let writes = per(&|k: &str| !k.contains(" GET "));
+    let Some(first) = rows.first() else {
+        return String::new();
+    };
+    let steps: Vec<String> = first
+        .routes
+        .iter()
+        .filter(|(k, _)| is_step(k))
+        .map(|(k, v)| format!("`{k}` {:.2}", *v as f64 / first.servers.max(1) as f64))
+        .collect();
+    let rest: Vec<String> = rows
+        .iter()
+        .map(|x| {
+            format!(
+                "{:.2} with {} servers and {:.1} s snapshots (time scale {})",
+                per(x, false),
+                x.servers,
+                x.snapshot_s,
+                x.time_scale
+            )
+        })
+        .collect();
     format!(
-        "With {:.1} s snapshots: {:.2} calls per server change something (the steps themselves) and {:.2} read \
-(planning and polling).",
-        x.snapshot_s, writes, reads
+        "Per moved server, the steps' own calls make {:.2} requests ({}); authentication, planning and polling \
+add {}.",
+        per(first, true),
+        steps.join(", "),
+        rest.join(", ")
     )
 }
 

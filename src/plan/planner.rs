@@ -7,7 +7,7 @@
 //! | observed | remaining steps |
 //! |---|---|
 //! | source already in the target AZ | none: "already in <az>" |
-//! | source tagged `azmove_moved_to` and that server exists | none: "moved" |
+//! | source tagged `azmove_moved_to` and that server exists | none: "moved" (blocked if it was moved to another AZ) |
 //! | replacement ACTIVE in the target AZ | delete snapshot (if any), handle source |
 //! | replacement ACTIVE, AZ not visible | verify, … |
 //! | replacement BUILD | wait ACTIVE, verify, … |
@@ -926,6 +926,20 @@ enum Progress {
     },
 }
 
+/// Where an earlier move took a server: the target its replacement was
+/// tagged with, else the AZ the replacement is in.
+fn moved_to(replacement: &Server) -> Option<&str> {
+    replacement
+        .metadata
+        .get(tags::TARGET)
+        .map(String::as_str)
+        .or(replacement.availability_zone.as_deref())
+}
+
+fn moved_elsewhere(replacement: &Server, target: &str) -> bool {
+    moved_to(replacement).is_some_and(|az| az != target)
+}
+
 /// What remains for a source not yet in its target AZ (see the module table).
 fn progress(e: &EntryCtx, s: &Server, idx: &Index) -> Progress {
     let target = e.entry.to.as_str();
@@ -941,6 +955,17 @@ fn progress(e: &EntryCtx, s: &Server, idx: &Index) -> Progress {
 
     if let Some(to) = s.metadata.get(tags::MOVED_TO) {
         return match idx.by_id.get(to.as_str()) {
+            // moved earlier, but to another AZ than the plan now names: the
+            // cloud does not match the plan, and moving the kept source again
+            // would make a second replacement
+            Some(r) if moved_elsewhere(r, target) => Progress::Stuck(Blocker::Other {
+                message: format!(
+                    "the server was already moved to {} (replacement {}), not to {target}; to move it on, name the replacement in the plan (`server: {}`) instead of this server",
+                    moved_to(r).unwrap_or("another availability zone"),
+                    r.id,
+                    r.id
+                ),
+            }),
             Some(r) => Progress::Done(format!(
                 "moved (replacement {} in {})",
                 r.id,

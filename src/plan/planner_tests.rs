@@ -534,6 +534,48 @@ fn source_tagged_moved_is_done() {
     );
 }
 
+/// Seen on the real cloud: after `vm01` was moved to nova2 (source kept),
+/// the plan was changed to another AZ and `plan` said "No changes. The cloud
+/// already matches the plan".
+#[test]
+fn source_moved_to_another_az_than_the_plan_says_is_blocked() {
+    let mut s = server("s1", "vm01", "nova");
+    let r = replacement("r1", &s, "nova2", "ACTIVE");
+    s.metadata.insert(tags::MOVED_TO.into(), "r1".into());
+    let cs = run(
+        &file(vec![entry("vm01", "nova3")]),
+        &inventory(vec![s.clone(), r.clone()]),
+    );
+    let why = reasons(only(&cs))[0].to_string();
+    assert!(why.contains("already moved to nova2"), "{why}");
+    assert!(why.contains("`server: r1`"), "{why}");
+    assert_eq!(
+        cs.summary.line(),
+        "Plan: 0 to move, 0 unchanged, 1 blocked."
+    );
+
+    // a replacement without the target tag is judged by the AZ it is in
+    let mut untagged = r;
+    untagged.metadata.remove(tags::TARGET);
+    let cs = run(
+        &file(vec![entry("vm01", "nova3")]),
+        &inventory(vec![s.clone(), untagged.clone()]),
+    );
+    assert!(
+        reasons(only(&cs))[0]
+            .to_string()
+            .contains("already moved to nova2")
+    );
+    let cs = run(
+        &file(vec![entry("vm01", "nova2")]),
+        &inventory(vec![s, untagged]),
+    );
+    assert_eq!(
+        no_change_reason(only(&cs)),
+        "moved (replacement r1 in nova2)"
+    );
+}
+
 #[test]
 fn deleted_source_with_active_replacement_is_done_by_name_and_by_uuid() {
     let s = server("s1", "vm01", "nova");
