@@ -56,7 +56,7 @@ struct ServerWire {
     #[serde(default)]
     image: ImageField,
     #[serde(default)]
-    addresses: BTreeMap<String, Vec<AddressWire>>,
+    addresses: AddressesWire,
     #[serde(default)]
     security_groups: Option<Vec<NameWire>>,
     #[serde(default)]
@@ -95,6 +95,32 @@ struct FlavorWire {
     ram: Option<u64>,
     #[serde(default)]
     disk: Option<u64>,
+}
+
+/// `addresses` in the order Nova sends it: Nova builds it from the
+/// instance's network info, so the networks come in the order of the
+/// server's NICs, which a map keyed by name would lose.
+#[derive(Default)]
+struct AddressesWire(Vec<(String, Vec<AddressWire>)>);
+
+impl<'de> Deserialize<'de> for AddressesWire {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = AddressesWire;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a map of network names to address lists")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<AddressesWire, A::Error> {
+                let mut out = Vec::new();
+                while let Some(entry) = map.next_entry::<String, Vec<AddressWire>>()? {
+                    out.push(entry);
+                }
+                Ok(AddressesWire(out))
+            }
+        }
+        deserializer.deserialize_map(V)
+    }
 }
 
 /// `"image": ""` for a server booted from a volume, else `{"id": …}`.
@@ -191,8 +217,10 @@ impl From<ServerWire> for Server {
             host: non_empty(w.hypervisor_hostname).or(non_empty(w.host)),
             flavor,
             image_id: w.image.0,
+            network_order: w.addresses.0.iter().map(|(net, _)| net.clone()).collect(),
             addresses: w
                 .addresses
+                .0
                 .into_iter()
                 .map(|(net, addrs)| {
                     let addrs = addrs
@@ -1189,6 +1217,22 @@ mod tests {
         assert_eq!(s.availability_zone, None);
         assert_eq!(s.task_state.as_deref(), Some("scheduling"));
         assert_eq!(s.image_id.as_deref(), Some("i"));
+    }
+
+    /// As real Nova 34 sent it for a server booted with NICs on `net1`, then
+    /// `aaa-probe` (tests/real_cloud.rs checks the move keeps that order).
+    #[test]
+    fn networks_keep_the_order_of_the_nics() {
+        let body = br#"{"server": {"id": "s1", "addresses": {"net1": [{"version": 4, "addr": "10.0.0.221", "OS-EXT-IPS:type": "fixed", "OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:fb:d7:c9"}], "aaa-probe": [{"version": 4, "addr": "10.9.0.244", "OS-EXT-IPS:type": "fixed", "OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:41:65:be"}]}}}"#;
+        let s = parse_server(body).expect("parses");
+        assert_eq!(s.network_order, ["net1", "aaa-probe"]);
+        assert_eq!(s.addresses.len(), 2);
+        assert_eq!(
+            s.addresses["aaa-probe"][0].mac.as_deref(),
+            Some("fa:16:3e:41:65:be")
+        );
+        let none = parse_server(br#"{"server": {"id": "s1"}}"#).expect("parses");
+        assert!(none.addresses.is_empty() && none.network_order.is_empty());
     }
 
     #[test]

@@ -112,6 +112,10 @@ pub struct Server {
     pub pinned_availability_zone: Option<String>,
     /// Neutron ports of the server; filled only for servers in the plan.
     pub ports: Vec<Port>,
+    /// The network names of `addresses` in the order Nova listed them, which
+    /// is the order of the server's NICs (`addresses` itself is sorted).
+    #[serde(default)]
+    pub network_order: Vec<String>,
 }
 
 /// User data may hold credentials (cloud-init often carries them), so it is
@@ -144,6 +148,7 @@ impl std::fmt::Debug for Server {
             .field("locked", &self.locked)
             .field("pinned_availability_zone", &self.pinned_availability_zone)
             .field("ports", &self.ports)
+            .field("network_order", &self.network_order)
             .finish()
     }
 }

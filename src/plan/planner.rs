@@ -35,7 +35,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::graph::DependencyGraph;
 use super::inventory::{
-    Address, AvailabilityZone, Flavor, Image, Inventory, Network, Server, tags,
+    Address, AvailabilityZone, Flavor, Image, Inventory, Network, Port, Server, tags,
 };
 use super::quota::{Admission, Need};
 
@@ -1166,12 +1166,28 @@ fn extra_spec_matches(spec: &str, value: &str) -> bool {
 /// on one network gets two again (Nova boots one port per `networks` entry,
 /// and accepts the same network twice).
 fn resolve_networks(s: &Server, idx: &Index) -> Result<Vec<String>, Blocker> {
+    let networks = networks_in_nic_order(s);
     if !s.ports.is_empty() {
-        return Ok(s.ports.iter().map(|p| p.network_id.clone()).collect());
+        // Neutron lists ports in no particular order: put them in the order
+        // of the MACs in `addresses` (stable: unknown MACs keep their place)
+        let macs: Vec<&str> = networks
+            .iter()
+            .flat_map(|(_, addrs)| addrs.iter())
+            .filter(|a| a.kind.as_deref() != Some("floating"))
+            .filter_map(|a| a.mac.as_deref())
+            .collect();
+        let mut ports: Vec<&Port> = s.ports.iter().collect();
+        ports.sort_by_key(|p| {
+            p.mac_address
+                .as_deref()
+                .and_then(|m| macs.iter().position(|x| *x == m))
+                .unwrap_or(usize::MAX)
+        });
+        return Ok(ports.iter().map(|p| p.network_id.clone()).collect());
     }
     let mut ids = Vec::new();
-    for (name, addrs) in &s.addresses {
-        match idx.networks_by_name.get(name.as_str()).map(Vec::as_slice) {
+    for (name, addrs) in networks {
+        match idx.networks_by_name.get(name).map(Vec::as_slice) {
             Some([one]) => ids.extend(std::iter::repeat_n(one.id.clone(), ports_behind(addrs))),
             Some(many) if many.len() > 1 => {
                 return Err(Blocker::Other {
@@ -1190,6 +1206,26 @@ fn resolve_networks(s: &Server, idx: &Index) -> Result<Vec<String>, Blocker> {
         }
     }
     Ok(ids)
+}
+
+/// The server's networks in the order of its NICs (as Nova listed them in
+/// `addresses`; any not in `network_order` follow by name), so that the
+/// replacement's first NIC is on the network of the source's first NIC.
+fn networks_in_nic_order(s: &Server) -> Vec<(&str, &[Address])> {
+    let mut out: Vec<(&str, &[Address])> = Vec::new();
+    let names = s
+        .network_order
+        .iter()
+        .map(String::as_str)
+        .chain(s.addresses.keys().map(String::as_str));
+    for name in names {
+        if let Some(addrs) = s.addresses.get(name)
+            && !out.iter().any(|(n, _)| *n == name)
+        {
+            out.push((name, addrs.as_slice()));
+        }
+    }
+    out
 }
 
 /// How many ports one network's `addresses` entries stand for: one per MAC

@@ -234,6 +234,66 @@ fn every_port_of_the_source_gets_a_port_on_the_replacement() {
     );
 }
 
+/// Real Nova lists `addresses` in NIC order (a server booted with NICs on
+/// `net1`, then `aaa-probe`, is listed in that order); the replacement's
+/// first NIC must be on the network of the source's first NIC, whether the
+/// networks come from `addresses` or from Neutron's (unordered) ports.
+#[test]
+fn networks_keep_the_order_of_the_nics() {
+    let addr = |ip: &str, mac: &str| Address {
+        addr: ip.into(),
+        kind: Some("fixed".into()),
+        mac: Some(mac.into()),
+    };
+    let mut s = server("s1", "vm01", "nova");
+    s.addresses = BTreeMap::from([
+        ("aaa-probe".to_string(), vec![addr("10.9.0.244", "mac-2")]),
+        ("net1".to_string(), vec![addr("10.0.0.221", "mac-1")]),
+    ]);
+    s.network_order = vec!["net1".into(), "aaa-probe".into()];
+    let mut inv = inventory(vec![s.clone()]);
+    inv.networks = vec![
+        Network {
+            id: "id-aaa".into(),
+            name: "aaa-probe".into(),
+        },
+        Network {
+            id: "id-net1".into(),
+            name: "net1".into(),
+        },
+    ];
+    let networks = |inv: &Inventory| {
+        run(&file(vec![entry("vm01", "nova2")]), inv).moves[0]
+            .boot
+            .as_ref()
+            .expect("boot spec")
+            .networks
+            .clone()
+    };
+    assert_eq!(networks(&inv), ["id-net1", "id-aaa"]);
+
+    let port = |id: &str, net: &str, mac: &str| Port {
+        id: id.into(),
+        network_id: net.into(),
+        mac_address: Some(mac.into()),
+        fixed_ips: vec![],
+        security_group_ids: vec![],
+    };
+    s.ports = vec![
+        port("p-aaa", "id-aaa", "mac-2"),
+        port("p-net1", "id-net1", "mac-1"),
+    ];
+    inv.servers = vec![s.clone()];
+    assert_eq!(networks(&inv), ["id-net1", "id-aaa"]);
+
+    // without a recorded order (an inventory saved by an older version),
+    // networks follow by name as before
+    s.network_order.clear();
+    s.ports.clear();
+    inv.servers = vec![s];
+    assert_eq!(networks(&inv), ["id-aaa", "id-net1"]);
+}
+
 #[test]
 fn user_data_is_copied_only_when_visible_and_digested() {
     let mut s = server("s1", "vm01", "nova");

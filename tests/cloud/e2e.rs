@@ -202,6 +202,97 @@ pub async fn clean_up(admin: &Session, prefix: &str) {
         }
         Err(e) => eprintln!("cleanup: listing volumes: {e}"),
     }
+    // networks last: their ports are gone with the servers (subnets go with them)
+    match admin.get("network", "/v2.0/networks", None).await {
+        Ok(r) => {
+            for n in r.body["networks"].as_array().into_iter().flatten() {
+                if named(n, prefix) {
+                    let id = n["id"].as_str().unwrap_or_default();
+                    if let Err(e) = admin
+                        .delete("network", &format!("/v2.0/networks/{id}"))
+                        .await
+                    {
+                        eprintln!("cleanup: {e}");
+                    }
+                }
+            }
+        }
+        Err(e) => eprintln!("cleanup: listing networks: {e}"),
+    }
+}
+
+/// A network with one IPv4 subnet, in the session's project.
+pub async fn create_network(session: &Session, name: &str, cidr: &str) -> Res<String> {
+    let r = session
+        .post(
+            "network",
+            "/v2.0/networks",
+            None,
+            &json!({"network": {"name": name}}),
+        )
+        .await?;
+    let net = r.expect_ok("POST /v2.0/networks")?;
+    let id = net["network"]["id"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("POST /v2.0/networks: no id in {}", compact(&net)))?;
+    let subnet = json!({"subnet": {"name": name, "network_id": id, "ip_version": 4, "cidr": cidr}});
+    session
+        .post("network", "/v2.0/subnets", None, &subnet)
+        .await?
+        .expect_ok("POST /v2.0/subnets")?;
+    Ok(id)
+}
+
+/// The network names of a server's `addresses`, in the order Nova sent
+/// them (the order of its NICs), read from the raw body: a JSON map type
+/// would sort them.
+pub async fn network_order(session: &Session, id: &str) -> Res<Vec<String>> {
+    struct Keys(Vec<String>);
+    impl<'de> serde::Deserialize<'de> for Keys {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> serde::de::Visitor<'de> for V {
+                type Value = Keys;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a map")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut m: A,
+                ) -> Result<Keys, A::Error> {
+                    let mut out = Vec::new();
+                    while let Some((k, _)) = m.next_entry::<String, serde::de::IgnoredAny>()? {
+                        out.push(k);
+                    }
+                    Ok(Keys(out))
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+    #[derive(serde::Deserialize)]
+    struct One {
+        server: Addresses,
+    }
+    #[derive(serde::Deserialize)]
+    struct Addresses {
+        addresses: Keys,
+    }
+    let url = format!("{}/servers/{id}", session.endpoint("compute")?);
+    let text = session
+        .http
+        .get(&url)
+        .header("X-Auth-Token", &session.token)
+        .header("OpenStack-API-Version", format!("compute {MV}"))
+        .send()
+        .await
+        .map_err(|e| format!("GET {url}: {e}"))?
+        .text()
+        .await
+        .map_err(|e| format!("GET {url}: {e}"))?;
+    let one: One = serde_json::from_str(&text).map_err(|e| format!("GET {url}: {e}: {text}"))?;
+    Ok(one.server.addresses.0)
 }
 
 fn named(resource: &Value, prefix: &str) -> bool {
@@ -278,10 +369,13 @@ pub struct Boot<'a> {
     pub name: String,
     pub flavor: &'a str,
     pub metadata: Value,
-    /// A Neutron port made beforehand (else Nova makes `nics` ports on net1).
+    /// A Neutron port made beforehand (else Nova makes the ports).
     pub port: Option<String>,
-    /// How many ports on net1 Nova makes when no `port` is given.
+    /// How many ports on net1 Nova makes when neither `port` nor `networks`
+    /// is given.
     pub nics: usize,
+    /// Network ids, one NIC each, in this order (instead of net1).
+    pub networks: Vec<String>,
     /// Boot from a Cinder volume made from the image instead of the image.
     pub volume: Option<String>,
 }
@@ -294,6 +388,7 @@ impl<'a> Boot<'a> {
             metadata: json!({}),
             port: None,
             nics: 1,
+            networks: Vec::new(),
             volume: None,
         }
     }
@@ -307,6 +402,9 @@ pub async fn boot(session: &Session, world: &World, spec: &Boot<'_>) -> Res<Stri
         .await?;
     let networks = match &spec.port {
         Some(port) => vec![json!({"port": port})],
+        None if !spec.networks.is_empty() => {
+            spec.networks.iter().map(|n| json!({"uuid": n})).collect()
+        }
         None => vec![json!({"uuid": world.net}); spec.nics],
     };
     let mut server = json!({
