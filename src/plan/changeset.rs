@@ -440,6 +440,37 @@ pub enum Step {
     /// Delete azmove's snapshot (unless `keep_snapshot`). Runs before
     /// `HandleSource`, so that the source is the last thing touched.
     DeleteSnapshot,
+    // Steps of the strategies that move the server itself (shelve, cold,
+    // live): its UUID and ports stay; each step first reads where the server
+    // is, so a resumed run picks up wherever a killed one stopped.
+    /// Tag the server `azmove_moving_to=<target>` (and `azmove_was_shutoff`
+    /// when it is SHUTOFF) before anything else touches it, so a later run
+    /// knows the move is azmove's and how the server must end.
+    MarkMoving,
+    /// `shelve`; wait SHELVED or SHELVED_OFFLOADED.
+    Shelve,
+    /// `shelveOffload` when the cloud did not offload at once; wait
+    /// SHELVED_OFFLOADED.
+    ShelveOffload,
+    /// `unshelve` with `availability_zone` = target (2.77); wait ACTIVE.
+    Unshelve,
+    /// `PUT /servers/{id}` with `pinned_availability_zone: null` (2.104), so
+    /// the scheduler may place the server outside its AZ.
+    Unpin,
+    /// `migrate` to a host of the target AZ chosen at this step (2.56); wait
+    /// VERIFY_RESIZE.
+    ColdMigrate,
+    /// `confirmResize`; wait ACTIVE (or SHUTOFF).
+    ConfirmMigration,
+    /// `os-migrateLive` to a host of the target AZ with `block_migration:
+    /// auto`; wait ACTIVE on that host, abort the migration on timeout.
+    LiveMigrate,
+    /// Pin the server to the AZ it is in (2.104).
+    Repin,
+    /// Stop the server again when it was SHUTOFF before the move.
+    RestorePowerState,
+    /// Remove azmove's in-place tags; the last step of in-place strategies.
+    Finish,
 }
 
 impl Step {
@@ -453,6 +484,17 @@ impl Step {
             Step::Verify => "verify",
             Step::HandleSource => "handle source",
             Step::DeleteSnapshot => "delete snapshot",
+            Step::MarkMoving => "mark moving",
+            Step::Shelve => "shelve",
+            Step::ShelveOffload => "shelve offload",
+            Step::Unshelve => "unshelve in target AZ",
+            Step::Unpin => "unpin AZ",
+            Step::ColdMigrate => "cold migrate",
+            Step::ConfirmMigration => "confirm migration",
+            Step::LiveMigrate => "live migrate",
+            Step::Repin => "re-pin AZ",
+            Step::RestorePowerState => "restore power state",
+            Step::Finish => "finish",
         }
     }
 }

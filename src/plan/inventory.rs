@@ -24,6 +24,11 @@ pub mod tags {
     /// On snapshots and replacement servers: the name of the source server,
     /// so a move by name is recognised as done after the source is deleted.
     pub const SOURCE_NAME: &str = "azmove_source_name";
+    /// On a server moved in place (shelve, cold, live): the target AZ, from
+    /// the first step until the move is finished.
+    pub const MOVING_TO: &str = "azmove_moving_to";
+    /// On a server moved in place that was SHUTOFF before: it ends SHUTOFF.
+    pub const WAS_SHUTOFF: &str = "azmove_was_shutoff";
 }
 
 /// A compute API microversion such as 2.104.

@@ -99,6 +99,7 @@ pub(crate) fn apply_steps(inv: &mut Inventory, m: &PlannedMove, n: usize) {
                     s.metadata.insert(tags::MOVED_TO.into(), rep_id.clone());
                 }
             },
+            other => panic!("{other:?}: the generated plans move by snapshot only"),
         }
     }
 }
