@@ -25,7 +25,8 @@ use std::time::Duration;
 
 use e2e::{
     Azmove, Boot, IMAGE, KEYPAIR, NETWORK, Run, SOURCE_AZ, SOURCE_HOSTS, TAG_MOVED_TO, TAG_SOURCE,
-    TAG_TARGET, TARGET_AZ, TARGET_HOST, Who, World, boot_all, guarded, must, new_tag,
+    TAG_TARGET, TARGET_AZ, TARGET_HOST, Who, World, boot_all, earliest_created, guarded, must,
+    new_tag, path_str, read_report, servers_ever, str_of, world_or_skip,
 };
 use os_http::{CloudsYaml, Res, Session, compact, real_cloud_or_skip, unique};
 use reqwest::StatusCode;
@@ -516,17 +517,6 @@ async fn azmove_client(clouds_yaml: &std::path::Path, cloud: &str) -> azmove::op
 // through raw HTTP (tests/cloud/os_http.rs), never through azmove's client.
 // ---------------------------------------------------------------------------
 
-/// The harness world, or `None` after printing the SKIPPED line.
-async fn world_or_skip(test: &str) -> Option<World> {
-    let clouds = real_cloud_or_skip(test).await?;
-    let location = os_http::locate_real_cloud().expect("located by real_cloud_or_skip");
-    Some(World::connect(&clouds, &location.clouds_yaml).await)
-}
-
-fn path_str(p: &std::path::Path) -> &str {
-    p.to_str().expect("temporary paths are UTF-8")
-}
-
 /// The paragraph of `text` (blocks are separated by blank lines) that
 /// mentions `needle`.
 fn paragraph<'a>(text: &'a str, needle: &str) -> &'a str {
@@ -539,17 +529,6 @@ fn paragraph<'a>(text: &'a str, needle: &str) -> &'a str {
 fn tail(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-fn read_report(path: &std::path::Path) -> Value {
-    let text =
-        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("report {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("report {}: {e}", path.display()))
-}
-
-fn str_of<'a>(v: &'a Value, what: &str) -> &'a str {
-    v.as_str()
-        .unwrap_or_else(|| panic!("{what}: expected a string, got {v}"))
 }
 
 /// The user's metadata (without azmove's tags).
@@ -657,20 +636,6 @@ async fn check_replacement(world: &World, source: &Value, source_nics: &Nics, re
     }
 }
 
-/// Servers named `prefix…` that existed at any time since `since` (a Nova
-/// timestamp), deleted ones included: `changes-since` returns those too, to
-/// members as well, so a duplicate that was made and deleted again is seen.
-async fn servers_ever(session: &Session, prefix: &str, since: &str) -> Vec<Value> {
-    let path = format!("/servers/detail?name=^{prefix}&changes-since={since}");
-    let body = must(
-        session
-            .get("compute", &path, Some(e2e::MV))
-            .await
-            .and_then(|r| r.expect_ok(&path)),
-    );
-    body["servers"].as_array().cloned().unwrap_or_default()
-}
-
 /// The replacement of source `id` (named `name`, like its replacement):
 /// exactly one other server by that name was ever made (`ever`, from
 /// [`servers_ever`]: Nova lists deleted servers without their metadata, so
@@ -695,15 +660,6 @@ fn the_one_replacement(ever: &[Value], now: &[Value], name: &str, id: &str) -> V
         "{name}: {made:?}"
     );
     tagged[0].clone()
-}
-
-/// The earliest `created` of `servers`, for `changes-since`.
-fn earliest_created(servers: &BTreeMap<String, Value>) -> String {
-    servers
-        .values()
-        .map(|s| str_of(&s["created"], "created").to_owned())
-        .min()
-        .expect("at least one server")
 }
 
 /// The classic scenario: a server booted in `nova` with a port on net1,

@@ -746,6 +746,69 @@ pub fn journal_events(dir: &Path) -> Vec<Value> {
     out
 }
 
+/// The harness world, or `None` after printing the SKIPPED line.
+pub async fn world_or_skip(test: &str) -> Option<World> {
+    let clouds = crate::os_http::real_cloud_or_skip(test).await?;
+    let location = crate::os_http::locate_real_cloud().expect("located by real_cloud_or_skip");
+    Some(World::connect(&clouds, &location.clouds_yaml).await)
+}
+
+pub fn path_str(p: &Path) -> &str {
+    p.to_str().expect("temporary paths are UTF-8")
+}
+
+/// The JSON report `apply --report` wrote.
+pub fn read_report(path: &Path) -> Value {
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("report {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("report {}: {e}", path.display()))
+}
+
+#[track_caller]
+pub fn str_of<'a>(v: &'a Value, what: &str) -> &'a str {
+    v.as_str()
+        .unwrap_or_else(|| panic!("{what}: expected a string, got {v}"))
+}
+
+/// Servers named `prefix*` that exist or were deleted since `since`
+/// (`changes-since` lists deleted ones too): every server ever made.
+pub async fn servers_ever(session: &Session, prefix: &str, since: &str) -> Vec<Value> {
+    let path = format!("/servers/detail?name=^{prefix}&changes-since={since}");
+    let body = must(
+        session
+            .get("compute", &path, Some(MV))
+            .await
+            .and_then(|r| r.expect_ok(&path)),
+    );
+    body["servers"].as_array().cloned().unwrap_or_default()
+}
+
+/// The earliest `created` of `servers`, for [`servers_ever`].
+pub fn earliest_created(servers: &BTreeMap<String, Value>) -> String {
+    servers
+        .values()
+        .filter_map(|s| s["created"].as_str())
+        .min()
+        .expect("servers have `created`")
+        .to_owned()
+}
+
+/// Run `action` on server `id` (`POST /servers/{id}/action`).
+pub async fn server_action(session: &Session, id: &str, action: Value) -> Res<()> {
+    let path = format!("/servers/{id}/action");
+    let r = session.post("compute", &path, Some(MV), &action).await?;
+    if r.status.is_success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "POST {path} {}: HTTP {} {}",
+            compact(&action),
+            r.status.as_u16(),
+            compact(&r.body)
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::second;
