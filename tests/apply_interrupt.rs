@@ -42,7 +42,7 @@ faults:
 
 const PLAN: &str = r#"
 version: 1
-defaults: {source_after: delete}
+defaults: {strategy: snapshot, source_after: delete}
 limits: {concurrency: 2, requests_per_second: 50}
 moves:
   - select: {name: "vm-*"}

@@ -36,6 +36,7 @@ servers:
 
 const PLAN: &str = r#"
 version: 1
+defaults: {strategy: snapshot}
 limits: {concurrency: 3, requests_per_second: 50}
 moves:
   - {server: alpha, to: nova2}

@@ -67,6 +67,7 @@ fn entry(server: Option<&str>, select: Option<Selector>) -> MoveEntry {
         to: "nova2".into(),
         after: vec![],
         strategy: None,
+        strategies: None,
         stop_before_snapshot: None,
         source_after: None,
         keep_snapshot: None,
@@ -84,6 +85,7 @@ fn every_kind_of_move_matches_the_schema() {
             server("a", "ok", "ACTIVE"),
             server("b", "bad", "ERROR"),
             server("c", "web-1", "SHUTOFF"),
+            server("d", "calm", "ACTIVE"),
         ],
         availability_zones: vec![
             AvailabilityZone {
@@ -121,8 +123,17 @@ fn every_kind_of_move_matches_the_schema() {
             name: "net1".into(),
         }],
     };
+    // `calm` moves by `auto` (live, as admin), the `web-*` servers by snapshot.
     let mut late = entry(Some("ok"), None);
     late.after = vec!["bad".into()];
+    let mut web = entry(
+        None,
+        Some(Selector {
+            name: Some("web-*".into()),
+            ..Default::default()
+        }),
+    );
+    web.strategy = Some(azmove::plan::file::Strategy::Snapshot);
     let plan = PlanFile {
         version: 1,
         cloud: Some("prod".into()),
@@ -133,13 +144,8 @@ fn every_kind_of_move_matches_the_schema() {
             late,
             entry(Some("bad"), None),
             entry(Some("ghost"), None),
-            entry(
-                None,
-                Some(Selector {
-                    name: Some("web-*".into()),
-                    ..Default::default()
-                }),
-            ),
+            entry(Some("calm"), None),
+            web,
             entry(
                 None,
                 Some(Selector {
@@ -151,6 +157,17 @@ fn every_kind_of_move_matches_the_schema() {
     };
     let cs = planner::plan(&plan, "p.yaml", "00", &inventory);
     assert_eq!(cs.summary.blocked, 3, "{}", cs.summary.line());
+    let strategies: Vec<_> = cs
+        .moves
+        .iter()
+        .filter(|m| m.is_move())
+        .map(|m| m.strategy)
+        .collect();
+    assert!(
+        strategies.contains(&azmove::plan::file::Strategy::Live)
+            && strategies.contains(&azmove::plan::file::Strategy::Snapshot),
+        "{strategies:?}"
+    );
     let value: serde_json::Value = serde_json::from_str(&render(&cs)).unwrap();
     let validator = jsonschema::validator_for(&changeset_schema()).expect("the schema compiles");
     let errors: Vec<String> = validator

@@ -194,6 +194,7 @@ servers:
 
 const SMALL_PLAN: &str = r#"
 version: 1
+defaults: {strategy: snapshot}
 limits: {concurrency: 4, requests_per_second: 1000}
 moves:
   - {server: app, to: nova3}
@@ -344,7 +345,7 @@ fn member_plans_without_hosts_and_reads_ports_only_when_needed() {
     // network `hidden` the twins are on: their ports are read instead, 100
     // servers per request, and give the network ids.
     let dir = tempfile::tempdir().unwrap();
-    let plan = "version: 1\nlimits: {requests_per_second: 1000}\nmoves:\n  - {server: app, to: nova3}\n  - {id: twins, select: {name: \"twin-*\"}, to: nova3}\n";
+    let plan = "version: 1\ndefaults: {strategy: snapshot}\nlimits: {requests_per_second: 1000}\nmoves:\n  - {server: app, to: nova3}\n  - {id: twins, select: {name: \"twin-*\"}, to: nova3}\n";
     let (plan_path, cloud) = small_files(dir.path(), plan);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -412,5 +413,107 @@ fn member_plans_without_hosts_and_reads_ports_only_when_needed() {
         String::from_utf8_lossy(&out.stderr).contains("has no user `nobody`"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_chooses_per_caller_and_per_server_on_one_plan() {
+    // The default strategy is `auto`: an admin gets live for a running
+    // server, a project member gets shelve; a server in ERROR fits none.
+    let dir = tempfile::tempdir().unwrap();
+    let plan = "version: 1\nlimits: {requests_per_second: 1000}\nmoves:\n  - {server: app, to: nova3}\n  - {server: broken, to: nova3}\n";
+    let (plan_path, cloud) = small_files(dir.path(), plan);
+    let mut chosen = Vec::new();
+    for user in ["admin", "member"] {
+        let cloud_args = CloudArgs {
+            sim: Some(cloud.clone()),
+            sim_user: Some(user.into()),
+            ..Default::default()
+        };
+        let planned = make_plan(&plan_path, &cloud_args, None, &Env::new(), Path::new(ROOT))
+            .await
+            .unwrap();
+        let cs = &planned.changeset;
+        let app = cs.moves.iter().find(|m| m.display_name() == "app").unwrap();
+        assert_eq!(app.action, Action::Move, "{user}");
+        assert!(app.boot.is_none() && app.effects.keeps_uuid, "{user}");
+        chosen.push((app.strategy, app.strategy_reason.clone()));
+        assert!(
+            matches!(&blockers(cs, "broken")[0], Blocker::StrategyUnsupported { why, .. } if why.contains("(this one is ERROR)")),
+            "{user}: {:?}",
+            blockers(cs, "broken")
+        );
+        planned.connection.shutdown().await;
+    }
+    use azmove::plan::file::Strategy;
+    assert_eq!(chosen[0].0, Strategy::Live, "{:?}", chosen[0]);
+    assert_eq!(chosen[1].0, Strategy::Shelve, "{:?}", chosen[1]);
+    assert!(
+        chosen[1].1.contains("live/cold need the admin role"),
+        "{:?}",
+        chosen[1]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mixed_fleet_example_gets_a_strategy_per_server_and_per_caller() {
+    use azmove::plan::file::Strategy::{Cold, Live, Shelve, Snapshot};
+    let mut got = Vec::new();
+    for user in ["admin", "alice"] {
+        let cloud_args = CloudArgs {
+            sim: Some(root("plans/mixed-cloud.yaml")),
+            sim_user: Some(user.into()),
+            ..Default::default()
+        };
+        let planned = make_plan(
+            &root("plans/mixed.yaml"),
+            &cloud_args,
+            None,
+            &Env::new(),
+            Path::new(ROOT),
+        )
+        .await
+        .unwrap();
+        let cs = &planned.changeset;
+        assert_eq!(cs.summary.to_move, 5, "{user}: {}", cs.summary.line());
+        let by_name: Vec<(String, _)> = cs
+            .moves
+            .iter()
+            .map(|m| (m.display_name().to_string(), m.strategy))
+            .collect();
+        got.push(by_name);
+        planned.connection.shutdown().await;
+    }
+    let names = |v: &[(String, azmove::plan::file::Strategy)]| {
+        v.iter()
+            .map(|(n, s)| format!("{n}:{s}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let expect = |list: &[(&str, azmove::plan::file::Strategy)]| {
+        list.iter()
+            .map(|(n, s)| format!("{n}:{s}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(
+        names(&got[0]),
+        expect(&[
+            ("web-1", Live),
+            ("web-2", Live),
+            ("db-1", Cold),
+            ("batch-1", Shelve),
+            ("kiosk-1", Snapshot)
+        ])
+    );
+    assert_eq!(
+        names(&got[1]),
+        expect(&[
+            ("web-1", Shelve),
+            ("web-2", Shelve),
+            ("db-1", Shelve),
+            ("batch-1", Shelve),
+            ("kiosk-1", Snapshot)
+        ])
     );
 }

@@ -1256,51 +1256,6 @@ async fn azmove_survives_sigkill_and_resumes() {
     guarded(&world, &tag, crash(&world, &tag)).await;
 }
 
-/// Run ids whose journal lines are in `dir`.
-fn journal_runs(dir: &std::path::Path) -> BTreeSet<String> {
-    e2e::journal_events(dir)
-        .iter()
-        .filter_map(|e| e["run"].as_str().map(str::to_owned))
-        .collect()
-}
-
-/// Start `apply` and SIGKILL it as soon as its journal shows one of `steps`
-/// started. `Some(run)` if it finished before that.
-async fn apply_and_kill(
-    az: &Azmove,
-    args: &[&str],
-    journal: &std::path::Path,
-    steps: &[&str],
-) -> Option<Run> {
-    let old_runs = journal_runs(journal);
-    let mut running = az.spawn(args, &format!("killed-{}", old_runs.len()));
-    let start = std::time::Instant::now();
-    loop {
-        if let Some(run) = running.try_finished() {
-            return Some(run);
-        }
-        let hit = e2e::journal_events(journal).into_iter().find(|e| {
-            e["event"] == "step_started"
-                && e["run"].as_str().is_some_and(|r| !old_runs.contains(r))
-                && e["step"].as_str().is_some_and(|s| steps.contains(&s))
-        });
-        if let Some(e) = hit {
-            running.kill();
-            println!(
-                "killed `{}` at {} of {}",
-                running.line, e["step"], e["name"]
-            );
-            return None;
-        }
-        assert!(
-            start.elapsed() < e2e::RUN_LIMIT,
-            "`{}` neither finished nor reached {steps:?}",
-            running.line
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 async fn crash(world: &World, tag: &str) {
     let member = &world.member;
     let mut specs = Vec::new();
@@ -1338,7 +1293,7 @@ async fn crash(world: &World, tag: &str) {
         loop {
             attempts += 1;
             assert!(attempts <= 10, "too many runs ended before being killed");
-            match apply_and_kill(&az, &args, &journal, steps).await {
+            match e2e::apply_and_kill(&az, &args, &journal, steps, Duration::ZERO).await {
                 None => break,
                 Some(run) if run.code == Some(0) => {
                     finished = Some(run);

@@ -274,13 +274,14 @@ fn unsupported_version() {
 }
 
 #[test]
-fn unsupported_strategy() {
+fn misspelt_strategy_is_named_with_the_allowed_ones() {
     rejects(
-        &data("unsupported-strategy.yaml"),
+        &data("unknown-strategy.yaml"),
         &[
-            "unsupported-strategy.yaml:5:15",
-            "strategy `live` is not supported yet",
-            "`snapshot`",
+            "unknown-strategy.yaml:5:15",
+            "cannot be `lvie`",
+            "did you mean `live`?",
+            "`shelve`, `cold`, `live`, `auto`",
         ],
     );
 }
@@ -364,6 +365,13 @@ fn strategy() -> impl Strategy<Value = Option<MoveStrategy>> {
     proptest::option::of(proptest::sample::select(MoveStrategy::ALL.to_vec()))
 }
 
+fn strategies() -> impl Strategy<Value = Option<Vec<MoveStrategy>>> {
+    proptest::option::of(proptest::collection::vec(
+        proptest::sample::select(MoveStrategy::ALL.to_vec()),
+        0..5,
+    ))
+}
+
 fn source_after() -> impl Strategy<Value = Option<SourceAfter>> {
     proptest::option::of(proptest::sample::select(vec![
         SourceAfter::Keep,
@@ -386,6 +394,7 @@ fn timeouts() -> impl Strategy<Value = Option<Timeouts>> {
 fn options() -> impl Strategy<Value = Options> {
     (
         strategy(),
+        strategies(),
         proptest::option::of(any::<bool>()),
         source_after(),
         proptest::option::of(any::<bool>()),
@@ -397,6 +406,7 @@ fn options() -> impl Strategy<Value = Options> {
         .prop_map(
             |(
                 strategy,
+                strategies,
                 stop_before_snapshot,
                 source_after,
                 keep_snapshot,
@@ -406,6 +416,7 @@ fn options() -> impl Strategy<Value = Options> {
                 timeouts,
             )| Options {
                 strategy,
+                strategies,
                 stop_before_snapshot,
                 source_after,
                 keep_snapshot,
@@ -448,6 +459,7 @@ fn entry() -> impl Strategy<Value = MoveEntry> {
             to,
             after,
             strategy: o.strategy,
+            strategies: o.strategies,
             stop_before_snapshot: o.stop_before_snapshot,
             source_after: o.source_after,
             keep_snapshot: o.keep_snapshot,

@@ -10,7 +10,10 @@ use std::time::SystemTime;
 
 use futures::future::BoxFuture;
 
-use crate::openstack::{CreateServer, Error, ImageQuery, NetworkAttachment, Networks, ServerQuery};
+use crate::openstack::{
+    CreateServer, Error, Hypervisor, ImageQuery, NetworkAttachment, Networks, ServerMigration,
+    ServerQuery,
+};
 use crate::plan::inventory::{Image, Server};
 
 /// What `POST /servers` is sent for a replacement.
@@ -102,6 +105,96 @@ pub trait Cloud: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<(), Error>>;
     /// HTTP requests sent so far, when the implementation counts them.
     fn requests_sent(&self) -> Option<u64>;
+
+    // The calls of the in-place strategies (shelve, cold, live). They have
+    // default bodies that refuse, so that a fake needs only what it tests.
+
+    /// `shelve`.
+    fn shelve<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        unsupported("shelve", id)
+    }
+    /// `shelveOffload`.
+    fn shelve_offload<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        unsupported("shelveOffload", id)
+    }
+    /// `unshelve`, into `availability_zone` when given (2.77).
+    fn unshelve<'a>(
+        &'a self,
+        id: &'a str,
+        availability_zone: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        let _ = availability_zone;
+        unsupported("unshelve", id)
+    }
+    /// `migrate` (cold) to `host` (2.56).
+    fn migrate<'a>(&'a self, id: &'a str, host: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        let _ = host;
+        unsupported("migrate", id)
+    }
+    /// `os-migrateLive` to `host`, `block_migration: auto`.
+    fn live_migrate<'a>(&'a self, id: &'a str, host: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        let _ = host;
+        unsupported("os-migrateLive", id)
+    }
+    /// `confirmResize`.
+    fn confirm_resize<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        unsupported("confirmResize", id)
+    }
+    /// `revertResize`.
+    fn revert_resize<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        unsupported("revertResize", id)
+    }
+    /// `PUT /servers/{id}` with `pinned_availability_zone` (2.104); `None`
+    /// unpins. Returns the server as the answer shows it.
+    fn set_pinned_az<'a>(
+        &'a self,
+        id: &'a str,
+        availability_zone: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Server, Error>> {
+        let _ = availability_zone;
+        Box::pin(async move {
+            Err(Error::Config(format!(
+                "changing the pinned availability zone of {id} is not possible through this connection"
+            )))
+        })
+    }
+    /// In-progress migrations of a server (2.23).
+    fn server_migrations<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<ServerMigration>, Error>> {
+        Box::pin(async move {
+            Err(Error::Config(format!(
+                "listing the migrations of {id} is not possible through this connection"
+            )))
+        })
+    }
+    /// `DELETE /servers/{id}/migrations/{migration_id}` (2.24).
+    fn abort_migration<'a>(
+        &'a self,
+        id: &'a str,
+        migration_id: u64,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        let _ = migration_id;
+        unsupported("abort live migration", id)
+    }
+    /// Compute nodes with state and usage (`os-hypervisors/detail`, admin).
+    fn hypervisors(&self) -> BoxFuture<'_, Result<Vec<Hypervisor>, Error>> {
+        Box::pin(async {
+            Err(Error::Config(
+                "listing hypervisors is not possible through this connection".into(),
+            ))
+        })
+    }
+}
+
+/// The answer of a call a [`Cloud`] implementation does not offer.
+fn unsupported<'a>(what: &'static str, id: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+    Box::pin(async move {
+        Err(Error::Config(format!(
+            "`{what}` of {id} is not possible through this connection"
+        )))
+    })
 }
 
 impl Cloud for crate::openstack::Client {
@@ -222,5 +315,76 @@ impl Cloud for crate::openstack::Client {
 
     fn requests_sent(&self) -> Option<u64> {
         Some(crate::openstack::Client::requests_sent(self))
+    }
+
+    fn shelve<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(crate::openstack::Client::shelve(self, id))
+    }
+
+    fn shelve_offload<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(crate::openstack::Client::shelve_offload(self, id))
+    }
+
+    fn unshelve<'a>(
+        &'a self,
+        id: &'a str,
+        availability_zone: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(crate::openstack::Client::unshelve(
+            self,
+            id,
+            availability_zone,
+        ))
+    }
+
+    fn migrate<'a>(&'a self, id: &'a str, host: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(crate::openstack::Client::migrate(self, id, Some(host)))
+    }
+
+    fn live_migrate<'a>(&'a self, id: &'a str, host: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(crate::openstack::Client::live_migrate(self, id, Some(host)))
+    }
+
+    fn confirm_resize<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(crate::openstack::Client::confirm_resize(self, id))
+    }
+
+    fn revert_resize<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(crate::openstack::Client::revert_resize(self, id))
+    }
+
+    fn set_pinned_az<'a>(
+        &'a self,
+        id: &'a str,
+        availability_zone: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Server, Error>> {
+        Box::pin(crate::openstack::Client::update_pinned_az(
+            self,
+            id,
+            availability_zone,
+        ))
+    }
+
+    fn server_migrations<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<ServerMigration>, Error>> {
+        Box::pin(crate::openstack::Client::list_server_migrations(self, id))
+    }
+
+    fn abort_migration<'a>(
+        &'a self,
+        id: &'a str,
+        migration_id: u64,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(crate::openstack::Client::abort_migration(
+            self,
+            id,
+            migration_id,
+        ))
+    }
+
+    fn hypervisors(&self) -> BoxFuture<'_, Result<Vec<Hypervisor>, Error>> {
+        Box::pin(crate::openstack::Client::list_hypervisors(self))
     }
 }

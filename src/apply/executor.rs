@@ -16,7 +16,7 @@ use super::journal::{Event, Journal, now_rfc3339};
 use super::progress::{Progress, ProgressMode};
 use super::report::{ApplyReport, REPORT_FORMAT, ServerOutcome, ServerReport, StepTiming};
 use super::signals::StopSignal;
-use super::steps::{JobCtx, RunEnv, StepResult, rollback, run_step};
+use super::steps::{JobCtx, RunEnv, StepResult, is_in_place, rollback, run_step};
 use super::waiter::{PollMode, Waiter};
 use crate::plan::changeset::{Action, Changeset, PlannedMove};
 use crate::plan::inventory::{AvailabilityZone, Image, Server};
@@ -129,11 +129,18 @@ pub async fn execute(cloud: Arc<dyn Cloud>, input: RunInput, options: ApplyOptio
         PollMode::Shared(cfg) => cfg.max_interval,
         PollMode::Naive { interval } => interval,
     };
+    let zone_hosts = input
+        .availability_zones
+        .iter()
+        .filter_map(|az| az.hosts.clone().map(|h| (az.name.clone(), h)))
+        .collect();
     let env = Arc::new(RunEnv {
         cloud: cloud.clone(),
         waiter: waiter.clone(),
         hosts_by_az,
         fresh_within,
+        zone_hosts,
+        host_book: Default::default(),
     });
 
     let journal = options.journal.clone();
@@ -196,7 +203,7 @@ pub async fn execute(cloud: Arc<dyn Cloud>, input: RunInput, options: ApplyOptio
                     (step.as_str().to_string(), *attempt)
                 }
                 Command::Rollback { reason, .. } => {
-                    progress.rollback(&key, mv.display_name(), reason);
+                    progress.rollback(&key, mv.display_name(), reason, is_in_place(mv.strategy));
                     ("rollback".to_string(), 0)
                 }
             };
@@ -395,7 +402,18 @@ fn handle_finished(
         return;
     };
     let replacement = ctxs.get(&key).and_then(|c| c.replacement_id.clone());
+    let downtime = ctxs
+        .get(&key)
+        .and_then(|c| c.downtime)
+        .map(|d| d.duration.as_secs_f64());
+    let in_place = moves.get(&key).is_some_and(|m| is_in_place(m.strategy));
     let (word, detail) = match &job.state {
+        JobState::Done if in_place => (
+            "moved",
+            ctxs.get(&key)
+                .and_then(|c| c.source_state.clone())
+                .unwrap_or_else(|| "moved in place".into()),
+        ),
         JobState::Done => (
             "moved",
             replacement
@@ -414,6 +432,7 @@ fn handle_finished(
         outcome: word.to_string(),
         replacement,
         message: (!detail.is_empty() && word != "moved").then_some(detail),
+        downtime_s: downtime,
     });
     // Servers skipped because this one failed.
     if matches!(job.state, JobState::Failed { .. }) {
@@ -437,6 +456,7 @@ fn handle_finished(
                     outcome: "skipped".into(),
                     replacement: None,
                     message: Some(why),
+                    downtime_s: None,
                 });
             }
         }
@@ -480,7 +500,25 @@ fn server_reports(
                 remaining_steps: Vec::new(),
                 steps: Vec::new(),
                 elapsed_s: None,
+                strategy: m.strategy.as_str().to_string(),
+                downtime_seconds: ctx
+                    .and_then(|c| c.downtime)
+                    .map(|d| d.duration.as_secs_f64()),
+                downtime_from: ctx.and_then(|c| c.downtime).map(|d| d.from.to_string()),
+                server_az: None,
+                server_host: None,
+                server_pinned_az: None,
             };
+            if is_in_place(m.strategy) {
+                let now = src
+                    .and_then(|s| waiter.server(&s.id))
+                    .or_else(|| ctx.and_then(|c| c.server.clone()));
+                if let Some(now) = now {
+                    r.server_az = now.availability_zone.clone();
+                    r.server_host = now.host.clone();
+                    r.server_pinned_az = now.pinned_availability_zone.clone();
+                }
+            }
             if let Some(changed) = stale.get(&m.key) {
                 r.outcome = ServerOutcome::Stale;
                 r.message = Some(format!(

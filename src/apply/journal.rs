@@ -89,6 +89,9 @@ pub enum Event {
         replacement: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
         message: Option<String>,
+        /// Seconds the server did not serve (see the report's `downtime_seconds`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        downtime_s: Option<f64>,
     },
     Interrupted {
         remaining: usize,

@@ -4,7 +4,9 @@
 //! - [`dispatcher`]: the state machine (limits, `after` order, retries,
 //!   skipping, interruption); no I/O, no clock.
 //! - [`executor`]: runs the dispatcher's commands as tokio tasks.
-//! - [`steps`]: each step of a move, idempotent against the cloud's state.
+//! - [`steps`]: each step of a snapshot move, idempotent against the
+//!   cloud's state; [`in_place`]: the steps of shelve, cold and live moves,
+//!   which move the server itself (same engine, other step lists).
 //! - [`waiter`]: shared polling (one list call per interval for everything).
 //! - [`journal`], [`report`], [`progress`], [`signals`]: what the user sees
 //!   and keeps.
@@ -12,6 +14,7 @@
 pub mod cloud;
 pub mod dispatcher;
 pub mod executor;
+pub mod in_place;
 pub mod journal;
 pub mod limits;
 pub mod prepare;

@@ -101,17 +101,31 @@ impl Progress {
     }
 
     /// A failed server is being put back as it was.
-    pub fn rollback(&self, key: &str, name: &str, reason: &str) {
+    /// A move failed and is being undone. `in_place`: the server itself
+    /// was moving (shelve, cold, live), so it is put to rest where it is;
+    /// otherwise the source is restarted and the leftovers deleted.
+    pub fn rollback(&self, key: &str, name: &str, reason: &str, in_place: bool) {
+        let (short, long) = if in_place {
+            (
+                "undoing (settle, pin where it is, untag)",
+                "bringing the server to rest where it is, pinning it there, removing the tags",
+            )
+        } else {
+            (
+                "undoing (restart source, delete leftovers)",
+                "restarting the source if azmove stopped it, deleting leftovers",
+            )
+        };
         match (&self.mode, &self.bars) {
             (ProgressMode::Bars, Some(_)) => {
                 let lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
                 if let Some(line) = lines.get(key) {
                     line.reset_elapsed();
-                    line.set_message("undoing (restart source, delete leftovers)");
+                    line.set_message(short);
                 }
             }
             (ProgressMode::Log, _) => {
-                tracing::warn!(target: PROGRESS_TARGET, server = %key, "{name}: failed ({reason}); undoing: restarting the source if azmove stopped it, deleting leftovers");
+                tracing::warn!(target: PROGRESS_TARGET, server = %key, "{name}: failed ({reason}); undoing: {long}");
             }
             _ => {}
         }

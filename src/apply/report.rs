@@ -45,6 +45,15 @@ impl ServerOutcome {
     }
 }
 
+/// How long a server did not serve during its move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Downtime {
+    pub duration: Duration,
+    /// What it is measured from: `stop`, `shelve`, `migrate`, `live
+    /// switch-over`, or `snapshot (cut-over …)` when the source kept running.
+    pub from: &'static str,
+}
+
 /// One executed step and how long it took.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StepTiming {
@@ -85,6 +94,20 @@ pub struct ServerReport {
     pub remaining_steps: Vec<Step>,
     pub steps: Vec<StepTiming>,
     pub elapsed_s: Option<f64>,
+    /// `snapshot`, `shelve`, `cold` or `live`.
+    pub strategy: String,
+    /// Seconds the server did not serve: from the stop (shelve, migrate)
+    /// request until it was seen ACTIVE in the target AZ — its
+    /// replacement, for the snapshot strategy. `null` when it was not
+    /// running before the move, or the move did not end in this run.
+    pub downtime_seconds: Option<f64>,
+    /// What `downtime_seconds` is measured from.
+    pub downtime_from: Option<String>,
+    /// In-place strategies: where the server itself is at the end of the
+    /// run (moved or not), and the AZ it is pinned to.
+    pub server_az: Option<String>,
+    pub server_host: Option<String>,
+    pub server_pinned_az: Option<String>,
 }
 
 /// Counts per outcome.
@@ -187,7 +210,7 @@ impl ApplyReport {
     pub fn render_text(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "{}", self.summary_line());
-        let rows: Vec<[String; 5]> = self
+        let rows: Vec<[String; 6]> = self
             .servers
             .iter()
             .map(|s| {
@@ -196,7 +219,13 @@ impl ApplyReport {
                     (Some(a), _) => a.clone(),
                     (None, _) => "-".into(),
                 };
+                let in_place = s.strategy != "snapshot";
                 let place = match s.outcome {
+                    ServerOutcome::Moved if in_place => format!(
+                        "{}/{}",
+                        s.server_az.as_deref().unwrap_or(&s.target_az),
+                        s.server_host.as_deref().unwrap_or("(host hidden)")
+                    ),
                     ServerOutcome::Moved => format!(
                         "{}/{}",
                         s.replacement_az.as_deref().unwrap_or(&s.target_az),
@@ -213,8 +242,9 @@ impl ApplyReport {
                     (ServerOutcome::Moved, _) => step_times(&s.steps),
                     (ServerOutcome::Failed, Some(state)) => {
                         format!(
-                            "{} (source: {state})",
-                            s.message.clone().unwrap_or_default()
+                            "{} ({}: {state})",
+                            s.message.clone().unwrap_or_default(),
+                            if in_place { "server" } else { "source" }
                         )
                     }
                     _ => s.message.clone().unwrap_or_default(),
@@ -224,6 +254,7 @@ impl ApplyReport {
                     s.outcome.as_str().to_string(),
                     ids,
                     place,
+                    downtime_text(s),
                     detail,
                 ]
             })
@@ -234,19 +265,20 @@ impl ApplyReport {
                 "OUTCOME",
                 "ID (OLD → NEW)",
                 "AZ/HOST",
+                "DOWNTIME",
                 "STEPS / DETAIL",
             ];
             let mut width = header.map(|h| h.chars().count());
             for r in &rows {
-                for (i, c) in r.iter().enumerate().take(4) {
+                for (i, c) in r.iter().enumerate().take(5) {
                     width[i] = width[i].max(c.chars().count());
                 }
             }
             out.push('\n');
-            let mut line = |cols: [&str; 5]| {
+            let mut line = |cols: [&str; 6]| {
                 let mut l = String::from(" ");
                 for (i, c) in cols.iter().enumerate() {
-                    if i < 4 {
+                    if i < 5 {
                         let _ = write!(l, " {c:<w$} ", w = width[i]);
                     } else {
                         let _ = write!(l, " {c}");
@@ -256,7 +288,7 @@ impl ApplyReport {
             };
             line(header);
             for r in &rows {
-                line([&r[0], &r[1], &r[2], &r[3], &r[4]]);
+                line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]]);
             }
         }
         if let Some(j) = &self.journal {
@@ -267,6 +299,21 @@ impl ApplyReport {
         }
         out.push('\n');
         out
+    }
+}
+
+/// The DOWNTIME column: the seconds, marked when they are not a stop
+/// (`cut-over`: the source kept running; `live`: the switch-over), `-`
+/// when nothing was measured.
+fn downtime_text(s: &ServerReport) -> String {
+    let Some(secs) = s.downtime_seconds else {
+        return "-".into();
+    };
+    let d = human(Duration::from_secs_f64(secs.max(0.0)));
+    match s.downtime_from.as_deref() {
+        Some(f) if f.starts_with("snapshot") => format!("{d} (cut-over)"),
+        Some(f) if f.starts_with("live") => format!("{d} (live)"),
+        _ => d,
     }
 }
 
@@ -336,6 +383,12 @@ mod tests {
                 outcome: Some("done".into()),
             }],
             elapsed_s: Some(5.0),
+            strategy: "snapshot".into(),
+            downtime_seconds: (outcome == ServerOutcome::Moved).then_some(12.25),
+            downtime_from: (outcome == ServerOutcome::Moved).then(|| "stop".into()),
+            server_az: None,
+            server_host: None,
+            server_pinned_az: None,
         }
     }
 
@@ -388,6 +441,32 @@ mod tests {
         assert!(text.contains("nova2/node-31"), "{text}");
         assert!(text.contains("snapshot 4.3s"), "{text}");
         assert!(text.contains("No valid host"), "{text}");
+        assert!(text.contains("DOWNTIME"), "{text}");
+        assert!(text.contains("12.2s"), "{text}");
+    }
+
+    #[test]
+    fn in_place_rows_show_where_the_server_is_and_its_downtime() {
+        let mut moved = server("web1", ServerOutcome::Moved);
+        moved.strategy = "live".into();
+        moved.replacement_id = None;
+        moved.server_az = Some("nova2".into());
+        moved.server_host = Some("node-32".into());
+        moved.downtime_seconds = Some(0.0);
+        moved.downtime_from = Some("live switch-over".into());
+        let mut failed = server("db1", ServerOutcome::Failed);
+        failed.strategy = "cold".into();
+        failed.source_state = Some("left ACTIVE in nova on node-27, pinned to nova".into());
+        let text = report(vec![moved, failed]).render_text();
+        assert!(text.contains("nova2/node-32"), "{text}");
+        assert!(text.contains("0ms (live)"), "{text}");
+        assert!(!text.contains("→ new-web1"), "{text}");
+        assert!(
+            text.contains("(server: left ACTIVE in nova on node-27, pinned to nova)"),
+            "{text}"
+        );
+        let json = report(vec![server("a", ServerOutcome::Moved)]).to_json();
+        assert!(json.contains("\"downtime_seconds\": 12.25"), "{json}");
     }
 
     #[test]

@@ -26,13 +26,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use super::cloud::{BootRequest, Cloud};
 use super::dispatcher::Outcome;
+use super::in_place;
+use super::report::Downtime;
 use super::signals::StopSignal;
 use super::waiter::{WaitError, WaitKind, Waiter};
 use crate::openstack::Error;
 use crate::plan::changeset::{PlannedMove, Step};
-use crate::plan::file::SourceAfter;
+use crate::plan::file::{SourceAfter, Strategy};
+use crate::plan::inventory::Host;
 use crate::plan::inventory::{Image, Server, tags};
 
 /// Glance statuses of an image still being written.
@@ -52,6 +57,11 @@ pub struct RunEnv {
     pub hosts_by_az: BTreeMap<String, Vec<String>>,
     /// State read by a list call at most this long ago counts as fresh.
     pub fresh_within: Duration,
+    /// Compute hosts of each AZ with their state, for AZs whose hosts the
+    /// caller can see: where cold and live moves choose a destination.
+    pub zone_hosts: BTreeMap<String, Vec<Host>>,
+    /// What cold and live moves of this run claimed on each host.
+    pub host_book: in_place::hosts::HostBook,
 }
 
 /// What the executor knows about one move while it runs.
@@ -67,8 +77,43 @@ pub struct JobCtx {
     pub request_ids: Vec<String>,
     /// The replacement as last seen (for the report).
     pub replacement: Option<Server>,
-    /// What became of the source, in words (for the report).
+    /// What became of the source, in words (for the report). For in-place
+    /// strategies: where the server itself was left.
     pub source_state: Option<String>,
+    /// When the server stopped serving in this run: the stop (or shelve,
+    /// or migrate) request was accepted. Unknown when that happened in an
+    /// earlier run.
+    pub down_since: Option<Instant>,
+    /// What `down_since` counts from (`stop`, `shelve`, …).
+    pub down_from: Option<&'static str>,
+    /// How long the server did not serve, once it serves again in the
+    /// target AZ (its replacement, for the snapshot strategy).
+    pub downtime: Option<Downtime>,
+    /// In-place strategies: the server as last seen (for the report).
+    pub server: Option<Server>,
+    /// Cold and live: hosts a migration of this server failed to in this
+    /// run; they are not chosen again.
+    pub failed_hosts: Vec<String>,
+}
+
+impl JobCtx {
+    /// The server stopped serving now (unless it already had).
+    pub fn down(&mut self, from: &'static str) {
+        if self.down_since.is_none() {
+            self.down_since = Some(Instant::now());
+            self.down_from = Some(from);
+        }
+    }
+
+    /// The server serves again: the downtime ends now.
+    pub fn up(&mut self) {
+        if let (Some(t), Some(from)) = (self.down_since.take(), self.down_from.take()) {
+            self.downtime = Some(Downtime {
+                duration: t.elapsed(),
+                from,
+            });
+        }
+    }
 }
 
 /// What a step reports, beyond its outcome.
@@ -82,7 +127,7 @@ pub struct StepResult {
 }
 
 impl StepResult {
-    fn done() -> StepResult {
+    pub(super) fn done() -> StepResult {
         StepResult {
             outcome: Outcome::Done,
             message: None,
@@ -91,7 +136,7 @@ impl StepResult {
         }
     }
 
-    fn done_with(object_id: Option<String>, message: impl Into<String>) -> StepResult {
+    pub(super) fn done_with(object_id: Option<String>, message: impl Into<String>) -> StepResult {
         StepResult {
             outcome: Outcome::Done,
             message: Some(message.into()),
@@ -100,7 +145,7 @@ impl StepResult {
         }
     }
 
-    fn interrupted() -> StepResult {
+    pub(super) fn interrupted() -> StepResult {
         StepResult {
             outcome: Outcome::Interrupted,
             message: None,
@@ -109,7 +154,7 @@ impl StepResult {
         }
     }
 
-    fn failed(reason: impl Into<String>, rollback: bool) -> StepResult {
+    pub(super) fn failed(reason: impl Into<String>, rollback: bool) -> StepResult {
         let reason = reason.into();
         StepResult {
             message: Some(reason.clone()),
@@ -119,7 +164,7 @@ impl StepResult {
         }
     }
 
-    fn redo(from: Step, reason: impl Into<String>) -> StepResult {
+    pub(super) fn redo(from: Step, reason: impl Into<String>) -> StepResult {
         let reason = reason.into();
         StepResult {
             message: Some(reason.clone()),
@@ -186,6 +231,9 @@ pub async fn run_step(
     let Some(source) = mv.source.as_ref() else {
         return StepResult::failed("the entry resolved to no server", false);
     };
+    if is_in_place(mv.strategy) {
+        return in_place::run(env, mv, ctx, step, stop).await;
+    }
     let mut s = Steps {
         env,
         mv,
@@ -202,13 +250,19 @@ pub async fn run_step(
         Step::Verify => s.verify().await,
         Step::DeleteSnapshot => s.delete_snapshots(None).await,
         Step::HandleSource => s.handle_source().await,
-        // the in-place strategies are refused by the planner until their
-        // steps exist here
         other => StepResult::failed(
-            format!("step `{}` is not available in this build", other.as_str()),
+            format!(
+                "step `{}` is not a step of the snapshot strategy; plan again",
+                other.as_str()
+            ),
             false,
         ),
     }
+}
+
+/// Whether the strategy moves the server itself (its UUID stays).
+pub fn is_in_place(strategy: Strategy) -> bool {
+    matches!(strategy, Strategy::Shelve | Strategy::Cold | Strategy::Live)
 }
 
 /// Undo a failed move: delete its replacements and snapshots, restart the
@@ -222,6 +276,9 @@ pub async fn rollback(
     let Some(source) = mv.source.as_ref() else {
         return StepResult::done();
     };
+    if is_in_place(mv.strategy) {
+        return in_place::rollback(env, mv, ctx, stop).await;
+    }
     let mut s = Steps {
         env,
         mv,
@@ -230,6 +287,36 @@ pub async fn rollback(
         stop,
     };
     s.rollback().await
+}
+
+/// Make the servers' states at most `max_age` old (a shared list), trying
+/// again a few times before giving up. `Err(None)`: interrupted;
+/// `Err(Some(e))`: the last error.
+pub(super) async fn read_servers(
+    env: &RunEnv,
+    stop: &mut StopSignal,
+    max_age: Duration,
+) -> Result<(), Option<String>> {
+    let mut last = String::new();
+    for attempt in 0..READ_ATTEMPTS {
+        if attempt > 0 {
+            // 2 s, 4 s, 8 s: long enough for an API that restarts to come back.
+            let pause = Duration::from_secs(1u64 << attempt.min(6));
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = stop.stopped() => return Err(None),
+            }
+        }
+        let read = tokio::select! {
+            r = env.waiter.servers_within(max_age) => r,
+            _ = stop.stopped() => return Err(None),
+        };
+        match read {
+            Ok(()) => return Ok(()),
+            Err(e) => last = e,
+        }
+    }
+    Err(Some(last))
 }
 
 struct Steps<'a> {
@@ -292,25 +379,15 @@ impl Steps<'_> {
     }
 
     async fn servers_within(&mut self, step: Step, max_age: Duration) -> Result<(), StepResult> {
-        let mut last = String::new();
-        for attempt in 0..READ_ATTEMPTS {
-            if attempt > 0 {
-                self.pause_before_reading_again(attempt).await?;
-            }
-            let read = tokio::select! {
-                r = self.env.waiter.servers_within(max_age) => r,
-                _ = self.stop.stopped() => return Err(StepResult::interrupted()),
-            };
-            match read {
-                Ok(()) => return Ok(()),
-                Err(e) => last = e,
-            }
+        match read_servers(self.env, &mut self.stop, max_age).await {
+            Ok(()) => Ok(()),
+            Err(None) => Err(StepResult::interrupted()),
+            Err(Some(last)) => Err(failure(
+                self.ctx,
+                step,
+                format!("could not read the servers' state: {last}"),
+            )),
         }
-        Err(failure(
-            self.ctx,
-            step,
-            format!("could not read the servers' state: {last}"),
-        ))
     }
 
     async fn fresh_images(&mut self, step: Step) -> Result<(), StepResult> {
@@ -425,6 +502,8 @@ impl Steps<'_> {
                 return call_failed(self.ctx, STEP, "could not stop the source", &e);
             }
         }
+        // It stops serving now; downtime lasts until the replacement is ACTIVE.
+        self.ctx.down("stop");
         let id = self.source_id.to_string();
         // A stopping server is not a safe point (a new plan sees it busy):
         // this short wait is seen through even after a first Ctrl-C.
@@ -531,6 +610,12 @@ impl Steps<'_> {
             .await
         {
             Ok(id) => {
+                // A source still running serves on; what it changes from
+                // now on is not in the replacement, so the cut-over counts.
+                if src.status == "ACTIVE" {
+                    self.ctx
+                        .down("snapshot (cut-over: the source kept running)");
+                }
                 self.waiter().note_image(Image {
                     id: id.clone(),
                     name: boot.snapshot_name.clone(),
@@ -723,6 +808,7 @@ impl Steps<'_> {
         match waited {
             Ok(Ok(server)) => {
                 self.ctx.replacement = Some(server);
+                self.ctx.up();
                 StepResult::done_with(Some(id), "replacement ACTIVE")
             }
             Ok(Err(fault)) => {
@@ -1166,7 +1252,7 @@ fn rank_image(i: &Image) -> u8 {
 /// Whether two names denote one compute host. The zone lists nova-compute
 /// service hosts (often short names) while a server shows its hypervisor's
 /// hostname (often the FQDN): `node-31` and `node-31.example.org` agree.
-fn same_host(a: &str, b: &str) -> bool {
+pub(crate) fn same_host(a: &str, b: &str) -> bool {
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
     long == short
         || long
@@ -1281,6 +1367,7 @@ mod tests {
             }),
             existing: Existing::default(),
             fingerprint: None,
+            effects: Default::default(),
         }
     }
 

@@ -107,6 +107,17 @@ pub enum WaitKind {
     Boot,
     /// Source back to ACTIVE after `os-start` (rollback).
     Start,
+    /// Server to SHELVED(_OFFLOADED) after `shelve` / `shelveOffload`
+    /// (includes the upload of the shelve image).
+    Shelve,
+    /// Server ACTIVE in the target AZ after `unshelve`.
+    Unshelve,
+    /// Cold migration to VERIFY_RESIZE (scales with the disk).
+    Migrate,
+    /// Live migration to ACTIVE on the destination (scales with RAM).
+    LiveMigrate,
+    /// A short state change: `confirmResize`, `revertResize`, an abort.
+    Settle,
 }
 
 /// Why a wait ended without its condition.
@@ -214,6 +225,8 @@ struct State {
     /// When the last successful server / image list started.
     servers_listed_at: Option<Instant>,
     images_listed_at: Option<Instant>,
+    /// When the last `GET /servers/{id}` of each server started (naive polls).
+    server_got_at: HashMap<String, Instant>,
     /// The last error of a server / image list, for the step that needed it.
     server_list_error: Option<String>,
     image_list_error: Option<String>,
@@ -312,6 +325,17 @@ impl Waiter {
             return None;
         }
         st.servers.get(id).cloned()
+    }
+
+    /// Whether the state known of server `id` comes from a read that
+    /// started at or after `t`: a full list (`changes-since` lists leave out
+    /// only servers that did not change), or a GET of that server. An
+    /// action's outcome is judged only on such a state, never on an answer
+    /// that was already on its way when the action was sent.
+    pub fn server_seen_since(&self, id: &str, t: Instant) -> bool {
+        let st = self.lock();
+        st.servers_listed_at.is_some_and(|l| l >= t)
+            || st.server_got_at.get(id).is_some_and(|g| *g >= t)
     }
 
     /// Whether the server is known to be deleted.
@@ -854,8 +878,13 @@ impl Waiter {
     }
 
     async fn get_server(&self, id: &str) -> bool {
+        let started = Instant::now();
         self.lock().requests += 1;
-        match self.shared.cloud.server(id).await {
+        let got = self.shared.cloud.server(id).await;
+        if got.is_ok() {
+            self.lock().server_got_at.insert(id.to_string(), started);
+        }
+        match got {
             Ok(Some(s)) => {
                 if s.status == "DELETED" {
                     self.note_server_gone(id);

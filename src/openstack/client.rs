@@ -163,7 +163,19 @@ impl Client {
     }
 
     pub(crate) fn compute_request_url(&self, method: Method, url: Url) -> ApiRequest {
-        let mv = self.microversion().to_string();
+        self.compute_request_at(method, url, self.microversion())
+    }
+
+    /// A compute request sent with microversion `mv` instead of the
+    /// session's: for the few reads whose answer lost fields in later
+    /// microversions (hypervisor usage, gone in 2.88).
+    pub(crate) fn compute_request_at(
+        &self,
+        method: Method,
+        url: Url,
+        mv: Microversion,
+    ) -> ApiRequest {
+        let mv = mv.to_string();
         let mut req = ApiRequest::new(Service::Compute, method, url);
         if let Ok(v) = HeaderValue::from_str(&format!("compute {mv}")) {
             req = req.header(HeaderName::from_static("openstack-api-version"), v);

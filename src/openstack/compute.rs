@@ -891,6 +891,115 @@ pub fn parse_server_migrations(body: &[u8]) -> Result<Vec<ServerMigration>, serd
         .collect())
 }
 
+// -------------------------------------------------------------- hypervisors
+
+/// A compute node as `os-hypervisors/detail` shows it (admin). The usage
+/// figures are there up to 2.87 only; later answers leave them `None`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hypervisor {
+    /// `hypervisor_hostname` (often the FQDN).
+    pub hostname: String,
+    /// `service.host`: the name `migrate`/`os-migrateLive` take as `host`
+    /// and `os-availability-zone/detail` lists.
+    pub service_host: Option<String>,
+    /// `up` or `down`.
+    pub state: Option<String>,
+    /// `enabled` or `disabled`.
+    pub status: Option<String>,
+    pub memory_mb: Option<i64>,
+    pub memory_mb_used: Option<i64>,
+    pub free_ram_mb: Option<i64>,
+    pub vcpus: Option<i64>,
+    pub vcpus_used: Option<i64>,
+    pub free_disk_gb: Option<i64>,
+}
+
+impl Hypervisor {
+    /// RAM not yet handed out, when the answer says (up to 2.87).
+    pub fn free_ram(&self) -> Option<i64> {
+        self.free_ram_mb
+            .or_else(|| match (self.memory_mb, self.memory_mb_used) {
+                (Some(total), Some(used)) => Some(total - used),
+                _ => None,
+            })
+    }
+
+    /// Whether Nova may place servers on it: enabled and up (an absent
+    /// field is not held against it).
+    pub fn usable(&self) -> bool {
+        self.state.as_deref().is_none_or(|s| s == "up")
+            && self.status.as_deref().is_none_or(|s| s == "enabled")
+    }
+}
+
+#[derive(Deserialize)]
+struct HypervisorsWire {
+    hypervisors: Vec<HypervisorWire>,
+    #[serde(default)]
+    hypervisors_links: Vec<Link>,
+}
+
+#[derive(Deserialize)]
+struct HypervisorWire {
+    /// An integer before 2.53, a uuid after.
+    #[serde(default)]
+    id: Option<Value>,
+    #[serde(default)]
+    hypervisor_hostname: Option<String>,
+    #[serde(default)]
+    service: Option<HypervisorServiceWire>,
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    memory_mb: Option<i64>,
+    #[serde(default)]
+    memory_mb_used: Option<i64>,
+    #[serde(default)]
+    free_ram_mb: Option<i64>,
+    #[serde(default)]
+    vcpus: Option<i64>,
+    #[serde(default)]
+    vcpus_used: Option<i64>,
+    #[serde(default)]
+    free_disk_gb: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct HypervisorServiceWire {
+    #[serde(default)]
+    host: Option<String>,
+}
+
+/// Parses `GET /os-hypervisors/detail` (any microversion).
+pub fn parse_hypervisors(body: &[u8]) -> Result<Page<Hypervisor>, serde_json::Error> {
+    let wire: HypervisorsWire = serde_json::from_slice(body)?;
+    let last_id = wire.hypervisors.last().and_then(|h| match &h.id {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    });
+    let next_marker = marker_from_links(&wire.hypervisors_links, last_id.as_deref());
+    let items = wire
+        .hypervisors
+        .into_iter()
+        .map(|h| Hypervisor {
+            hostname: h.hypervisor_hostname.unwrap_or_default(),
+            service_host: h.service.and_then(|s| non_empty(s.host)),
+            state: h.state,
+            status: h.status,
+            memory_mb: h.memory_mb,
+            memory_mb_used: h.memory_mb_used,
+            free_ram_mb: h.free_ram_mb,
+            vcpus: h.vcpus,
+            vcpus_used: h.vcpus_used,
+            free_disk_gb: h.free_disk_gb,
+        })
+        .collect();
+    Ok(Page { items, next_marker })
+}
+
 // -------------------------------------------------------------------- calls
 
 impl Client {
@@ -1063,6 +1172,14 @@ impl Client {
             .map(drop)
     }
 
+    /// `revertResize`: undo a cold migration waiting in VERIFY_RESIZE; the
+    /// server goes back to its source host.
+    pub async fn revert_resize(&self, id: &str) -> Result<(), Error> {
+        self.action(id, &json!({"revertResize": null}))
+            .await
+            .map(drop)
+    }
+
     /// Pins the server to `availability_zone`, or unpins it with `None` (2.104).
     pub async fn update_pinned_az(
         &self,
@@ -1116,6 +1233,38 @@ impl Client {
     pub async fn delete_server_metadata(&self, id: &str, key: &str) -> Result<(), Error> {
         let req = self.compute_request(Method::DELETE, &["servers", id, "metadata", key]);
         self.send_allow_missing(&req).await
+    }
+
+    /// Every compute node with its state (`os-hypervisors/detail`, admin).
+    /// Asked at 2.87 when the cloud has it, since 2.88 dropped the usage
+    /// figures a destination is chosen by; pages from 2.33.
+    pub async fn list_hypervisors(&self) -> Result<Vec<Hypervisor>, Error> {
+        let mv = if self.compute_versions().max >= features::HYPERVISOR_USAGE {
+            features::HYPERVISOR_USAGE
+        } else {
+            self.microversion()
+        };
+        let mut out = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let mut url =
+                super::client::join(&self.endpoints().compute, &["os-hypervisors", "detail"]);
+            if let Some(m) = &marker {
+                url.query_pairs_mut().append_pair("marker", m);
+            }
+            let req = self.compute_request_at(Method::GET, url, mv);
+            let resp = self.send(&req).await?;
+            let page = parse_hypervisors(&resp.body)
+                .map_err(|e| super::transport::decode_error(&req, &e))?;
+            let empty = page.items.is_empty();
+            out.extend(page.items);
+            match page.next_marker {
+                Some(next) if !empty && marker.as_deref() != Some(next.as_str()) => {
+                    marker = Some(next)
+                }
+                _ => return Ok(out),
+            }
+        }
     }
 
     /// Availability zones. `detail` (admin by default policy) adds the
@@ -1287,6 +1436,28 @@ mod tests {
             migrate_body(None, Microversion::new(2, 1)).expect("ok"),
             json!({"migrate": null})
         );
+    }
+
+    #[test]
+    fn hypervisors_with_and_without_usage() {
+        let old = br#"{"hypervisors": [{"id": 1, "hypervisor_hostname": "node-31.example.org", "state": "up", "status": "enabled", "memory_mb": 8192, "memory_mb_used": 512, "free_ram_mb": 7680, "vcpus": 2, "vcpus_used": 0, "service": {"host": "node-31", "id": 3}}], "hypervisors_links": [{"rel": "next", "href": "http://x/v2.1/os-hypervisors/detail?limit=1&marker=1"}]}"#;
+        let page = parse_hypervisors(old).expect("parses");
+        assert_eq!(page.next_marker.as_deref(), Some("1"));
+        let h = &page.items[0];
+        assert_eq!(h.service_host.as_deref(), Some("node-31"));
+        assert_eq!(h.free_ram(), Some(7680));
+        assert!(h.usable());
+        let new = br#"{"hypervisors": [{"id": "f6d2", "hypervisor_hostname": "host2", "state": "down", "status": "enabled", "uptime": null, "service": {"host": "host2", "id": "21bb", "disabled_reason": null}}]}"#;
+        let page = parse_hypervisors(new).expect("parses");
+        assert_eq!(page.next_marker, None);
+        assert_eq!(page.items[0].free_ram(), None);
+        assert!(!page.items[0].usable());
+        let computed = Hypervisor {
+            memory_mb: Some(4096),
+            memory_mb_used: Some(1024),
+            ..Hypervisor::default()
+        };
+        assert_eq!(computed.free_ram(), Some(3072));
     }
 
     #[test]

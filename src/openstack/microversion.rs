@@ -32,6 +32,9 @@ pub mod features {
     pub const MIGRATE_HOST: Microversion = Microversion::new(2, 56);
     /// `flavors/detail` includes `extra_specs`.
     pub const FLAVOR_EXTRA_SPECS: Microversion = Microversion::new(2, 61);
+    /// The last microversion whose `os-hypervisors/detail` reports usage
+    /// (`free_ram_mb`, `vcpus_used`, …); 2.88 removed those fields.
+    pub const HYPERVISOR_USAGE: Microversion = Microversion::new(2, 87);
     /// `changes-before` filter on server lists.
     pub const CHANGES_BEFORE: Microversion = Microversion::new(2, 66);
     /// `unshelve` accepts `availability_zone`.

@@ -23,8 +23,8 @@ pub mod volume;
 
 pub use client::Client;
 pub use compute::{
-    CreateServer, NetworkAttachment, Networks, ServerGroup, ServerInterface, ServerMigration,
-    ServerQuery, ServerVolume,
+    CreateServer, Hypervisor, NetworkAttachment, Networks, ServerGroup, ServerInterface,
+    ServerMigration, ServerQuery, ServerVolume,
 };
 pub use config::{
     AppCredentialRef, AuthMethod, CloudConfig, CloudSelection, ConfigError, DomainRef, Env,

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::file::{Effective, Limits, SourceAfter, Strategy};
-use super::inventory::{Capabilities, Server};
+use super::inventory::{Capabilities, Server, tags};
 
 /// Version of the saved-plan format; bumped on incompatible change.
 pub const CHANGESET_FORMAT: u32 = 1;
@@ -157,6 +157,113 @@ pub struct PlannedMove {
     pub existing: Existing,
     /// What was observed, to refuse a stale saved plan.
     pub fingerprint: Option<Fingerprint>,
+    /// What the strategy keeps of the server and how long it is down.
+    /// Absent in plans saved before in-place strategies existed, which
+    /// moved by snapshot only.
+    #[serde(default)]
+    pub effects: Effects,
+}
+
+/// What a strategy keeps of the server (or changes), and the downtime it
+/// costs, so a reviewer sees what the clients of the server will notice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Effects {
+    /// The moved server has the UUID it had (in-place strategies); a
+    /// snapshot move makes a new server with a new UUID.
+    pub keeps_uuid: bool,
+    /// The server keeps its Neutron ports, so its fixed IPs and the floating
+    /// IPs bound to them stay; a snapshot move gets new ports and new IPs.
+    pub keeps_ips: bool,
+    /// The ports keep their MAC addresses (same ports).
+    pub keeps_mac: bool,
+    /// cloud-init sees a new instance and runs its first-boot modules again
+    /// (snapshot only: the replacement is a new server).
+    pub reruns_first_boot: bool,
+    pub downtime: Downtime,
+}
+
+/// How long a moved server does not serve, as a class; apply measures the
+/// real figure per server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Downtime {
+    /// Live migration: the server keeps running; only the switch to the new
+    /// host pauses it (usually well under a second).
+    None,
+    /// From the shelve until the server is unshelved and booted in the
+    /// target AZ.
+    ShelveUnshelve,
+    /// The cold migration: the server is stopped, its disk copied to the
+    /// new host, and it is started there.
+    ColdMigration,
+    /// From the stop of the source (or the cut-over, when it is not
+    /// stopped) until the replacement booted from the snapshot is ACTIVE.
+    SnapshotBoot,
+    /// None: the server is SHUTOFF and ends SHUTOFF (shelve, cold), so it
+    /// serves nothing during the move.
+    NotRunning,
+}
+
+impl Effects {
+    /// The effects of moving a server with `strategy` (`auto` is resolved
+    /// before a move is planned; it is given the snapshot's, the most
+    /// conservative).
+    pub fn of(strategy: Strategy) -> Effects {
+        let in_place = |downtime| Effects {
+            keeps_uuid: true,
+            keeps_ips: true,
+            keeps_mac: true,
+            reruns_first_boot: false,
+            downtime,
+        };
+        match strategy {
+            Strategy::Live => in_place(Downtime::None),
+            Strategy::Cold => in_place(Downtime::ColdMigration),
+            Strategy::Shelve => in_place(Downtime::ShelveUnshelve),
+            Strategy::Snapshot | Strategy::Auto => Effects {
+                keeps_uuid: false,
+                keeps_ips: false,
+                keeps_mac: false,
+                reruns_first_boot: true,
+                downtime: Downtime::SnapshotBoot,
+            },
+        }
+    }
+}
+
+impl Effects {
+    /// The effects of moving `source` with `strategy`: a stopped server
+    /// moved in place stays stopped, so it loses no service.
+    pub fn of_move(strategy: Strategy, source: Option<&ServerSpec>) -> Effects {
+        let mut e = Effects::of(strategy);
+        let stopped = source
+            .is_some_and(|s| s.status == "SHUTOFF" || s.metadata.contains_key(tags::WAS_SHUTOFF));
+        if e.keeps_uuid && stopped {
+            e.downtime = Downtime::NotRunning;
+        }
+        e
+    }
+}
+
+impl Default for Effects {
+    /// The snapshot's: a saved plan without `effects` was made when
+    /// snapshot was the only strategy.
+    fn default() -> Self {
+        Effects::of(Strategy::Snapshot)
+    }
+}
+
+impl Downtime {
+    /// The class in words, for renderings.
+    pub fn words(self) -> &'static str {
+        match self {
+            Downtime::None => "none (live migration; a pause at the switch)",
+            Downtime::ShelveUnshelve => "shelve → unshelve and boot in the target AZ",
+            Downtime::ColdMigration => "cold migration (stopped while the disk is copied)",
+            Downtime::SnapshotBoot => "snapshot upload + boot of the replacement",
+            Downtime::NotRunning => "none (the server is SHUTOFF and stays SHUTOFF)",
+        }
+    }
 }
 
 impl PlannedMove {
@@ -191,6 +298,12 @@ impl PlannedMove {
     /// spec diff. Values only known at apply time are written in parentheses.
     pub fn predicted_replacement(&self) -> Option<ServerSpec> {
         let source = self.source.as_ref()?;
+        if matches!(
+            self.strategy,
+            Strategy::Shelve | Strategy::Cold | Strategy::Live
+        ) {
+            return Some(self.predicted_in_place(source));
+        }
         let boot = self.boot.as_ref()?;
         let id = match (
             &self.existing.replacement_id,
@@ -226,6 +339,37 @@ impl PlannedMove {
             key_name: boot.key_name.clone(),
             metadata: boot.metadata.clone(),
         })
+    }
+}
+
+impl PlannedMove {
+    /// The server itself after an in-place move: the same id, ports and
+    /// addresses in the target AZ, on a host azmove picks there (cold, live)
+    /// or the scheduler does (shelve), in the power state it had.
+    fn predicted_in_place(&self, source: &ServerSpec) -> ServerSpec {
+        let host = match self.strategy {
+            Strategy::Shelve => "(chosen by the scheduler)",
+            _ => "(a host of the target AZ, chosen at apply)",
+        };
+        let status = match source.status.as_str() {
+            "SHUTOFF" => "SHUTOFF",
+            _ => "ACTIVE",
+        };
+        let metadata = source
+            .metadata
+            .iter()
+            .filter(|(k, _)| {
+                ![tags::MOVING_TO, tags::STRATEGY, tags::WAS_SHUTOFF].contains(&k.as_str())
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        ServerSpec {
+            status: status.to_string(),
+            availability_zone: Some(self.target_az.clone()),
+            host: source.host.as_ref().map(|_| host.to_string()),
+            metadata,
+            ..source.clone()
+        }
     }
 }
 
@@ -685,6 +829,7 @@ mod tests {
             boot: None,
             existing: Existing::default(),
             fingerprint: Some(Fingerprint::of(s)),
+            effects: Effects::default(),
         }
     }
 

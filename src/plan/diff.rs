@@ -213,7 +213,7 @@ fn field_rank(f: &str) -> (u8, &str) {
         "server" => 2,
         _ if f.starts_with("select.") => 3,
         "after" => 4,
-        "strategy" => 5,
+        "strategy" | "strategies" => 5,
         _ => 6,
     };
     (rank, f)

@@ -66,9 +66,26 @@ impl Strategy {
         Strategy::Auto,
     ];
 
-    /// Whether this build can execute the strategy.
+    /// The order `auto` tries strategies in when the plan gives none: the
+    /// one that keeps most of the server and stops it least comes first.
+    pub const AUTO_ORDER: [Strategy; 4] = [
+        Strategy::Live,
+        Strategy::Cold,
+        Strategy::Shelve,
+        Strategy::Snapshot,
+    ];
+
+    /// Whether this build can execute the strategy (every one it knows;
+    /// kept so that a strategy added later can be named before it runs).
     pub fn is_supported(self) -> bool {
-        matches!(self, Strategy::Snapshot)
+        matches!(
+            self,
+            Strategy::Snapshot
+                | Strategy::Shelve
+                | Strategy::Cold
+                | Strategy::Live
+                | Strategy::Auto
+        )
     }
 
     pub fn as_str(self) -> &'static str {
@@ -156,9 +173,14 @@ pub struct Timeouts {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Options {
-    /// How servers are moved. Default `snapshot`.
+    /// How servers are moved. Default `auto`: per server, the first of
+    /// `strategies` that the cloud, the caller's role and the server allow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strategy: Option<Strategy>,
+    /// The strategies `auto` may choose from, in the order it tries them,
+    /// e.g. `[shelve, snapshot]`. Default `[live, cold, shelve, snapshot]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategies: Option<Vec<Strategy>>,
     /// Stop the server before the snapshot so its disk is consistent. Default `true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_before_snapshot: Option<bool>,
@@ -256,6 +278,9 @@ pub struct MoveEntry {
     /// Overrides `defaults.strategy` for this entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strategy: Option<Strategy>,
+    /// Overrides `defaults.strategies` (the order `auto` tries) for this entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategies: Option<Vec<Strategy>>,
     /// Overrides `defaults.stop_before_snapshot`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_before_snapshot: Option<bool>,
@@ -290,6 +315,7 @@ impl MoveEntry {
     pub fn overrides(&self) -> Options {
         Options {
             strategy: self.strategy,
+            strategies: self.strategies.clone(),
             stop_before_snapshot: self.stop_before_snapshot,
             source_after: self.source_after,
             keep_snapshot: self.keep_snapshot,
@@ -305,6 +331,9 @@ impl MoveEntry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Effective {
     pub strategy: Strategy,
+    /// The order `auto` tries strategies in.
+    #[serde(default = "auto_order")]
+    pub strategies: Vec<Strategy>,
     pub stop_before_snapshot: bool,
     pub source_after: SourceAfter,
     pub keep_snapshot: bool,
@@ -325,6 +354,10 @@ pub struct Effective {
     pub timeout_source: Duration,
 }
 
+fn auto_order() -> Vec<Strategy> {
+    Strategy::AUTO_ORDER.to_vec()
+}
+
 pub const DEFAULT_SERVER_NAME: &str = "{name}";
 pub const DEFAULT_SNAPSHOT_NAME: &str = "{name}-azmove-{short_id}";
 
@@ -342,6 +375,7 @@ impl Options {
         };
         Options {
             strategy: over.strategy.or(self.strategy),
+            strategies: over.strategies.clone().or_else(|| self.strategies.clone()),
             stop_before_snapshot: over.stop_before_snapshot.or(self.stop_before_snapshot),
             source_after: over.source_after.or(self.source_after),
             keep_snapshot: over.keep_snapshot.or(self.keep_snapshot),
@@ -362,7 +396,8 @@ impl Options {
     pub fn resolve(&self) -> Effective {
         let t = self.timeouts.clone().unwrap_or_default();
         Effective {
-            strategy: self.strategy.unwrap_or(Strategy::Snapshot),
+            strategy: self.strategy.unwrap_or(Strategy::Auto),
+            strategies: self.strategies.clone().unwrap_or_else(auto_order),
             stop_before_snapshot: self.stop_before_snapshot.unwrap_or(true),
             source_after: self.source_after.unwrap_or_default(),
             keep_snapshot: self.keep_snapshot.unwrap_or(false),

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::plan::file::{Limits, MoveEntry, Options, PlanFile, Selector};
+use crate::plan::file::{Limits, MoveEntry, Options, PlanFile, Selector, Strategy};
 use crate::plan::inventory::{
     Address, AvailabilityZone, Capabilities, Flavor, FlavorRef, Host, Image, Inventory,
     Microversion, Network, Server, tags,
@@ -94,6 +94,7 @@ pub fn entry(server: &str, to: &str) -> MoveEntry {
         to: to.into(),
         after: vec![],
         strategy: None,
+        strategies: None,
         stop_before_snapshot: None,
         source_after: None,
         keep_snapshot: None,
@@ -113,12 +114,18 @@ pub fn select(id: Option<&str>, sel: Selector, to: &str) -> MoveEntry {
     }
 }
 
+/// A plan with `defaults.strategy: snapshot`: most tests are about that
+/// procedure, and the fixture cloud (admin, 2.104) would otherwise have
+/// `auto` choose live. Tests of `auto` clear it.
 pub fn file(moves: Vec<MoveEntry>) -> PlanFile {
     PlanFile {
         version: 1,
         cloud: None,
         region: None,
-        defaults: Options::default(),
+        defaults: Options {
+            strategy: Some(Strategy::Snapshot),
+            ..Options::default()
+        },
         limits: Limits::default(),
         moves,
     }

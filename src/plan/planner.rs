@@ -15,6 +15,11 @@
 //! | snapshot queued/saving/uploading/importing | wait image, boot, … |
 //! | snapshot `killed`, or nothing | (stop,) snapshot, … (apply deletes the killed image) |
 //!
+//! That table is the snapshot strategy's. A server moved in place (shelve,
+//! cold, live) is tagged `azmove_moving_to=<target>` from the first step to
+//! the last, and its remaining steps are read from its status, AZ and pinned
+//! AZ; which strategy a server gets is decided in `strategy.rs`.
+//!
 //! A replacement is a server whose metadata has `azmove_source=<source id>`
 //! and `azmove_target=<target AZ>`; a snapshot is an image with the same two
 //! properties. Servers made by azmove are never taken as sources by name or
@@ -26,8 +31,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use globset::{Glob, GlobMatcher};
 
 use super::changeset::{
-    Action, Blocker, BootSpec, CHANGESET_FORMAT, Changeset, Existing, Fingerprint, PlannedMove,
-    ServerSpec, Step, Summary, short_digest, user_data_digest,
+    Action, Blocker, BootSpec, CHANGESET_FORMAT, Changeset, Effects, Existing, Fingerprint,
+    PlannedMove, ServerSpec, Step, Summary, short_digest, user_data_digest,
 };
 use super::file::{Effective, MoveEntry, PlanFile, SourceAfter, Strategy};
 use petgraph::algo::tarjan_scc;
@@ -391,15 +396,39 @@ struct EntryCtx<'f> {
     key: String,
     entry: &'f MoveEntry,
     settings: Effective,
-    strategy: Strategy,
-    strategy_reason: String,
-    strategy_blocker: Option<Blocker>,
+    /// The strategy the plan asks for (`auto` is decided per server).
+    requested: Strategy,
+    /// `defaults.strategy` is set (for the reason text).
+    explicit_default: bool,
+    /// The order `auto` tries strategies in.
+    order: Vec<Strategy>,
+    /// `defaults.strategies` is set (for the reason text).
+    explicit_default_order: bool,
     /// Problems of the entry itself (cycle, unknown `after`, bad selector).
     entry_blockers: Vec<Blocker>,
     /// Problems of the target AZ; they matter only when a server still boots.
     az_blockers: Vec<Blocker>,
     /// Indexes of the entries this one comes after (known, not on a cycle).
     after: Vec<usize>,
+}
+
+impl EntryCtx<'_> {
+    /// The strategy shown for an entry's outcome that moves no server (no
+    /// server found, already in place): what the plan asks for, with `auto`
+    /// shown as the first strategy of its order.
+    fn placeholder_strategy(&self) -> Strategy {
+        match self.requested {
+            Strategy::Auto => self.order.first().copied().unwrap_or(Strategy::Snapshot),
+            other => other,
+        }
+    }
+
+    fn placeholder_reason(&self) -> String {
+        match self.requested {
+            Strategy::Auto => "auto: decided per server when one is moved".to_string(),
+            other => format!("`{other}` as the plan says"),
+        }
+    }
 }
 
 fn entry_contexts<'f>(file: &'f PlanFile, inv: &Inventory, idx: &Index) -> Vec<EntryCtx<'f>> {
@@ -446,7 +475,6 @@ fn entry_contexts<'f>(file: &'f PlanFile, inv: &Inventory, idx: &Index) -> Vec<E
         .enumerate()
         .map(|(i, e)| {
             let settings = file.effective(e);
-            let (strategy, strategy_reason, strategy_blocker) = choose_strategy(file, e, &settings);
             let mut entry_blockers = Vec::new();
             if let Some(path) = on_cycle.get(keys[i].as_str()) {
                 entry_blockers.push(Blocker::Cycle { path: path.clone() });
@@ -493,10 +521,11 @@ fn entry_contexts<'f>(file: &'f PlanFile, inv: &Inventory, idx: &Index) -> Vec<E
                 index: i,
                 key: keys[i].clone(),
                 entry: e,
+                requested: settings.strategy,
+                explicit_default: file.defaults.strategy.is_some(),
+                order: settings.strategies.clone(),
+                explicit_default_order: file.defaults.strategies.is_some(),
                 settings,
-                strategy,
-                strategy_reason,
-                strategy_blocker,
                 entry_blockers,
                 az_blockers,
                 after,
@@ -565,45 +594,6 @@ fn cycles_through(keys: &[String], edges: &[Vec<usize>]) -> BTreeMap<usize, Vec<
         }
     }
     out
-}
-
-fn choose_strategy(
-    file: &PlanFile,
-    e: &MoveEntry,
-    settings: &Effective,
-) -> (Strategy, String, Option<Blocker>) {
-    let origin = if e.strategy.is_some() {
-        "set on this entry"
-    } else if file.defaults.strategy.is_some() {
-        "set in defaults"
-    } else {
-        "the default"
-    };
-    const SNAPSHOT_WHY: &str = "a new server is booted from a snapshot of the old one, so it gets a new id and new addresses";
-    match settings.strategy {
-        Strategy::Snapshot => (
-            Strategy::Snapshot,
-            format!("{origin}; {SNAPSHOT_WHY}"),
-            None,
-        ),
-        Strategy::Auto => (
-            Strategy::Snapshot,
-            format!(
-                "`auto` {origin}, and snapshot is the only strategy this version executes; {SNAPSHOT_WHY}"
-            ),
-            None,
-        ),
-        other => (
-            other,
-            origin.to_string(),
-            Some(Blocker::StrategyUnsupported {
-                strategy: other,
-                why: format!(
-                    "strategy `{other}` is not yet supported by this version of azmove; use `strategy: snapshot` (the server gets a new id and new addresses)"
-                ),
-            }),
-        ),
-    }
 }
 
 fn az_blockers(az: &str, idx: &Index, known: &[String]) -> Vec<Blocker> {
@@ -763,8 +753,8 @@ impl Draft {
             members: vec![e.index],
             source: None,
             target_az: e.entry.to.clone(),
-            strategy: e.strategy,
-            strategy_reason: e.strategy_reason.clone(),
+            strategy: e.placeholder_strategy(),
+            strategy_reason: e.placeholder_reason(),
             settings: e.settings.clone(),
             outcome: Some(action),
             blocked: None,
@@ -805,6 +795,7 @@ impl Draft {
             (None, Some(reasons)) => (Action::Blocked { reasons }, Vec::new()),
             (None, None) => (Action::Move, self.steps),
         };
+        let effects = Effects::of_move(self.strategy, self.source.as_ref());
         PlannedMove {
             key: self.key,
             entry: self.entry_key,
@@ -819,6 +810,7 @@ impl Draft {
             boot: self.boot,
             existing: self.existing,
             fingerprint: self.fingerprint,
+            effects,
         }
     }
 }
@@ -830,13 +822,97 @@ fn plan_server(e: &EntryCtx, s: &Server, idx: &Index, inv: &Inventory, digest: &
     d.fingerprint = Some(Fingerprint::of(s));
     let target = e.entry.to.as_str();
 
-    if s.availability_zone.as_deref() == Some(target) {
+    // A server moved in place is done once it is in the target AZ and its
+    // last step has removed azmove's tag.
+    if s.availability_zone.as_deref() == Some(target) && !s.metadata.contains_key(tags::MOVING_TO) {
         d.outcome = Some(Action::NoChange {
             reason: format!("already in {target}"),
         });
         return d;
     }
 
+    let choice = match strategy::choose(e, s, idx, &inv.capabilities) {
+        Ok(c) => c,
+        Err(stuck) => {
+            d.blocked = Some(vec![stuck]);
+            return d;
+        }
+    };
+    d.strategy = choice.strategy;
+    d.strategy_reason = choice.reason.clone();
+    if e.requested == Strategy::Auto && !choice.in_progress && !choice.refused.is_empty() {
+        // `auto` found nothing allowed: its reason already lists why, per strategy.
+        let mut reasons = e.entry_blockers.clone();
+        reasons.extend(choice.refused);
+        d.blocked = Some(reasons);
+        return d;
+    }
+    match choice.strategy {
+        Strategy::Snapshot | Strategy::Auto => {
+            plan_snapshot(&mut d, e, s, idx, inv, digest, choice.refused)
+        }
+        _ => plan_in_place(&mut d, e, s, idx, choice),
+    }
+    d
+}
+
+/// The steps and blockers of a move that keeps the server (shelve, cold, live).
+fn plan_in_place(d: &mut Draft, e: &EntryCtx, s: &Server, idx: &Index, choice: strategy::Choice) {
+    let target = e.entry.to.as_str();
+    let steps = if choice.in_progress {
+        match strategy::remaining_steps(choice.strategy, s, target) {
+            Ok(steps) => steps,
+            Err(stuck) => {
+                d.blocked = Some(vec![stuck]);
+                return;
+            }
+        }
+    } else {
+        strategy::fresh_steps(choice.strategy)
+    };
+    let mut reasons: Vec<Blocker> = e.entry_blockers.clone();
+    reasons.extend(choice.refused);
+    if !choice.in_progress && s.locked && !idx.is_admin {
+        reasons.push(Blocker::Other {
+            message: format!(
+                "the server is locked, so a project member cannot {} it; unlock it (`openstack server unlock {}`) and plan again",
+                choice.strategy,
+                s.id
+            ),
+        });
+    }
+    if strategy::arrives(&steps) {
+        for b in &e.az_blockers {
+            if !reasons.contains(b) {
+                reasons.push(b.clone());
+            }
+        }
+        // The scheduler applies the flavor's AZ extra spec to a migration
+        // and an unshelve as it does to a boot.
+        if let Ok(fl) = resolve_flavor(s, idx, target)
+            && let Some(b) = fl.flavor.and_then(|f| flavor_az_blocker(f, target))
+        {
+            reasons.push(b);
+        }
+    }
+    d.steps = steps;
+    if !reasons.is_empty() {
+        d.blocked = Some(reasons);
+    }
+}
+
+/// The steps and blockers of a move by snapshot → boot; `refused` are the
+/// reasons an explicit choice was refused.
+fn plan_snapshot(
+    d: &mut Draft,
+    e: &EntryCtx,
+    s: &Server,
+    idx: &Index,
+    inv: &Inventory,
+    digest: &str,
+    refused: Vec<Blocker>,
+) {
+    let target = e.entry.to.as_str();
     let flavor = resolve_flavor(s, idx, target);
     let networks = resolve_networks(s, idx);
     if let (Ok(fl), Ok(nets)) = (&flavor, &networks) {
@@ -853,11 +929,11 @@ fn plan_server(e: &EntryCtx, s: &Server, idx: &Index, inv: &Inventory, digest: &
     match progress(e, s, idx) {
         Progress::Done(reason) => {
             d.outcome = Some(Action::NoChange { reason });
-            return d;
+            return;
         }
         Progress::Stuck(b) => {
             d.blocked = Some(vec![b]);
-            return d;
+            return;
         }
         Progress::Steps { steps, existing } => {
             d.steps = steps;
@@ -866,9 +942,7 @@ fn plan_server(e: &EntryCtx, s: &Server, idx: &Index, inv: &Inventory, digest: &
     }
 
     let mut reasons: Vec<Blocker> = e.entry_blockers.clone();
-    if let Some(b) = &e.strategy_blocker {
-        reasons.push(b.clone());
-    }
+    reasons.extend(refused);
     let touches_source = d
         .steps
         .iter()
@@ -914,7 +988,6 @@ fn plan_server(e: &EntryCtx, s: &Server, idx: &Index, inv: &Inventory, digest: &
     if !reasons.is_empty() {
         d.blocked = Some(reasons);
     }
-    d
 }
 
 enum Progress {
@@ -1463,6 +1536,9 @@ fn topological(
 fn levels_of(moves: &[Draft], entries: &[EntryCtx]) -> Vec<Vec<usize>> {
     layered(moves, entries, Draft::is_move)
 }
+
+#[path = "strategy.rs"]
+mod strategy;
 
 #[cfg(test)]
 #[path = "planner_tests.rs"]

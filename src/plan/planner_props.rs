@@ -1,16 +1,22 @@
 //! Properties of the planner over random plans and clouds: the order honours
 //! every `after`, planning is deterministic, and planning again after apply
-//! did some or all of the steps continues exactly where it stopped.
+//! did some or all of the steps continues exactly where it stopped, for
+//! every strategy (snapshot, and shelve, cold and live, which move the server
+//! itself), and a complete apply leaves one server per move in its target.
 
-use proptest::prelude::{ProptestConfig, Strategy as Gen, any, prop};
+use proptest::prelude::{Just, ProptestConfig, Strategy as Gen, any, prop};
 use proptest::{prop_assert, prop_assert_eq, prop_oneof, proptest};
 
 use super::tests::{entry, file, inventory, select, server};
 use super::*;
 use crate::plan::file::Selector;
+use crate::plan::inventory::Microversion;
 
 /// What apply's steps do to the cloud, as far as the planner can see it.
 pub(crate) fn apply_steps(inv: &mut Inventory, m: &PlannedMove, n: usize) {
+    if m.boot.is_none() {
+        return apply_in_place_steps(inv, m, n);
+    }
     let boot = m.boot.clone().expect("a move has a boot spec");
     let rep_id = m
         .existing
@@ -99,16 +105,94 @@ pub(crate) fn apply_steps(inv: &mut Inventory, m: &PlannedMove, n: usize) {
                     s.metadata.insert(tags::MOVED_TO.into(), rep_id.clone());
                 }
             },
-            other => panic!("{other:?}: the generated plans move by snapshot only"),
+            other => panic!("{other:?} is not a step of the snapshot strategy"),
         }
+    }
+}
+
+/// What the steps of a move that keeps the server (shelve, cold, live) do
+/// to it, as Nova does them and as far as the planner can see it.
+fn apply_in_place_steps(inv: &mut Inventory, m: &PlannedMove, n: usize) {
+    let s = inv
+        .servers
+        .iter_mut()
+        .find(|s| s.id == m.key)
+        .expect("the server moved in place");
+    let target = m.target_az.clone();
+    let was_shutoff = |s: &Server| s.metadata.contains_key(tags::WAS_SHUTOFF);
+    for step in &m.steps[..n] {
+        match step {
+            Step::MarkMoving => {
+                s.metadata.insert(tags::MOVING_TO.into(), target.clone());
+                s.metadata
+                    .insert(tags::STRATEGY.into(), m.strategy.as_str().into());
+                if s.status == "SHUTOFF" {
+                    s.metadata.insert(tags::WAS_SHUTOFF.into(), "1".into());
+                }
+            }
+            Step::Shelve => s.status = "SHELVED".into(),
+            Step::ShelveOffload => {
+                s.status = "SHELVED_OFFLOADED".into();
+                s.host = None;
+            }
+            // unshelve with an AZ boots the server there and pins it to it
+            Step::Unshelve => {
+                s.status = "ACTIVE".into();
+                s.availability_zone = Some(target.clone());
+                s.pinned_availability_zone = Some(target.clone());
+                s.host = Some("node-31".into());
+            }
+            Step::Unpin => s.pinned_availability_zone = None,
+            Step::ColdMigrate => {
+                s.status = "VERIFY_RESIZE".into();
+                s.availability_zone = Some(target.clone());
+                s.host = Some("node-31".into());
+            }
+            // a cold migration keeps the power state the server had
+            Step::ConfirmMigration => {
+                s.status = if was_shutoff(s) { "SHUTOFF" } else { "ACTIVE" }.into();
+            }
+            Step::LiveMigrate => {
+                s.availability_zone = Some(target.clone());
+                s.host = Some("node-31".into());
+            }
+            Step::Verify => {}
+            Step::Repin => s.pinned_availability_zone = s.availability_zone.clone(),
+            Step::RestorePowerState => {
+                if was_shutoff(s) {
+                    s.status = "SHUTOFF".into();
+                }
+            }
+            Step::Finish => {
+                for t in [tags::MOVING_TO, tags::STRATEGY, tags::WAS_SHUTOFF] {
+                    s.metadata.remove(t);
+                }
+            }
+            other => panic!("{other:?} is not a step of an in-place strategy"),
+        }
+        s.updated = "2026-02-01T00:00:00Z".into();
     }
 }
 
 #[derive(Debug, Clone)]
 struct Case {
     servers: Vec<(u8, bool, bool)>,
-    entries: Vec<(EntryKind, Vec<usize>, u8, bool, bool)>,
+    entries: Vec<(EntryKind, Vec<usize>, u8, bool, bool, u8)>,
+    /// The caller has the admin role.
+    admin: bool,
+    /// The compute microversion is 2.<minor>.
+    minor: u16,
 }
+
+/// Strategies an entry may ask for (`None`: the default, `auto`).
+const STRATEGIES: [Option<Strategy>; 6] = [
+    None,
+    Some(Strategy::Snapshot),
+    Some(Strategy::Shelve),
+    Some(Strategy::Cold),
+    Some(Strategy::Live),
+    Some(Strategy::Auto),
+];
 
 #[derive(Debug, Clone)]
 enum EntryKind {
@@ -127,9 +211,21 @@ fn case() -> impl Gen<Value = Case> {
         0u8..3,
         any::<bool>(),
         any::<bool>(),
+        0u8..STRATEGIES.len() as u8,
     );
-    (servers, prop::collection::vec(entry, 1..6))
-        .prop_map(|(servers, entries)| Case { servers, entries })
+    let minor = prop_oneof![Just(60u16), Just(77u16), Just(104u16)];
+    (
+        servers,
+        prop::collection::vec(entry, 1..6),
+        any::<bool>(),
+        minor,
+    )
+        .prop_map(|(servers, entries, admin, minor)| Case {
+            servers,
+            entries,
+            admin,
+            minor,
+        })
 }
 
 /// Server `i` is `vm{i}` in group `g{group}`; groups are selected by name glob.
@@ -147,6 +243,8 @@ fn build(c: &Case) -> (PlanFile, Inventory) {
             if *shutoff {
                 s.status = "SHUTOFF".into();
             }
+            // booted into an AZ, so pinned to it
+            s.pinned_availability_zone = s.availability_zone.clone();
             s
         })
         .collect();
@@ -155,7 +253,7 @@ fn build(c: &Case) -> (PlanFile, Inventory) {
         .entries
         .iter()
         .enumerate()
-        .map(|(i, (kind, after, source_after, keep, stop))| {
+        .map(|(i, (kind, after, source_after, keep, stop, strategy))| {
             let mut e = match kind {
                 EntryKind::Server(k) => {
                     let name = c
@@ -185,10 +283,27 @@ fn build(c: &Case) -> (PlanFile, Inventory) {
             );
             e.keep_snapshot = Some(*keep);
             e.stop_before_snapshot = Some(*stop);
+            e.strategy = STRATEGIES[usize::from(*strategy)];
             e
         })
         .collect();
-    (file(moves), inventory(servers))
+    let mut f = file(moves);
+    f.defaults.strategy = None;
+    let mut inv = inventory(servers);
+    inv.capabilities.is_admin = c.admin;
+    inv.capabilities.compute_microversion = Microversion::new(2, c.minor);
+    (f, inv)
+}
+
+/// Steps whose effect a plan cannot tell apart from not having run them:
+/// restoring the power state of a server that was running. A re-plan may
+/// list it again; it then does nothing.
+fn observable(steps: &[Step], was_running: bool) -> Vec<Step> {
+    steps
+        .iter()
+        .copied()
+        .filter(|s| !(was_running && *s == Step::RestorePowerState))
+        .collect()
 }
 
 fn replan(f: &PlanFile, inv: &Inventory) -> Changeset {
@@ -196,7 +311,7 @@ fn replan(f: &PlanFile, inv: &Inventory) -> Changeset {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
 
     #[test]
     fn order_respects_every_after_edge(c in case()) {
@@ -259,24 +374,59 @@ proptest! {
         let (f, mut inv) = build(&c);
         let cs = replan(&f, &inv);
         let moving: Vec<&PlannedMove> = cs.moves.iter().filter(|m| m.is_move()).collect();
-        let mut expected: BTreeMap<String, Vec<Step>> = BTreeMap::new();
+        let mut expected: BTreeMap<String, (Strategy, Vec<Step>, bool)> = BTreeMap::new();
         for m in &moving {
             let k = cut.min(m.steps.len() - 1);
+            let was_running = m.source.as_ref().is_some_and(|s| s.status != "SHUTOFF");
             apply_steps(&mut inv, m, k);
             let mut rest = m.steps[k..].to_vec();
-            // An ACTIVE replacement found in its target AZ is already verified.
+            // A server (or replacement) found ACTIVE in its target AZ is already verified.
             if rest.first() == Some(&Step::Verify) {
                 rest.remove(0);
             }
-            expected.insert(m.key.clone(), rest);
+            expected.insert(m.key.clone(), (m.strategy, rest, was_running));
         }
         let again = replan(&f, &inv);
-        for (key, rest) in expected {
+        for (key, (strategy, rest, was_running)) in expected {
             let m = again.get(&key);
             prop_assert!(m.is_some(), "{} vanished", key);
             let m = m.unwrap();
-            prop_assert_eq!(&m.action, &Action::Move);
-            prop_assert_eq!(&m.steps, &rest, "{}", key);
+            prop_assert_eq!(&m.action, &Action::Move, "{}", key);
+            // a move under way goes on with the strategy it started with
+            prop_assert_eq!(m.strategy, strategy, "{}", key);
+            prop_assert_eq!(
+                observable(&m.steps, was_running),
+                observable(&rest, was_running),
+                "{} ({})",
+                key,
+                strategy
+            );
+        }
+    }
+
+    #[test]
+    fn every_server_ends_in_its_target_once_and_keeps_its_id_when_moved_in_place(c in case()) {
+        let (f, mut inv) = build(&c);
+        let cs = replan(&f, &inv);
+        for m in cs.moves.iter().filter(|m| m.is_move()) {
+            apply_steps(&mut inv, m, m.steps.len());
+        }
+        for m in cs.moves.iter().filter(|m| m.is_move()) {
+            let in_target: Vec<&Server> = inv
+                .servers
+                .iter()
+                .filter(|s| s.availability_zone.as_deref() == Some(m.target_az.as_str()))
+                .filter(|s| s.id == m.key || s.metadata.get(tags::SOURCE) == Some(&m.key))
+                .collect();
+            prop_assert_eq!(in_target.len(), 1, "{} ({}): {:?}", &m.key, m.strategy, in_target);
+            let moved = in_target[0];
+            prop_assert_eq!(moved.id == m.key, m.effects.keeps_uuid, "{}", &m.key);
+            if m.effects.keeps_uuid {
+                prop_assert!(moved.metadata.keys().all(|k| k != tags::MOVING_TO && k != tags::STRATEGY));
+                prop_assert_eq!(moved.pinned_availability_zone.as_deref(), Some(m.target_az.as_str()));
+                let was = m.source.as_ref().map(|s| s.status.as_str());
+                prop_assert_eq!(Some(moved.status.as_str()), was, "{} keeps its power state", &m.key);
+            }
         }
     }
 }

@@ -3,7 +3,7 @@
 use super::*;
 use crate::plan::file::Selector;
 pub(crate) use crate::plan::fixtures::*;
-use crate::plan::inventory::{Address, FlavorRef, Host, Port, Quota, QuotaUse};
+use crate::plan::inventory::{Address, FlavorRef, Host, Microversion, Port, Quota, QuotaUse};
 
 fn run(f: &PlanFile, inv: &Inventory) -> Changeset {
     plan(f, "plan.yaml", DIGEST, inv)
@@ -328,18 +328,29 @@ fn source_azmove_tags_are_not_copied_to_the_replacement() {
 #[test]
 fn strategy_reasons_name_where_the_strategy_came_from() {
     let s = server("s1", "vm01", "nova");
+    let mut f = file(vec![entry("vm01", "nova2")]);
+    f.defaults.strategy = None;
+    let cs = run(&f, &inventory(vec![s.clone()]));
+    assert!(
+        only(&cs)
+            .strategy_reason
+            .starts_with("auto (the default): live"),
+        "{}",
+        only(&cs).strategy_reason
+    );
     let cs = run(
         &file(vec![entry("vm01", "nova2")]),
         &inventory(vec![s.clone()]),
     );
-    assert!(only(&cs).strategy_reason.starts_with("the default"));
+    assert!(only(&cs).strategy_reason.starts_with("set in defaults"));
     let mut f = file(vec![entry("vm01", "nova2")]);
     f.defaults.strategy = Some(Strategy::Auto);
     let cs = run(&f, &inventory(vec![s]));
     let m = only(&cs);
-    assert_eq!(m.strategy, Strategy::Snapshot);
+    assert_eq!(m.strategy, Strategy::Live);
     assert!(
-        m.strategy_reason.starts_with("`auto` set in defaults"),
+        m.strategy_reason
+            .starts_with("auto (set in defaults): live"),
         "{}",
         m.strategy_reason
     );
@@ -914,34 +925,616 @@ fn volumes_are_not_supported_yet() {
     );
 }
 
+// ----- in-place strategies: shelve, cold, live -----
+
+const SHELVE: [Step; 7] = [
+    Step::MarkMoving,
+    Step::Shelve,
+    Step::ShelveOffload,
+    Step::Unshelve,
+    Step::Verify,
+    Step::RestorePowerState,
+    Step::Finish,
+];
+const COLD: [Step; 7] = [
+    Step::MarkMoving,
+    Step::Unpin,
+    Step::ColdMigrate,
+    Step::ConfirmMigration,
+    Step::Verify,
+    Step::Repin,
+    Step::Finish,
+];
+const LIVE: [Step; 6] = [
+    Step::MarkMoving,
+    Step::Unpin,
+    Step::LiveMigrate,
+    Step::Verify,
+    Step::Repin,
+    Step::Finish,
+];
+
+fn with_strategy(strategy: Strategy) -> PlanFile {
+    let mut e = entry("vm01", "nova2");
+    e.strategy = Some(strategy);
+    file(vec![e])
+}
+
+/// A server an earlier run started to move in place to `to`.
+fn tagged(mut s: Server, to: &str, strategy: &str) -> Server {
+    s.metadata.insert(tags::MOVING_TO.into(), to.into());
+    s.metadata.insert(tags::STRATEGY.into(), strategy.into());
+    s
+}
+
+fn member(mut inv: Inventory) -> Inventory {
+    inv.capabilities.is_admin = false;
+    inv
+}
+
+fn at_microversion(mut inv: Inventory, minor: u16) -> Inventory {
+    inv.capabilities.compute_microversion = Microversion::new(2, minor);
+    inv
+}
+
+fn refusal(m: &PlannedMove) -> String {
+    match reasons(m) {
+        [Blocker::StrategyUnsupported { why, .. }] => why.clone(),
+        other => panic!("expected one refusal, got {other:?}"),
+    }
+}
+
 #[test]
-fn unsupported_strategies_are_blocked_but_already_moved_servers_are_not() {
-    for strategy in [Strategy::Shelve, Strategy::Cold, Strategy::Live] {
-        let mut e = entry("vm01", "nova2");
-        e.strategy = Some(strategy);
+fn explicit_in_place_strategies_have_their_steps_and_no_boot() {
+    for (strategy, steps) in [
+        (Strategy::Shelve, SHELVE.to_vec()),
+        (Strategy::Cold, COLD.to_vec()),
+        (Strategy::Live, LIVE.to_vec()),
+    ] {
         let cs = run(
-            &file(vec![e.clone(), entry("other", "nova2")]),
-            &inventory(vec![
-                server("s1", "vm01", "nova"),
-                server("s2", "other", "nova"),
-            ]),
+            &with_strategy(strategy),
+            &inventory(vec![server("s1", "vm01", "nova")]),
         );
-        let m = cs.get("s1").unwrap();
+        let m = only(&cs);
+        assert_eq!(m.action, Action::Move, "{strategy}");
         assert_eq!(m.strategy, strategy);
+        assert_eq!(m.steps, steps, "{strategy}");
+        assert_eq!(m.boot, None);
+        assert!(!m.creates_replacement() && !m.deletes_source());
+        assert!(m.effects.keeps_uuid && m.effects.keeps_ips && m.effects.keeps_mac);
         assert!(
-            matches!(&reasons(m)[0], Blocker::StrategyUnsupported { why, .. } if why.contains("not yet supported"))
+            m.strategy_reason.starts_with("set on this entry")
+                && m.strategy_reason.contains("same UUID"),
+            "{}",
+            m.strategy_reason
         );
+    }
+}
+
+#[test]
+fn each_in_place_strategy_has_its_downtime_class() {
+    use crate::plan::changeset::Downtime;
+    let downtime = |strategy| {
+        let cs = run(
+            &with_strategy(strategy),
+            &inventory(vec![server("s1", "vm01", "nova")]),
+        );
+        only(&cs).effects.downtime
+    };
+    assert_eq!(downtime(Strategy::Live), Downtime::None);
+    assert_eq!(downtime(Strategy::Cold), Downtime::ColdMigration);
+    assert_eq!(downtime(Strategy::Shelve), Downtime::ShelveUnshelve);
+    assert_eq!(downtime(Strategy::Snapshot), Downtime::SnapshotBoot);
+}
+
+#[test]
+fn a_shutoff_server_can_be_shelved_or_cold_migrated_but_not_live_migrated() {
+    let mut s = server("s1", "vm01", "nova");
+    s.status = "SHUTOFF".into();
+    let inv = inventory(vec![s]);
+    for (strategy, steps) in [(Strategy::Shelve, SHELVE), (Strategy::Cold, COLD)] {
+        let cs = run(&with_strategy(strategy), &inv);
+        assert_eq!(only(&cs).steps, steps);
+        // it serves nothing before, and ends SHUTOFF again
         assert_eq!(
-            cs.get("s2").unwrap().action,
+            only(&cs).effects.downtime,
+            crate::plan::changeset::Downtime::NotRunning
+        );
+    }
+    let why = refusal(only(&run(&with_strategy(Strategy::Live), &inv)));
+    assert!(
+        why.contains("needs an ACTIVE server (this one is SHUTOFF)")
+            && why.contains("strategy: cold"),
+        "{why}"
+    );
+}
+
+#[test]
+fn cold_and_live_need_the_admin_role_shelve_does_not() {
+    let inv = member(inventory(vec![server("s1", "vm01", "nova")]));
+    for strategy in [Strategy::Cold, Strategy::Live] {
+        let why = refusal(only(&run(&with_strategy(strategy), &inv)));
+        assert!(
+            why.contains(&format!("strategy `{strategy}` needs the admin role"))
+                && why.contains("strategy: shelve"),
+            "{why}"
+        );
+    }
+    assert_eq!(
+        only(&run(&with_strategy(Strategy::Shelve), &inv)).steps,
+        SHELVE
+    );
+}
+
+#[test]
+fn old_compute_microversions_refuse_the_strategies_that_need_newer_ones() {
+    let inv = |minor| at_microversion(inventory(vec![server("s1", "vm01", "nova")]), minor);
+    let why = refusal(only(&run(&with_strategy(Strategy::Shelve), &inv(76))));
+    assert!(
+        why.contains("compute API 2.77") && why.contains("offers 2.76"),
+        "{why}"
+    );
+    assert_eq!(
+        only(&run(&with_strategy(Strategy::Shelve), &inv(77))).action,
+        Action::Move
+    );
+    for strategy in [Strategy::Cold, Strategy::Live] {
+        let why = refusal(only(&run(&with_strategy(strategy), &inv(103))));
+        assert!(
+            why.contains("compute API 2.104") && why.contains("offers 2.103"),
+            "{why}"
+        );
+    }
+}
+
+#[test]
+fn servers_in_states_that_cannot_move_in_place_are_refused() {
+    for (status, task) in [
+        ("ERROR", None),
+        ("SHELVED_OFFLOADED", None),
+        ("PAUSED", None),
+        ("ACTIVE", Some("rebooting")),
+    ] {
+        let mut s = server("s1", "vm01", "nova");
+        s.status = status.into();
+        s.task_state = task.map(Into::into);
+        let inv = inventory(vec![s]);
+        for strategy in [Strategy::Shelve, Strategy::Cold] {
+            let why = refusal(only(&run(&with_strategy(strategy), &inv)));
+            let expected = match task {
+                Some(t) => format!("busy: task `{t}`"),
+                None => format!("(this one is {status}"),
+            };
+            assert!(why.contains(&expected), "{strategy} {status}: {why}");
+            if status == "SHELVED_OFFLOADED" && strategy == Strategy::Shelve {
+                assert!(
+                    why.contains("openstack server unshelve --availability-zone"),
+                    "{why}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn in_place_moves_need_no_image_and_no_quota() {
+    let mut s = server("s1", "vm01", "nova");
+    s.image_id = None;
+    s.volumes_attached = vec!["v-data".into()];
+    let mut inv = inventory(vec![s]);
+    inv.quota = Some(Quota {
+        instances: QuotaUse {
+            limit: Some(1),
+            used: 1,
+        },
+        cores: QuotaUse {
+            limit: Some(1),
+            used: 1,
+        },
+        ram_mb: QuotaUse {
+            limit: None,
+            used: 0,
+        },
+    });
+    for strategy in [Strategy::Shelve, Strategy::Cold, Strategy::Live] {
+        assert_eq!(
+            only(&run(&with_strategy(strategy), &inv)).action,
             Action::Move,
-            "unrelated entries go ahead"
+            "{strategy}"
+        );
+    }
+}
+
+#[test]
+fn in_place_moves_need_a_target_az_that_can_take_the_server() {
+    let mut inv = inventory(vec![server("s1", "vm01", "nova")]);
+    inv.availability_zones[1].hosts = Some(vec![Host {
+        name: "node-31".into(),
+        enabled: false,
+        up: true,
+    }]);
+    inv.flavors[0]
+        .extra_specs
+        .insert(FLAVOR_AZ_SPEC.into(), "nova".into());
+    let r = reasons(only(&run(&with_strategy(Strategy::Live), &inv))).to_vec();
+    assert!(
+        r.contains(&Blocker::TargetAzNoHost { az: "nova2".into() }),
+        "{r:?}"
+    );
+    assert!(
+        r.iter()
+            .any(|b| matches!(b, Blocker::FlavorNotUsable { .. })),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn a_locked_server_cannot_be_shelved_by_a_member() {
+    let mut s = server("s1", "vm01", "nova");
+    s.locked = true;
+    let cs = run(
+        &with_strategy(Strategy::Shelve),
+        &member(inventory(vec![s])),
+    );
+    let r = reasons(only(&cs));
+    assert!(
+        r[0].to_string()
+            .contains("locked, so a project member cannot shelve it")
+    );
+}
+
+#[test]
+fn a_shelve_move_under_way_continues_from_where_the_server_is() {
+    let s = |status: &str, az: &str| {
+        let mut s = tagged(server("s1", "vm01", az), "nova2", "shelve");
+        s.status = status.into();
+        s
+    };
+    let cases: [(Server, &[Step]); 6] = [
+        (s("ACTIVE", "nova"), &SHELVE[1..]),
+        (s("SHELVED", "nova"), &SHELVE[2..]),
+        (s("SHELVED_OFFLOADED", "nova"), &SHELVE[3..]),
+        (
+            s("ACTIVE", "nova2"),
+            &[Step::RestorePowerState, Step::Finish],
+        ),
+        (s("SHUTOFF", "nova2"), &[Step::Finish]),
+        (
+            {
+                let mut x = s("SHELVED_OFFLOADED", "nova");
+                x.task_state = Some("unshelving".into());
+                x
+            },
+            &SHELVE[3..],
+        ),
+    ];
+    for (server, rest) in cases {
+        let what = format!("{} in {:?}", server.status, server.availability_zone);
+        // whatever the plan now says: a move under way finishes as it started
+        let cs = run(&with_strategy(Strategy::Snapshot), &inventory(vec![server]));
+        let m = only(&cs);
+        assert_eq!(m.action, Action::Move, "{what}");
+        assert_eq!(m.strategy, Strategy::Shelve, "{what}");
+        assert_eq!(m.steps, rest, "{what}");
+        assert!(
+            m.strategy_reason.starts_with("continuing the shelve move"),
+            "{}",
+            m.strategy_reason
+        );
+    }
+}
+
+#[test]
+fn a_cold_or_live_move_under_way_continues_from_where_the_server_is() {
+    let s = |strategy: &str, status: &str, az: &str, pinned: Option<&str>| {
+        let mut s = tagged(server("s1", "vm01", az), "nova2", strategy);
+        s.status = status.into();
+        s.pinned_availability_zone = pinned.map(Into::into);
+        s
+    };
+    let cases: [(Server, &[Step]); 9] = [
+        (s("cold", "ACTIVE", "nova", Some("nova")), &COLD[1..]),
+        (s("cold", "SHUTOFF", "nova", None), &COLD[2..]),
+        (s("cold", "RESIZE", "nova", None), &COLD[2..]),
+        (s("cold", "VERIFY_RESIZE", "nova2", None), &COLD[3..]),
+        (
+            s("cold", "ACTIVE", "nova2", None),
+            &[Step::Repin, Step::Finish],
+        ),
+        (
+            s("cold", "SHUTOFF", "nova2", Some("nova2")),
+            &[Step::Finish],
+        ),
+        (s("live", "ACTIVE", "nova", None), &LIVE[2..]),
+        (s("live", "MIGRATING", "nova", None), &LIVE[2..]),
+        (
+            s("live", "ACTIVE", "nova2", Some("nova")),
+            &[Step::Repin, Step::Finish],
+        ),
+    ];
+    for (server, rest) in cases {
+        let what = format!(
+            "{:?} {} in {:?}",
+            server.metadata.get(tags::STRATEGY),
+            server.status,
+            server.availability_zone
         );
         let cs = run(
-            &file(vec![e]),
+            &file(vec![entry("vm01", "nova2")]),
+            &inventory(vec![server]),
+        );
+        let m = only(&cs);
+        assert_eq!(m.action, Action::Move, "{what}");
+        assert_eq!(m.steps, rest, "{what}");
+    }
+}
+
+#[test]
+fn a_finished_in_place_move_is_unchanged() {
+    let mut s = server("s1", "vm01", "nova2");
+    s.pinned_availability_zone = Some("nova2".into());
+    let cs = run(&with_strategy(Strategy::Cold), &inventory(vec![s]));
+    assert_eq!(no_change_reason(only(&cs)), "already in nova2");
+}
+
+#[test]
+fn a_move_under_way_that_cannot_go_on_says_how_to_get_out() {
+    // to another AZ than the plan names
+    let s = tagged(server("s1", "vm01", "nova"), "nova3", "cold");
+    let r = reasons(only(&run(
+        &with_strategy(Strategy::Cold),
+        &inventory(vec![s]),
+    )))
+    .to_vec();
+    let text = r[0].to_string();
+    assert!(
+        text.contains("moving the server to nova3") && text.contains("openstack server unset"),
+        "{text}"
+    );
+    // without a known strategy
+    let s = tagged(server("s1", "vm01", "nova"), "nova2", "teleport");
+    let text = reasons(only(&run(
+        &with_strategy(Strategy::Cold),
+        &inventory(vec![s]),
+    )))[0]
+        .to_string();
+    assert!(
+        text.contains(tags::STRATEGY) && text.contains("missing or unknown"),
+        "{text}"
+    );
+    // in a state the move does not lead through
+    let mut s = tagged(server("s1", "vm01", "nova"), "nova2", "live");
+    s.status = "ERROR".into();
+    s.fault = Some("migration failed".into());
+    let text = reasons(only(&run(
+        &with_strategy(Strategy::Live),
+        &inventory(vec![s]),
+    )))[0]
+        .to_string();
+    assert!(
+        text.contains("ERROR (migration failed) in nova") && text.contains("pin it"),
+        "{text}"
+    );
+    // the caller lost the rights the move needs
+    let s = tagged(server("s1", "vm01", "nova"), "nova2", "cold");
+    let why = refusal(only(&run(
+        &with_strategy(Strategy::Cold),
+        &member(inventory(vec![s])),
+    )));
+    assert!(why.contains("admin role"), "{why}");
+}
+
+#[test]
+fn a_snapshot_move_under_way_is_not_switched_to_another_strategy() {
+    let s = server("s1", "vm01", "nova");
+    let r = replacement("r1", &s, "nova2", "BUILD");
+    let cs = run(
+        &with_strategy(Strategy::Live),
+        &inventory(vec![s.clone(), r]),
+    );
+    let m = cs.get("s1").unwrap();
+    assert_eq!(m.strategy, Strategy::Snapshot);
+    assert_eq!(m.steps[0], Step::WaitActive);
+    assert!(
+        m.strategy_reason.contains("replacement exists"),
+        "{}",
+        m.strategy_reason
+    );
+
+    let mut inv = inventory(vec![s.clone()]);
+    inv.images.push(image("i1", "s1", "nova2", "saving"));
+    assert_eq!(
+        only(&run(&with_strategy(Strategy::Shelve), &inv)).steps[0],
+        Step::WaitImage
+    );
+
+    let mut stopped = s;
+    stopped.status = "SHUTOFF".into();
+    stopped.metadata.insert(tags::STOPPED_BY.into(), "1".into());
+    let m = run(&with_strategy(Strategy::Cold), &inventory(vec![stopped]));
+    assert_eq!(only(&m).strategy, Strategy::Snapshot);
+    // an already moved server stays unchanged whatever the plan now says
+    for strategy in [Strategy::Shelve, Strategy::Cold, Strategy::Live] {
+        let cs = run(
+            &with_strategy(strategy),
             &inventory(vec![server("s1", "vm01", "nova2")]),
         );
         assert!(matches!(only(&cs).action, Action::NoChange { .. }));
     }
+}
+
+// ----- auto -----
+
+/// A plan that leaves the strategy to `auto`, the default.
+fn auto(moves: Vec<MoveEntry>) -> PlanFile {
+    let mut f = file(moves);
+    f.defaults.strategy = None;
+    f
+}
+
+fn fleet() -> Vec<Server> {
+    let mut stopped = server("s2", "db", "nova");
+    stopped.status = "SHUTOFF".into();
+    vec![server("s1", "web", "nova"), stopped]
+}
+
+fn fleet_plan() -> PlanFile {
+    let sel = Selector {
+        availability_zone: Some("nova".into()),
+        ..Default::default()
+    };
+    auto(vec![select(Some("all"), sel, "nova2")])
+}
+
+#[test]
+fn auto_is_the_default_and_gives_an_admin_live_and_cold() {
+    let cs = run(&fleet_plan(), &inventory(fleet()));
+    let web = cs.get("s1").unwrap();
+    assert_eq!(web.strategy, Strategy::Live);
+    assert_eq!(web.steps, LIVE);
+    assert_eq!(
+        web.strategy_reason,
+        "auto (the default): live — admin, server ACTIVE, compute 2.104"
+    );
+    let db = cs.get("s2").unwrap();
+    assert_eq!(db.strategy, Strategy::Cold);
+    assert_eq!(db.steps, COLD);
+    assert!(
+        db.strategy_reason
+            .ends_with("; skipped: live needs an ACTIVE server (this one is SHUTOFF)"),
+        "{}",
+        db.strategy_reason
+    );
+    assert_eq!(cs.summary.to_move, 2);
+}
+
+#[test]
+fn auto_gives_a_member_shelve_on_the_same_plan() {
+    let cs = run(&fleet_plan(), &member(inventory(fleet())));
+    for key in ["s1", "s2"] {
+        let m = cs.get(key).unwrap();
+        assert_eq!(m.strategy, Strategy::Shelve, "{key}");
+        assert_eq!(m.steps, SHELVE);
+        assert!(
+            m.strategy_reason
+                .ends_with("; skipped: live/cold need the admin role"),
+            "{}",
+            m.strategy_reason
+        );
+    }
+}
+
+#[test]
+fn auto_falls_back_to_snapshot_on_an_old_cloud_and_says_why() {
+    let inv = at_microversion(member(inventory(vec![server("s1", "vm01", "nova")])), 60);
+    let cs = run(&auto(vec![entry("vm01", "nova2")]), &inv);
+    let m = only(&cs);
+    assert_eq!(m.strategy, Strategy::Snapshot);
+    assert_eq!(m.steps, FULL);
+    assert!(m.boot.is_some());
+    assert!(
+        m.strategy_reason.contains(
+            "skipped: live/cold need the admin role; shelve needs compute API 2.77 to unshelve into an AZ (this cloud offers 2.60)"
+        ),
+        "{}",
+        m.strategy_reason
+    );
+    assert!(!m.effects.keeps_uuid && m.effects.reruns_first_boot);
+}
+
+#[test]
+fn auto_follows_the_order_the_plan_gives() {
+    let mut f = auto(vec![entry("vm01", "nova2"), entry("other", "nova2")]);
+    f.defaults.strategies = Some(vec![Strategy::Shelve, Strategy::Snapshot]);
+    f.moves[1].strategies = Some(vec![Strategy::Snapshot]);
+    let inv = inventory(vec![
+        server("s1", "vm01", "nova"),
+        server("s2", "other", "nova"),
+    ]);
+    let cs = run(&f, &inv);
+    assert_eq!(cs.get("s1").unwrap().strategy, Strategy::Shelve);
+    assert_eq!(cs.get("s2").unwrap().strategy, Strategy::Snapshot);
+    assert!(
+        cs.get("s1")
+            .unwrap()
+            .strategy_reason
+            .starts_with("auto (the default; order shelve, snapshot set in defaults): shelve"),
+        "{}",
+        cs.get("s1").unwrap().strategy_reason
+    );
+    assert!(
+        cs.get("s2")
+            .unwrap()
+            .strategy_reason
+            .starts_with("auto (the default; order snapshot set on this entry): snapshot"),
+        "{}",
+        cs.get("s2").unwrap().strategy_reason
+    );
+    assert_eq!(
+        cs.get("s1").unwrap().settings.strategies,
+        [Strategy::Shelve, Strategy::Snapshot]
+    );
+}
+
+#[test]
+fn auto_blocks_when_nothing_in_its_order_is_allowed() {
+    // a paused server cannot be moved in place nor stopped for a snapshot
+    let mut s = server("s1", "vm01", "nova");
+    s.status = "PAUSED".into();
+    let cs = run(&auto(vec![entry("vm01", "nova2")]), &inventory(vec![s]));
+    let why = match reasons(only(&cs)) {
+        [
+            Blocker::StrategyUnsupported {
+                strategy: Strategy::Auto,
+                why,
+            },
+        ] => why.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert!(
+        why.contains("live needs an ACTIVE server (this one is PAUSED)")
+            && why.contains(
+                "cold/shelve/snapshot need an ACTIVE or SHUTOFF server (this one is PAUSED)"
+            ),
+        "{why}"
+    );
+    // an order without snapshot leaves a member nothing on an old cloud
+    let mut f = auto(vec![entry("vm01", "nova2")]);
+    f.defaults.strategies = Some(vec![Strategy::Live, Strategy::Shelve]);
+    let inv = at_microversion(member(inventory(vec![server("s1", "vm01", "nova")])), 70);
+    assert!(matches!(
+        reasons(only(&run(&f, &inv))),
+        [Blocker::StrategyUnsupported {
+            strategy: Strategy::Auto,
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn auto_skips_snapshot_for_a_volume_backed_server_and_moves_it_in_place() {
+    let mut s = server("s1", "vm01", "nova");
+    s.image_id = None;
+    let mut f = auto(vec![entry("vm01", "nova2")]);
+    f.defaults.strategies = Some(vec![Strategy::Snapshot, Strategy::Shelve]);
+    let m = run(&f, &inventory(vec![s]));
+    let m = only(&m);
+    assert_eq!(m.strategy, Strategy::Shelve);
+    assert!(
+        m.strategy_reason
+            .contains("skipped: snapshot needs a server booted from an image"),
+        "{}",
+        m.strategy_reason
+    );
+}
+
+#[test]
+fn auto_does_not_decide_anew_for_a_move_under_way() {
+    let mut s = tagged(server("s1", "vm01", "nova"), "nova2", "shelve");
+    s.status = "SHELVED_OFFLOADED".into();
+    let m = run(&auto(vec![entry("vm01", "nova2")]), &inventory(vec![s]));
+    assert_eq!(only(&m).strategy, Strategy::Shelve);
+    assert_eq!(only(&m).steps, &SHELVE[3..]);
 }
 
 #[test]

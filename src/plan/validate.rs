@@ -4,8 +4,8 @@
 //!
 //! Syntax and type errors come from `yaml.rs`; this module adds the checks of
 //! meaning: references and cycles in `after`, duplicate entries, entries that
-//! name both or neither of `server`/`select`, selectors, globs, strategies
-//! this build cannot run, limits, durations and name templates.
+//! name both or neither of `server`/`select`, selectors, globs, the order of
+//! strategies `auto` chooses from, limits, durations and name templates.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -90,8 +90,8 @@ fn at<'a>(prefix: &[PathSeg<'a>], rest: &[PathSeg<'a>]) -> Vec<PathSeg<'a>> {
 
 /// Settings that `defaults` and each entry share.
 fn check_options(map: &SourceMap, prefix: &[PathSeg], opts: &Options, out: &mut Vec<Diagnostic>) {
-    if let Some(s) = opts.strategy {
-        check_strategy(map, &at(prefix, &[K("strategy")]), s, out);
+    if let Some(list) = &opts.strategies {
+        check_strategies(map, &at(prefix, &[K("strategies")]), list, out);
     }
     for (key, template) in [
         ("server_name", &opts.server_name),
@@ -119,23 +119,59 @@ fn check_options(map: &SourceMap, prefix: &[PathSeg], opts: &Options, out: &mut 
     }
 }
 
-fn check_strategy(map: &SourceMap, path: &[PathSeg], s: Strategy, out: &mut Vec<Diagnostic>) {
-    if s.is_supported() {
+/// `strategies`, the order `auto` tries: a non-empty list of known
+/// strategies, each once, without `auto` itself.
+fn check_strategies(
+    map: &SourceMap,
+    path: &[PathSeg],
+    list: &[Strategy],
+    out: &mut Vec<Diagnostic>,
+) {
+    let names = "`live`, `cold`, `shelve`, `snapshot`";
+    if list.is_empty() {
+        out.push(
+            map.diagnostic(
+                "plan::bad-strategies",
+                path,
+                "`strategies` is empty, so `auto` could choose nothing",
+            )
+            .with_label("empty")
+            .with_help(format!(
+                "list the strategies `auto` may use, in the order to try them, e.g. `[shelve, snapshot]` ({names}); or remove the line for the default order"
+            )),
+        );
         return;
     }
-    let supported: Vec<String> = Strategy::ALL
-        .iter()
-        .filter(|s| s.is_supported())
-        .map(|s| format!("`{s}`"))
-        .collect();
-    out.push(
-        map.diagnostic("plan::unsupported-strategy", path, format!("strategy `{s}` is not supported yet by this version of azmove"))
-            .with_label("not yet supported")
-            .with_help(format!(
-                "this version implements {}; write `strategy: snapshot`, or remove the line to use the default",
-                supported.join(", ")
-            )),
-    );
+    let mut seen: Vec<(Strategy, usize)> = Vec::new();
+    for (i, s) in list.iter().enumerate() {
+        let item = at(path, &[I(i)]);
+        if *s == Strategy::Auto {
+            out.push(
+                map.diagnostic(
+                    "plan::bad-strategies",
+                    &item,
+                    "`auto` cannot be one of the strategies `auto` chooses from",
+                )
+                .with_label("`auto` inside `strategies`")
+                .with_help(format!("name concrete strategies here: {names}")),
+            );
+        } else if let Some((_, first)) = seen.iter().find(|(x, _)| x == s) {
+            let d = map
+                .diagnostic(
+                    "plan::bad-strategies",
+                    &item,
+                    format!("strategy `{s}` is listed twice in `strategies`"),
+                )
+                .with_label("listed again here")
+                .with_help("`auto` tries each strategy once; remove one of them");
+            out.push(match map.position(&at(path, &[I(*first)])) {
+                Some(p) => d.with_note(p, "first listed here"),
+                None => d,
+            });
+        } else {
+            seen.push((*s, i));
+        }
+    }
 }
 
 /// Check a name template: braces only around known placeholders.
@@ -653,7 +689,7 @@ mod tests {
     #[test]
     fn limits_strategies_and_timeouts() {
         let c = codes(
-            "version: 1\nlimits: {concurrency: 0, requests_per_second: .nan, per_az: {nova: 0}}\ndefaults: {strategy: shelve, timeouts: {stop: 0s}}\nmoves:\n  - {server: a, to: z, strategy: live}\n",
+            "version: 1\nlimits: {concurrency: 0, requests_per_second: .nan, per_az: {nova: 0}}\ndefaults: {strategy: shelve, strategies: [], timeouts: {stop: 0s}}\nmoves:\n  - {server: a, to: z, strategy: live, strategies: [shelve, auto, snapshot, shelve]}\n",
         );
         assert_eq!(
             c,
@@ -661,10 +697,18 @@ mod tests {
                 "plan::bad-limit",
                 "plan::bad-limit",
                 "plan::bad-limit",
-                "plan::unsupported-strategy",
+                "plan::bad-strategies",
                 "plan::zero-timeout",
-                "plan::unsupported-strategy"
+                "plan::bad-strategies",
+                "plan::bad-strategies"
             ]
+        );
+        // every strategy, and a proper order, is accepted
+        assert!(
+            codes(
+                "version: 1\ndefaults: {strategy: auto, strategies: [shelve, snapshot]}\nmoves:\n  - {server: a, to: z, strategy: cold}\n  - {server: b, to: z, strategy: snapshot}\n  - {server: c, to: z, strategy: shelve}\n  - {server: d, to: z, strategy: live, strategies: [live, cold, shelve, snapshot]}\n"
+            )
+            .is_empty()
         );
         assert_eq!(
             codes("version: 1\nlimits: {requests_per_second: -1}\nmoves: []\n"),

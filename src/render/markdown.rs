@@ -4,7 +4,10 @@
 
 use std::fmt::Write as _;
 
-use super::{existing_words, location, spec_diff, steps_line, summary_sentence};
+use super::{
+    effects_words, existing_words, location, spec_diff, steps_line, strategy_counts,
+    summary_sentence,
+};
 use crate::plan::changeset::{Action, Changeset, PlannedMove};
 
 /// Render the plan as GitHub-flavoured Markdown.
@@ -14,6 +17,10 @@ pub fn render(cs: &Changeset) -> String {
     let _ = writeln!(out);
     let _ = writeln!(out, "**{}**", summary_sentence(cs));
     let _ = writeln!(out);
+    if let Some(counts) = strategy_counts(cs) {
+        let _ = writeln!(out, "{counts}");
+        let _ = writeln!(out);
+    }
     let rights = if cs.capabilities.is_admin {
         "admin"
     } else {
@@ -104,6 +111,8 @@ fn details(out: &mut String, m: &PlannedMove, cs: &Changeset) {
                 "- **strategy**: {} ({})",
                 m.strategy, m.strategy_reason
             );
+            let _ = writeln!(out, "- **identity**: {}", effects_words(m));
+            let _ = writeln!(out, "- **downtime**: {}", m.effects.downtime.words());
             let _ = writeln!(out, "- **steps**: {}", steps_line(m));
             if !m.after.is_empty() {
                 let names: Vec<String> = m

@@ -14,7 +14,7 @@ use similar::{ChangeTag, TextDiff};
 
 use crate::cli::OutputFormat;
 use crate::plan::changeset::{Changeset, PlannedMove, ServerSpec, Step};
-use crate::plan::file::SourceAfter;
+use crate::plan::file::{SourceAfter, Strategy};
 
 /// Render a changeset in the chosen format. `color` only affects text (ANSI
 /// colours; pass `true` only when stdout is a terminal).
@@ -109,6 +109,43 @@ pub fn steps_line(m: &PlannedMove) -> String {
         .join(" → ")
 }
 
+/// What the move keeps of the server, or changes, in words: the part of a
+/// move clients of the server notice.
+pub fn effects_words(m: &PlannedMove) -> String {
+    let e = &m.effects;
+    let parts = [
+        (e.keeps_uuid, "UUID", "UUID"),
+        (e.keeps_ips, "IPs (same ports)", "IPs (on new ports)"),
+        (e.keeps_mac, "MAC addresses", "MAC addresses"),
+    ];
+    let kept: Vec<&str> = parts.iter().filter(|p| p.0).map(|p| p.1).collect();
+    let changed: Vec<&str> = parts.iter().filter(|p| !p.0).map(|p| p.2).collect();
+    let mut out = String::new();
+    if !kept.is_empty() {
+        let _ = write!(out, "keeps its {}", and_list(&kept));
+    }
+    if !changed.is_empty() {
+        if !out.is_empty() {
+            out.push_str("; ");
+        }
+        let changed: Vec<String> = changed.iter().map(|c| format!("new {c}")).collect();
+        let changed: Vec<&str> = changed.iter().map(String::as_str).collect();
+        let _ = write!(out, "a new server: {}", and_list(&changed));
+    }
+    if e.reruns_first_boot {
+        out.push_str("; cloud-init runs its first-boot modules again");
+    }
+    out
+}
+
+fn and_list(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => (*one).to_string(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
 pub(crate) fn source_after_words(a: SourceAfter) -> &'static str {
     match a {
         SourceAfter::Keep => "keep it, tag azmove_moved_to",
@@ -150,6 +187,23 @@ pub fn existing_words(m: &PlannedMove) -> Option<String> {
         }
     }
     (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+/// "Strategies: 2 live, 1 cold, 1 snapshot." over the moves with work to
+/// do, in the order `auto` prefers them; `None` when nothing moves.
+pub fn strategy_counts(cs: &Changeset) -> Option<String> {
+    let parts: Vec<String> = Strategy::ALL
+        .iter()
+        .filter_map(|s| {
+            let n = cs
+                .moves
+                .iter()
+                .filter(|m| m.is_move() && m.strategy == *s)
+                .count();
+            (n > 0).then(|| format!("{n} {s}"))
+        })
+        .collect();
+    (!parts.is_empty()).then(|| format!("Strategies: {}.", parts.join(", ")))
 }
 
 /// The closing sentence of a plan.

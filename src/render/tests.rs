@@ -123,3 +123,77 @@ fn json_round_trips() {
     let back = Changeset::from_json("x", &json::render(&cs)).unwrap();
     assert_eq!(back, cs);
 }
+
+/// A member's plan: web moves by shelve (auto), db by snapshot.
+fn mixed() -> Changeset {
+    let mut f = file(vec![entry("web", "nova2"), entry("db", "nova2")]);
+    f.defaults.strategy = None;
+    f.moves[1].strategy = Some(crate::plan::file::Strategy::Snapshot);
+    let mut inv = inventory(vec![
+        server("11111111-aaaa", "web", "nova"),
+        server("22222222-bbbb", "db", "nova"),
+    ]);
+    inv.capabilities.is_admin = false;
+    plan(&f, "plans/x.yaml", DIGEST, &inv)
+}
+
+#[test]
+fn an_in_place_move_shows_what_it_keeps_its_downtime_and_a_diff_of_the_same_server() {
+    let out = text::render(&mixed(), false);
+    println!("{out}");
+    assert!(
+        out.contains("    strategy  shelve (auto (the default): shelve — server ACTIVE, compute 2.104 unshelves into an AZ; skipped: live/cold need the admin role)\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("    identity  keeps its UUID, IPs (same ports) and MAC addresses\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("    downtime  shelve → unshelve and boot in the target AZ\n"),
+        "{out}"
+    );
+    // the id and the addresses are unchanged lines of the diff
+    assert!(out.contains("        id: 11111111-aaaa\n"), "{out}");
+    assert!(out.contains("          private: 10.0.0.5\n"), "{out}");
+    assert!(out.contains("      + availability_zone: nova2\n"), "{out}");
+    assert!(
+        out.contains(
+            "    identity  a new server: new UUID, new IPs (on new ports) and new MAC addresses; cloud-init runs its first-boot modules again\n"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("Strategies: 1 shelve, 1 snapshot.\n"), "{out}");
+}
+
+#[test]
+fn markdown_and_json_carry_the_effects_of_each_strategy() {
+    let cs = mixed();
+    let md = markdown::render(&cs);
+    assert!(
+        md.contains("| ~ | `web` | nova/node-1 | nova2 | shelve | mark moving → shelve"),
+        "{md}"
+    );
+    assert!(
+        md.contains("- **identity**: keeps its UUID, IPs (same ports) and MAC addresses\n- **downtime**: shelve → unshelve"),
+        "{md}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&json::render(&cs)).unwrap();
+    assert_eq!(v["moves"][0]["strategy"], "shelve");
+    assert_eq!(v["moves"][0]["effects"]["keeps_uuid"], true);
+    assert_eq!(v["moves"][0]["effects"]["downtime"], "shelve_unshelve");
+    assert_eq!(v["moves"][1]["effects"]["keeps_ips"], false);
+    assert_eq!(v["moves"][1]["effects"]["downtime"], "snapshot_boot");
+}
+
+#[test]
+fn a_plan_saved_before_effects_existed_reads_as_snapshot() {
+    let cs = sample(SourceAfter::Keep);
+    let mut v: serde_json::Value = serde_json::from_str(&json::render(&cs)).unwrap();
+    for m in v["moves"].as_array_mut().unwrap() {
+        m.as_object_mut().unwrap().remove("effects");
+        m["settings"].as_object_mut().unwrap().remove("strategies");
+    }
+    let back = Changeset::from_json("old.json", &v.to_string()).unwrap();
+    assert_eq!(back, cs);
+}

@@ -10,7 +10,10 @@ use std::fmt::Write as _;
 
 use owo_colors::OwoColorize;
 
-use super::{existing_words, location, spec_diff, steps_line, summary_sentence};
+use super::{
+    effects_words, existing_words, location, spec_diff, steps_line, strategy_counts,
+    summary_sentence,
+};
 use crate::plan::changeset::{Action, Changeset, PlannedMove};
 
 /// Colours only when asked (stdout is a terminal and the user did not opt out).
@@ -130,6 +133,9 @@ pub fn render(cs: &Changeset, color: bool) -> String {
         }
         let _ = writeln!(out);
     }
+    if let Some(counts) = strategy_counts(cs) {
+        let _ = writeln!(out, "{counts}");
+    }
     let _ = writeln!(out, "{}", p.bold(&summary_sentence(cs)));
     out
 }
@@ -156,6 +162,8 @@ fn move_block(out: &mut String, m: &PlannedMove, names: &BTreeMap<&str, &str>, p
         p.bold(&m.target_az)
     );
     let _ = writeln!(out, "    strategy  {} ({})", m.strategy, m.strategy_reason);
+    let _ = writeln!(out, "    identity  {}", effects_words(m));
+    let _ = writeln!(out, "    downtime  {}", m.effects.downtime.words());
     let _ = writeln!(out, "    steps     {}", steps_line(m));
     if !m.after.is_empty() {
         let shown: Vec<&str> = m

@@ -809,6 +809,50 @@ pub async fn server_action(session: &Session, id: &str, action: Value) -> Res<()
     }
 }
 
+/// Start `apply` and SIGKILL it as soon as its journal shows one of `steps`
+/// started, or `after` that step started (to land inside the cloud's own
+/// work). `Some(run)` if it finished first.
+pub async fn apply_and_kill(
+    az: &Azmove,
+    args: &[&str],
+    journal: &Path,
+    steps: &[&str],
+    after: Duration,
+) -> Option<Run> {
+    let old: BTreeSet<String> = journal_events(journal)
+        .iter()
+        .filter_map(|e| e["run"].as_str().map(str::to_owned))
+        .collect();
+    let mut running = az.spawn(args, &format!("killed-{}", old.len()));
+    let start = std::time::Instant::now();
+    let mut seen: Option<std::time::Instant> = None;
+    loop {
+        if let Some(run) = running.try_finished() {
+            return Some(run);
+        }
+        if seen.is_none()
+            && journal_events(journal).iter().any(|e| {
+                e["event"] == "step_started"
+                    && e["run"].as_str().is_some_and(|r| !old.contains(r))
+                    && e["step"].as_str().is_some_and(|s| steps.contains(&s))
+            })
+        {
+            seen = Some(std::time::Instant::now());
+        }
+        if seen.is_some_and(|t| t.elapsed() >= after) {
+            running.kill();
+            println!("killed `{}` {after:?} after one of {steps:?}", running.line);
+            return None;
+        }
+        assert!(
+            start.elapsed() < RUN_LIMIT,
+            "`{}` neither finished nor reached {steps:?}",
+            running.line
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::second;
