@@ -463,3 +463,84 @@ async fn in_place_crash(world: &World, tag: &str) {
     ])
     .expect_code(0);
 }
+
+/// A failure on the real cloud: a live migration past its time limit (1 s)
+/// is aborted. Whether Nova stops it in time or finishes it anyway, the
+/// move is reported failed with the reason, and the server is left at rest
+/// (ACTIVE, no task), pinned to the AZ it is actually in, without azmove's
+/// tags. A re-run with the default limits then converges in nova2.
+#[tokio::test]
+async fn azmove_aborts_a_live_migration_past_its_timeout() {
+    let Some(world) = world_or_skip("azmove_aborts_a_live_migration_past_its_timeout").await else {
+        return;
+    };
+    let tag = new_tag("live-timeout");
+    guarded(&world, &tag, live_timeout(&world, &tag)).await;
+}
+
+async fn live_timeout(world: &World, tag: &str) {
+    let admin = &world.admin;
+    let sources = must(boot_all(admin, world, &[Boot::new(format!("{tag}-live"))]).await);
+    let (name, source) = sources.iter().next().expect("one server");
+    let before = note(admin, name, source).await;
+    let id = str_of(&source["id"], "id");
+
+    let az = Azmove::new(world);
+    let plan = az.plan("live-timeout.yaml", tag);
+    let report = az.path("report.json");
+    let run = az.run(&[
+        "apply",
+        path_str(&plan),
+        "--os-cloud",
+        "admin",
+        "--yes",
+        "--report",
+        path_str(&report),
+    ]);
+    run.expect_code(1);
+    let report = read_report(&report);
+    let entry = &report["servers"][0];
+    assert_eq!(entry["outcome"], "failed", "{}", compact(entry));
+    let message = entry["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("did not finish"),
+        "the report must say the migration ran out of time: {}",
+        compact(entry)
+    );
+
+    let now = must(e2e::show_server(admin, id).await).expect("the server is kept");
+    assert_eq!(now["status"], "ACTIVE", "{}", compact(&now));
+    assert!(now["OS-EXT-STS:task_state"].is_null(), "{}", compact(&now));
+    let az_now = str_of(&now["OS-EXT-AZ:availability_zone"], "AZ");
+    assert_eq!(
+        now["pinned_availability_zone"],
+        az_now,
+        "pinned to the AZ it is in: {}",
+        compact(&now)
+    );
+    for tag in IN_PLACE_TAGS {
+        assert!(
+            now["metadata"].get(tag).is_none(),
+            "{tag} left: {}",
+            compact(&now)
+        );
+    }
+    println!(
+        "after the aborted live migration: {} on {}",
+        az_now, now["OS-EXT-SRV-ATTR:host"]
+    );
+
+    // with the default limits, the move completes (or is already done)
+    let done = az.path("done.yaml");
+    std::fs::write(
+        &done,
+        format!(
+            "version: 1\nmoves:\n  - server: \"{tag}-live\"\n    to: nova2\n    strategy: live\n"
+        ),
+    )
+    .expect("write the plan");
+    az.run(&["apply", path_str(&done), "--os-cloud", "admin", "--yes"])
+        .expect_code(0);
+    check_moved_in_place(admin, &before, true).await;
+    no_server_was_made(admin, tag, &sources).await;
+}
