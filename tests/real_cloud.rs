@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use e2e::{
-    Azmove, Boot, IMAGE, KEYPAIR, NETWORK, Run, SOURCE_AZ, SOURCE_HOSTS, TAG_MOVED_TO, TAG_SOURCE,
+    Azmove, Boot, IMAGE, KEYPAIR, NETWORK, SOURCE_AZ, SOURCE_HOSTS, TAG_MOVED_TO, TAG_SOURCE,
     TAG_TARGET, TARGET_AZ, TARGET_HOST, Who, World, boot_all, earliest_created, guarded, must,
     new_tag, path_str, read_report, servers_ever, str_of, world_or_skip,
 };
@@ -1280,49 +1280,13 @@ async fn crash(world: &World, tag: &str) {
         "--journal-dir",
         path_str(&journal),
     ];
-    // Kill it three times. A run that ends by itself before the step it is
-    // to be killed at (e.g. refusing a server still busy from the previous
-    // kill, exit 3) is printed and the stage is tried again.
-    let mut finished: Option<Run> = None;
-    let mut attempts = 0;
-    'stages: for steps in [
-        &["snapshot"][..],
-        &["boot in target AZ"],
-        &["handle source"],
-    ] {
-        loop {
-            attempts += 1;
-            assert!(attempts <= 10, "too many runs ended before being killed");
-            match e2e::apply_and_kill(&az, &args, &journal, steps, Duration::ZERO).await {
-                None => break,
-                Some(run) if run.code == Some(0) => {
-                    finished = Some(run);
-                    break 'stages;
-                }
-                Some(run) => println!(
-                    "`{}` ended by itself with {:?} before {steps:?}:\n{}\n{}",
-                    run.command, run.code, run.stdout, run.stderr
-                ),
-            }
-        }
-    }
-    // then run it until it is done
-    let mut runs = 0;
-    while finished.as_ref().is_none_or(|r| r.code != Some(0)) {
-        runs += 1;
-        assert!(
-            runs <= 4,
-            "apply did not finish after the kills and {} more runs",
-            runs - 1
-        );
-        if let Some(r) = &finished {
-            println!(
-                "`{}` exited {:?}:\n{}\n{}",
-                r.command, r.code, r.stdout, r.stderr
-            );
-        }
-        finished = Some(az.run(&args));
-    }
+    // killed three times, then run until it is done
+    let stages: [(&[&str], Duration); 3] = [
+        (&["snapshot"], Duration::ZERO),
+        (&["boot in target AZ"], Duration::ZERO),
+        (&["handle source"], Duration::ZERO),
+    ];
+    e2e::kill_in_stages_then_finish(&az, &args, &journal, &stages).await;
 
     let ever = servers_ever(member, tag, &since).await;
     let now = must(e2e::list_servers(member, tag, false).await);

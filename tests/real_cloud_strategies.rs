@@ -396,7 +396,6 @@ async fn in_place_crash(world: &World, tag: &str) {
         "--journal-dir",
         path_str(&journal),
     ];
-    let mut finished: Option<Run> = None;
     let stages: [(&[&str], Duration); 3] = [
         (&["shelve", "unpin AZ"], Duration::from_millis(300)),
         (
@@ -405,33 +404,7 @@ async fn in_place_crash(world: &World, tag: &str) {
         ),
         (&["confirm migration", "re-pin AZ"], Duration::ZERO),
     ];
-    'stages: for (steps, after) in stages {
-        for _ in 0..3 {
-            match e2e::apply_and_kill(&az, &args, &journal, steps, after).await {
-                None => continue 'stages,
-                Some(run) if run.code == Some(0) => {
-                    finished = Some(run);
-                    break 'stages;
-                }
-                Some(run) => println!(
-                    "`{}` ended by itself with {:?} before {steps:?}:\n{}\n{}",
-                    run.command, run.code, run.stdout, run.stderr
-                ),
-            }
-        }
-    }
-    let mut runs = 0;
-    while finished.as_ref().is_none_or(|r| r.code != Some(0)) {
-        runs += 1;
-        if let Some(r) = &finished {
-            println!(
-                "`{}` exited {:?}:\n{}\n{}",
-                r.command, r.code, r.stdout, r.stderr
-            );
-        }
-        assert!(runs <= 4, "apply did not finish after the kills and 3 runs");
-        finished = Some(az.run(&args));
-    }
+    e2e::kill_in_stages_then_finish(&az, &args, &journal, &stages).await;
 
     for b in &before {
         check_moved_in_place(admin, b, true).await;

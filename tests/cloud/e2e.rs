@@ -853,6 +853,52 @@ pub async fn apply_and_kill(
     }
 }
 
+/// Crash drill: for each stage, start `apply` and SIGKILL it at one of the
+/// stage's steps (see [`apply_and_kill`]); a run that ends by itself first
+/// (e.g. refusing a server still busy from the previous kill) is printed
+/// and the stage tried again, up to 3 times; one that succeeds ends the
+/// drill. Then run it until it exits 0 (at most 4 more runs).
+pub async fn kill_in_stages_then_finish(
+    az: &Azmove,
+    args: &[&str],
+    journal: &Path,
+    stages: &[(&[&str], Duration)],
+) -> Run {
+    let mut finished: Option<Run> = None;
+    'stages: for (steps, after) in stages {
+        for _ in 0..3 {
+            match apply_and_kill(az, args, journal, steps, *after).await {
+                None => continue 'stages,
+                Some(run) if run.code == Some(0) => {
+                    finished = Some(run);
+                    break 'stages;
+                }
+                Some(run) => println!(
+                    "`{}` ended by itself with {:?} before {steps:?}:\n{}\n{}",
+                    run.command, run.code, run.stdout, run.stderr
+                ),
+            }
+        }
+    }
+    let mut runs = 0;
+    loop {
+        match finished {
+            Some(run) if run.code == Some(0) => return run,
+            Some(run) => println!(
+                "`{}` exited {:?}:\n{}\n{}",
+                run.command, run.code, run.stdout, run.stderr
+            ),
+            None => {}
+        }
+        runs += 1;
+        assert!(
+            runs <= 4,
+            "apply did not finish after the kills and 3 more runs"
+        );
+        finished = Some(az.run(args));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::second;
