@@ -9,8 +9,6 @@
 mod apply_support;
 
 use std::collections::BTreeSet;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use apply_support::*;
@@ -56,29 +54,6 @@ moves:
     to: nova2
 "#;
 
-fn apply(dir: &Path, env: &[(String, String)]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_azmove"))
-        .current_dir(dir)
-        .args([
-            "apply",
-            "plan.yaml",
-            "--yes",
-            "--allow-blocked",
-            "--poll-min",
-            "50ms",
-            "--poll-max",
-            "400ms",
-        ])
-        .env_clear()
-        .envs(env.iter().cloned())
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starts azmove")
-}
-
 /// No source is lost: each is still there, or has an ACTIVE replacement in nova2.
 fn assert_nothing_lost(originals: &[Server], now: &[Server], when: &str) {
     let reps = replacements(now);
@@ -109,7 +84,7 @@ async fn killed_thirty_times_then_finished_without_duplicates_or_losses() {
 
     let mut finished_early = 0;
     for kill in 0..30 {
-        let mut child = apply(dir.path(), &env);
+        let mut child = spawn_apply(dir.path(), &env);
         let delay = Duration::from_millis(rng.random_range(150..2500));
         tokio::time::sleep(delay).await;
         match child.try_wait().expect("child status") {
@@ -130,7 +105,7 @@ async fn killed_thirty_times_then_finished_without_duplicates_or_losses() {
     // with a task left by a killed run, skip it, and leave it to the next).
     let mut done = false;
     for _ in 0..6 {
-        let status = apply(dir.path(), &env).wait().expect("runs");
+        let status = spawn_apply(dir.path(), &env).wait().expect("runs");
         assert_nothing_lost(
             &originals,
             &servers(&cloud.client).await,

@@ -1244,27 +1244,13 @@ impl Client {
         } else {
             self.microversion()
         };
-        let mut out = Vec::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let mut url =
-                super::client::join(&self.endpoints().compute, &["os-hypervisors", "detail"]);
-            if let Some(m) = &marker {
-                url.query_pairs_mut().append_pair("marker", m);
-            }
-            let req = self.compute_request_at(Method::GET, url, mv);
-            let resp = self.send(&req).await?;
-            let page = parse_hypervisors(&resp.body)
-                .map_err(|e| super::transport::decode_error(&req, &e))?;
-            let empty = page.items.is_empty();
-            out.extend(page.items);
-            match page.next_marker {
-                Some(next) if !empty && marker.as_deref() != Some(next.as_str()) => {
-                    marker = Some(next)
-                }
-                _ => return Ok(out),
-            }
-        }
+        let url = super::client::join(&self.endpoints().compute, &["os-hypervisors", "detail"]);
+        self.all_pages(
+            url,
+            |u| self.compute_request_at(Method::GET, u, mv),
+            parse_hypervisors,
+        )
+        .await
     }
 
     /// Availability zones. `detail` (admin by default policy) adds the
@@ -1285,19 +1271,36 @@ impl Client {
 
     /// Every flavor visible to the project (`extra_specs` from 2.61).
     pub async fn list_flavors(&self) -> Result<Vec<Flavor>, Error> {
+        let mut url = super::client::join(&self.endpoints().compute, &["flavors", "detail"]);
+        url.query_pairs_mut()
+            .append_pair("limit", &self.page_size().to_string());
+        self.all_pages(
+            url,
+            |u| self.compute_request_url(Method::GET, u),
+            parse_flavor_list,
+        )
+        .await
+    }
+
+    /// Every item of a marker-paged compute list starting at `url`: follows
+    /// `next` markers, and stops on an empty page or a marker that repeats
+    /// (a cloud that pages wrongly must not loop forever).
+    async fn all_pages<T>(
+        &self,
+        url: Url,
+        request: impl Fn(Url) -> super::transport::ApiRequest,
+        parse: fn(&[u8]) -> Result<Page<T>, serde_json::Error>,
+    ) -> Result<Vec<T>, Error> {
         let mut out = Vec::new();
         let mut marker: Option<String> = None;
         loop {
-            let mut url = super::client::join(&self.endpoints().compute, &["flavors", "detail"]);
-            url.query_pairs_mut()
-                .append_pair("limit", &self.page_size().to_string());
+            let mut page_url = url.clone();
             if let Some(m) = &marker {
-                url.query_pairs_mut().append_pair("marker", m);
+                page_url.query_pairs_mut().append_pair("marker", m);
             }
-            let req = self.compute_request_url(Method::GET, url);
+            let req = request(page_url);
             let resp = self.send(&req).await?;
-            let page = parse_flavor_list(&resp.body)
-                .map_err(|e| super::transport::decode_error(&req, &e))?;
+            let page = parse(&resp.body).map_err(|e| super::transport::decode_error(&req, &e))?;
             let empty = page.items.is_empty();
             out.extend(page.items);
             match page.next_marker {

@@ -194,3 +194,28 @@ pub fn balance(sim: &SimHandle, kind: &str) -> (usize, usize) {
     let deleted = stats.deleted.iter().filter(|e| e.kind == kind).count();
     (created, deleted)
 }
+
+/// `azmove apply plan.yaml --yes` in `dir` with only `env` (and PATH),
+/// polling fast, output discarded: a process a test can SIGKILL.
+pub fn spawn_apply(dir: &Path, env: &[(String, String)]) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_azmove"))
+        .current_dir(dir)
+        .args([
+            "apply",
+            "plan.yaml",
+            "--yes",
+            "--allow-blocked",
+            "--poll-min",
+            "50ms",
+            "--poll-max",
+            "400ms",
+        ])
+        .env_clear()
+        .envs(env.iter().cloned())
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starts azmove")
+}

@@ -25,19 +25,7 @@ secs() { "$PY" -c "import sys; print('%.1f' % (float(sys.argv[2]) - float(sys.ar
 field() { "$PY" -c "import json,sys; v=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
 
 # --- setup (not timed): N ACTIVE servers in AZ nova, booted in one SDK session
-"$PY" - "$TAG" "$N" <<'EOF'
-import sys, time, openstack
-tag, n = sys.argv[1], int(sys.argv[2])
-c = openstack.connect()
-img, flv, net = c.image.find_image('cirros'), c.compute.find_flavor('m1.tiny'), c.network.find_network('net1')
-ids = [c.compute.create_server(name='%s-%d' % (tag, i), image_id=img.id, flavor_id=flv.id,
-                               availability_zone='nova', networks=[{'uuid': net.id}],
-                               security_groups=[{'name': 'default'}], key_name='azmove-key',
-                               metadata={'role': 'baseline'}).id for i in range(n)]
-for i in ids:
-    c.compute.wait_for_server(c.compute.get_server(i), status='ACTIVE', interval=1, wait=300)
-print('setup: %d servers ACTIVE in AZ nova' % n)
-EOF
+"$PY" "$HERE/baseline-setup.py" "$TAG" "$N"
 
 cleanup() {
   [ -n "${BASELINE_KEEP:-}" ] && return 0

@@ -137,16 +137,9 @@ impl InPlace<'_> {
                     return self.wait_cold(Some(host)).await;
                 }
                 Err(e) => {
-                    self.env.host_book.release(&self.mv.key).await;
-                    if e.is_conflict() {
-                        s = self.reread().await?;
-                        continue;
-                    }
-                    return Err(self.call_fail(
-                        &format!("migrate to {host} was refused"),
-                        &e,
-                        true,
-                    ));
+                    s = self
+                        .after_refusal(&e, &format!("migrate to {host} was refused"))
+                        .await?
                 }
             }
         }
@@ -154,6 +147,22 @@ impl InPlace<'_> {
             format!("the server kept changing state: {}", place(&s)),
             true,
         ))
+    }
+
+    /// A migration request to a host was refused: the host is free again;
+    /// a 409 means the server changed under us, so it is read again for
+    /// another try, anything else fails the step.
+    async fn after_refusal(
+        &mut self,
+        e: &crate::openstack::Error,
+        what: &str,
+    ) -> Result<Server, StepResult> {
+        self.env.host_book.release(&self.mv.key).await;
+        if e.is_conflict() {
+            self.reread().await
+        } else {
+            Err(self.call_fail(what, e, true))
+        }
     }
 
     /// VERIFY_RESIZE reached: on a host of the target AZ, or undone.
@@ -325,16 +334,9 @@ impl InPlace<'_> {
                     return self.wait_live(Some(host), Instant::now()).await;
                 }
                 Err(e) => {
-                    self.env.host_book.release(&self.mv.key).await;
-                    if e.is_conflict() {
-                        s = self.reread().await?;
-                        continue;
-                    }
-                    return Err(self.call_fail(
-                        &format!("os-migrateLive to {host} was refused"),
-                        &e,
-                        true,
-                    ));
+                    s = self
+                        .after_refusal(&e, &format!("os-migrateLive to {host} was refused"))
+                        .await?
                 }
             }
         }
@@ -470,19 +472,7 @@ impl InPlace<'_> {
         let Some(mid) = aborted else {
             return self.fail(format!("{why}; {last}"), true);
         };
-        let accepted = Instant::now();
-        let settled = self
-            .wait(
-                WaitKind::Settle,
-                Timeouts::undo(self.mv),
-                accepted,
-                |s, fresh| match s {
-                    None => Some(None),
-                    Some(s) if fresh && s.task_state.is_none() => Some(Some(s.clone())),
-                    Some(_) => None,
-                },
-            )
-            .await;
+        let settled = self.until_no_task(Timeouts::undo(self.mv), true).await;
         match settled {
             Ok(Some(s)) => self.fail(
                 format!("{why}; aborted migration {mid}: {}", place(&s)),

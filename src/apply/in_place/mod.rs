@@ -246,18 +246,27 @@ impl InPlace<'_> {
             .await
     }
 
+    /// Wait until no task runs on the server (`None`: it is gone). With
+    /// `fresh_only`, only a read made after now counts, so an answer already
+    /// on its way cannot end the wait early.
+    async fn until_no_task(
+        &mut self,
+        timeout: Duration,
+        fresh_only: bool,
+    ) -> Result<Option<Server>, WaitError> {
+        let now = Instant::now();
+        self.wait(WaitKind::Settle, timeout, now, move |s, fresh| match s {
+            None => Some(None),
+            Some(s) if (fresh || !fresh_only) && s.task_state.is_none() => Some(Some(s.clone())),
+            Some(_) => None,
+        })
+        .await
+    }
+
     /// Wait for the server to have no task (someone else's, or one of an
     /// earlier run), within `timeout`.
     async fn idle(&mut self, timeout: Duration) -> Result<Server, StepResult> {
-        let now = Instant::now();
-        let got = self
-            .wait(WaitKind::Settle, timeout, now, |s, _| match s {
-                None => Some(None),
-                Some(s) if s.task_state.is_none() => Some(Some(s.clone())),
-                Some(_) => None,
-            })
-            .await;
-        match got {
+        match self.until_no_task(timeout, false).await {
             Ok(Some(s)) => Ok(s),
             Ok(None) => Err(self.fail(format!("the server {} no longer exists", self.id), false)),
             Err(e) => Err(self.wait_fail("the server stayed busy", e, true)),

@@ -131,19 +131,7 @@ impl InPlace<'_> {
                 Err(e) => tracing::warn!("could not abort migration {}: {e}", mig.id),
             }
         }
-        let accepted = Instant::now();
-        let got = self
-            .wait(
-                WaitKind::Settle,
-                Timeouts::undo(self.mv),
-                accepted,
-                |s, _| match s {
-                    None => Some(None),
-                    Some(s) if s.task_state.is_none() => Some(Some(s.clone())),
-                    Some(_) => None,
-                },
-            )
-            .await;
+        let got = self.until_no_task(Timeouts::undo(self.mv), false).await;
         match got {
             Ok(Some(s)) => Ok(s),
             Ok(None) => Err(StepResult::done_with(None, "the server no longer exists")),
