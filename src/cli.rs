@@ -94,6 +94,19 @@ pub enum Command {
     ///
     /// Safe to interrupt and to run again: it continues where the cloud is.
     Apply(ApplyArgs),
+    /// Remove the claims an azmove run left behind when it died.
+    ///
+    /// `apply` claims each server before changing it and releases the claims
+    /// when it ends. A run that was killed, or whose machine was lost, leaves
+    /// them behind: the next apply of those servers takes them over by
+    /// itself, but the records stay until then and `azmove plan` lists them.
+    /// A run that is still alive is refused, since it releases its claims
+    /// itself when it ends.
+    ///
+    /// Exit status: 0 when the run's records were removed or none were
+    /// found; 1 when the run is alive (nothing removed), a record could not
+    /// be removed, or the cloud could not be reached.
+    Unlock(UnlockArgs),
     /// Render a plan saved with `azmove plan -o FILE`.
     Show(ShowArgs),
     /// Compare two versions of a plan file, offline, for change review.
@@ -169,6 +182,22 @@ pub struct ApplyArgs {
     /// Longest time between two polls (default 30s, scaled by a simulator's time scale).
     #[arg(long, value_name = "DURATION", hide = true, value_parser = crate::plan::file::parse_duration)]
     pub poll_max: Option<std::time::Duration>,
+    /// How long this run's claims on its servers hold if it dies without
+    /// releasing them (another run on the same machine takes over at once).
+    /// The run renews them every quarter of this.
+    #[arg(long, value_name = "DURATION", default_value = "120s", value_parser = crate::plan::file::parse_duration)]
+    pub lease_ttl: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// The run's id: the one other runs name when they find a server busy
+    /// ("in progress by azmove run RUN_ID"), in the journal's file name
+    /// (.azmove/apply-RUN_ID.jsonl), and in `azmove plan`'s Claims section.
+    #[arg(value_name = "RUN_ID", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub run: String,
+    #[command(flatten)]
+    pub cloud: CloudArgs,
 }
 
 #[derive(Debug, Args)]
@@ -232,6 +261,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Validate(args) => commands::validate::run(&cli.global, &args),
         Command::Plan(args) => commands::plan::run(&cli.global, &args),
         Command::Apply(args) => commands::apply::run(&cli.global, &args),
+        Command::Unlock(args) => commands::unlock::run(&cli.global, &args),
         Command::Show(args) => commands::show::run(&cli.global, &args),
         Command::Diff(args) => commands::diff::run(&cli.global, &args),
         Command::Sim(cmd) => commands::sim::run(&cli.global, &cmd),

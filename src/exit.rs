@@ -20,6 +20,10 @@ pub enum Exit {
     Blocked = 3,
     /// `apply` was interrupted (Ctrl-C) before it finished; run it again to resume.
     Interrupted = 4,
+    /// `apply` failed nowhere, but some servers were someone else's
+    /// business: held by another azmove run (`busy`), or changed by someone
+    /// else during the move (`changed`). Run again once the other is done.
+    GaveWay = 5,
     /// The command line itself is wrong (unknown flag, missing argument).
     Usage = 64,
 }
@@ -44,4 +48,6 @@ Exit codes:
   2   plan --detailed-exitcode: there are changes to apply
   3   some entries are blocked (use --allow-blocked to accept)
   4   apply was interrupted; run the same command again to resume
+  5   apply: nothing failed, but some servers were busy (held by another
+      azmove run) or changed by someone else mid-move; run again later
   64  usage error on the command line";

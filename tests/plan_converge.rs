@@ -59,6 +59,7 @@ async fn move_then_replan(source_after: &str) {
     assert_eq!(planned.changeset.summary.to_move, 1);
 
     let input = RunInput {
+        busy: Default::default(),
         changeset: planned.changeset.clone(),
         servers: planned.inventory.servers.clone(),
         images: planned.inventory.images.clone(),

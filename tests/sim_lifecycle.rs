@@ -492,3 +492,49 @@ async fn locked_servers_refuse_member_actions() {
         format!("Instance {id} is locked")
     );
 }
+
+#[tokio::test]
+async fn changes_since_compares_whole_seconds_like_novas_database() {
+    // Nova keeps `updated_at` in whole seconds (MariaDB DATETIME) and
+    // filters `updated_at >= changes-since`: a change during second T is
+    // found by changes-since=T, not by T plus half a second.
+    let cloud = Cloud::start("").await;
+    let id = cloud.server_id("admin_vm01").await;
+    cloud.advance(5.5);
+    let r = cloud
+        .action(&cloud.admin, &id, json!({"lock": null}), "")
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    let updated = cloud.server(&id).await["updated"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let t = time::OffsetDateTime::parse(&updated, &time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let listed = |since: time::OffsetDateTime| {
+        let since = since
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap();
+        let cloud = &cloud;
+        let id = id.clone();
+        async move {
+            let r = cloud
+                .nova_get(
+                    &cloud.admin,
+                    &format!("/servers/detail?changes-since={since}"),
+                    "",
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{since}: {}", r.text);
+            r.body["servers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["id"] == id.as_str())
+        }
+    };
+    assert!(listed(t - time::Duration::milliseconds(500)).await);
+    assert!(listed(t).await);
+    assert!(!listed(t + time::Duration::milliseconds(500)).await);
+    assert!(!listed(t + time::Duration::seconds(1)).await);
+}

@@ -344,3 +344,321 @@ async fn interfaces_match_the_nova_sample() {
     assert_eq!(keys(&r.body["interfaceAttachments"][0]), keys(theirs));
     assert_eq!(r.body["interfaceAttachments"][0]["port_state"], "ACTIVE");
 }
+
+const JSON_PATCH: (&str, &str) = (
+    "Content-Type",
+    "application/openstack-images-v2.1-json-patch",
+);
+
+/// Ids of an image list answer.
+fn image_ids(r: &sim_support::Reply) -> Vec<String> {
+    r.body["images"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not an image list: {}", r.text))
+        .iter()
+        .filter_map(|i| i["id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn at(s: &str) -> time::OffsetDateTime {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
+#[tokio::test]
+async fn glance_hidden_records_are_listed_only_when_asked_for() {
+    let cloud = Cloud::start("").await;
+    let demo_project = cloud.server(&cloud.server_id("demo_vm01").await).await["tenant_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // An admin files a hidden record in the demo project: no data, so queued.
+    let r = cloud
+        .call(
+            Method::POST,
+            &cloud.admin,
+            "/image/v2/images",
+            Some(
+                json!({"name": "claim-s1", "os_hidden": true, "visibility": "private",
+                "container_format": "bare", "disk_format": "raw",
+                "owner": demo_project, "azmove_claim": "s1"}),
+            ),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.body["os_hidden"], true);
+    assert_eq!(r.body["status"], "queued");
+    assert_eq!(r.body["owner"], demo_project.as_str());
+    assert_eq!(r.body["azmove_claim"], "s1");
+    let claim = r.body["id"].as_str().unwrap().to_owned();
+    // Whole seconds, as Glance shows them.
+    let created = r.body["created_at"].as_str().unwrap().to_owned();
+    assert!(created.len() == 20 && created.ends_with('Z'), "{created}");
+
+    let plain = cloud.get(&cloud.admin, "/image/v2/images").await;
+    assert!(!image_ids(&plain).contains(&claim), "{}", plain.text);
+    let r = cloud
+        .get(&cloud.admin, "/image/v2/images?os_hidden=false")
+        .await;
+    assert!(!image_ids(&r).contains(&claim));
+    let r = cloud
+        .get(&cloud.admin, "/image/v2/images?os_hidden=true")
+        .await;
+    assert_eq!(image_ids(&r), [claim.clone()], "only hidden ones");
+    let r = cloud
+        .get(
+            &cloud.admin,
+            "/image/v2/images?os_hidden=True&azmove_claim=s1",
+        )
+        .await;
+    assert_eq!(image_ids(&r), [claim.clone()]);
+    let r = cloud
+        .get(
+            &cloud.admin,
+            "/image/v2/images?os_hidden=true&azmove_claim=s2",
+        )
+        .await;
+    assert_eq!(image_ids(&r), Vec::<String>::new());
+    let r = cloud
+        .get(&cloud.admin, "/image/v2/images?os_hidden=maybe")
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.text.contains(
+            "Invalid value 'maybe' for 'os_hidden' filter. Valid values are 'true' or 'false'."
+        ),
+        "{}",
+        r.text
+    );
+    // Shown by id, to its owner project's members too.
+    let demo = cloud.login("demo", "demo-pw", "demo").await;
+    let r = cloud
+        .get(&demo, "/image/v2/images?os_hidden=true&azmove_claim=s1")
+        .await;
+    assert_eq!(image_ids(&r), [claim.clone()]);
+    let r = cloud.get(&demo, &format!("/image/v2/images/{claim}")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["os_hidden"], true);
+
+    // Deleted: gone from every list at once.
+    let r = cloud
+        .call(
+            Method::DELETE,
+            &cloud.admin,
+            &format!("/image/v2/images/{claim}"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = cloud
+        .get(&demo, "/image/v2/images?os_hidden=true&azmove_claim=s1")
+        .await;
+    assert_eq!(image_ids(&r), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn glance_owner_on_create_is_for_admins() {
+    let cloud = Cloud::start("").await;
+    let demo = cloud.login("demo", "demo-pw", "demo").await;
+    let admin_project = cloud.server(&cloud.server_id("admin_vm01").await).await["tenant_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = cloud
+        .call(
+            Method::POST,
+            &demo,
+            "/image/v2/images",
+            Some(json!({"name": "x", "os_hidden": true, "owner": admin_project})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(
+        r.text.contains(&format!(
+            "You are not permitted to create images owned by '{admin_project}'"
+        )),
+        "{}",
+        r.text
+    );
+    // os_hidden must be a boolean, and nothing was created.
+    let r = cloud
+        .call(
+            Method::POST,
+            &demo,
+            "/image/v2/images",
+            Some(json!({"name": "x", "os_hidden": "yes"})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert!(
+        r.text.contains(
+            "Provided object does not match schema 'image': 'yes' is not of type 'boolean'"
+        ),
+        "{}",
+        r.text
+    );
+    let r = cloud
+        .call(
+            Method::GET,
+            &demo,
+            "/image/v2/images?os_hidden=true",
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(image_ids(&r), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn glance_patch_moves_updated_at_to_the_clouds_now() {
+    let cloud = Cloud::start("").await;
+    let r = cloud
+        .call(
+            Method::POST,
+            &cloud.admin,
+            "/image/v2/images",
+            Some(json!({"name": "claim", "os_hidden": true, "azmove_claim": "s1"})),
+            &[],
+        )
+        .await;
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let created = at(r.body["updated_at"].as_str().unwrap());
+    cloud.advance(90.0);
+    let path = format!("/image/v2/images/{id}");
+    let r = cloud
+        .call(
+            Method::PATCH,
+            &cloud.admin,
+            &path,
+            Some(json!([{"op": "add", "path": "/azmove_beat", "value": "1"},
+                        {"op": "replace", "path": "/azmove_claim", "value": "s2"}])),
+            &[JSON_PATCH],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["azmove_claim"], "s2");
+    assert_eq!(r.body["azmove_beat"], "1");
+    assert_eq!(r.body["os_hidden"], true);
+    let updated = at(r.body["updated_at"].as_str().unwrap());
+    assert!(
+        updated - created >= time::Duration::seconds(89),
+        "{created} → {updated}"
+    );
+    // The Date of the answer is the same clock (whole seconds).
+    let date = httpdate::parse_http_date(r.header("date").unwrap()).unwrap();
+    let date = time::OffsetDateTime::from(date);
+    assert!(
+        (date - updated).abs() <= time::Duration::seconds(1),
+        "{date} vs {updated}"
+    );
+    // The property filter sees the new value, the time filter the new time.
+    let r = cloud
+        .get(
+            &cloud.admin,
+            &format!(
+                "/image/v2/images?os_hidden=true&azmove_claim=s2&updated_at=gte:{}",
+                iso(updated)
+            ),
+        )
+        .await;
+    assert_eq!(image_ids(&r), [id.clone()]);
+
+    // Glance's refusals: a missing property cannot be replaced, base
+    // attributes cannot be removed, and the content type is JSON patch.
+    for (ops, status, text) in [
+        (
+            json!([{"op": "replace", "path": "/nope", "value": "1"}]),
+            StatusCode::CONFLICT,
+            "Property nope does not exist.",
+        ),
+        (
+            json!([{"op": "remove", "path": "/nope"}]),
+            StatusCode::CONFLICT,
+            "Property nope does not exist.",
+        ),
+        (
+            json!([{"op": "remove", "path": "/os_hidden"}]),
+            StatusCode::FORBIDDEN,
+            "Property os_hidden may not be removed.",
+        ),
+        (
+            json!([{"op": "replace", "path": "/status", "value": "active"}]),
+            StatusCode::FORBIDDEN,
+            "Attribute 'status' is read-only.",
+        ),
+    ] {
+        let r = cloud
+            .call(
+                Method::PATCH,
+                &cloud.admin,
+                &path,
+                Some(ops.clone()),
+                &[JSON_PATCH],
+            )
+            .await;
+        assert_eq!(r.status, status, "{ops}: {}", r.text);
+        assert!(r.text.contains(text), "{ops}: {}", r.text);
+    }
+    let r = cloud
+        .call(
+            Method::PATCH,
+            &cloud.admin,
+            &path,
+            Some(json!([{"op": "remove", "path": "/azmove_beat"}])),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{}", r.text);
+    assert!(r.header("accept-patch").is_some());
+    // Unhidden, it joins the plain list.
+    let r = cloud
+        .call(
+            Method::PATCH,
+            &cloud.admin,
+            &path,
+            Some(
+                json!([{"op": "replace", "path": "/os_hidden", "value": false},
+                        {"op": "remove", "path": "/azmove_beat"}]),
+            ),
+            &[JSON_PATCH],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(r.body.get("azmove_beat").is_none());
+    let r = cloud.get(&cloud.admin, "/image/v2/images").await;
+    assert!(image_ids(&r).contains(&id));
+}
+
+fn iso(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn every_answer_is_dated_by_the_clouds_clock() {
+    let cloud = Cloud::start("").await;
+    // Less than the tokens' hour.
+    cloud.advance(1800.0);
+    let wall = time::OffsetDateTime::now_utc();
+    for path in [
+        "/image/v2/images",
+        "/compute/v2.1/servers/detail",
+        "/networking/v2.0/ports",
+    ] {
+        let r = cloud.get(&cloud.admin, path).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        let date = r
+            .header("date")
+            .unwrap_or_else(|| panic!("{path} has no Date"));
+        let date = time::OffsetDateTime::from(httpdate::parse_http_date(date).unwrap());
+        let ahead = date - wall;
+        assert!(
+            ahead >= time::Duration::seconds(1798) && ahead <= time::Duration::seconds(1805),
+            "{path}: Date {date} is {ahead} ahead of the wall clock"
+        );
+    }
+}

@@ -47,6 +47,9 @@ impl std::fmt::Debug for BootRequest {
     }
 }
 
+/// Images with the cloud's clock (`Date`) of the answer that listed them.
+pub type DatedImages = (Vec<Image>, Option<SystemTime>);
+
 /// A page-complete answer of a server list, with the cloud's clock.
 #[derive(Debug, Clone, Default)]
 pub struct ServerList {
@@ -183,6 +186,52 @@ pub trait Cloud: Send + Sync + 'static {
         Box::pin(async {
             Err(Error::Config(
                 "listing hypervisors is not possible through this connection".into(),
+            ))
+        })
+    }
+
+    // The records of the claim protocol (`apply::claims`): hidden Glance
+    // images that are never uploaded.
+
+    /// Hidden images whose property `key` is `value`, every page, with the
+    /// cloud's clock (`Date`) of the answer.
+    fn hidden_records<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a str,
+    ) -> BoxFuture<'a, Result<DatedImages, Error>> {
+        let _ = (key, value);
+        Box::pin(async {
+            Err(Error::Config(
+                "claim records are not possible through this connection".into(),
+            ))
+        })
+    }
+    /// Creates a hidden record with these properties, in `owner`'s project
+    /// when given (admins).
+    fn create_hidden_record<'a>(
+        &'a self,
+        name: &'a str,
+        properties: &'a BTreeMap<String, String>,
+        owner: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Image, Error>> {
+        let _ = (name, properties, owner);
+        Box::pin(async {
+            Err(Error::Config(
+                "claim records are not possible through this connection".into(),
+            ))
+        })
+    }
+    /// Sets custom properties of an image (moves its `updated_at`).
+    fn set_image_properties<'a>(
+        &'a self,
+        id: &'a str,
+        properties: &'a BTreeMap<String, String>,
+    ) -> BoxFuture<'a, Result<Image, Error>> {
+        let _ = (id, properties);
+        Box::pin(async {
+            Err(Error::Config(
+                "claim records are not possible through this connection".into(),
             ))
         })
     }
@@ -386,5 +435,38 @@ impl Cloud for crate::openstack::Client {
 
     fn hypervisors(&self) -> BoxFuture<'_, Result<Vec<Hypervisor>, Error>> {
         Box::pin(crate::openstack::Client::list_hypervisors(self))
+    }
+
+    fn hidden_records<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a str,
+    ) -> BoxFuture<'a, Result<DatedImages, Error>> {
+        Box::pin(async move {
+            let mut query = ImageQuery::with_property(key, value);
+            query.hidden = true;
+            self.list_images_dated(&query).await
+        })
+    }
+
+    fn create_hidden_record<'a>(
+        &'a self,
+        name: &'a str,
+        properties: &'a BTreeMap<String, String>,
+        owner: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Image, Error>> {
+        Box::pin(crate::openstack::Client::create_hidden_record(
+            self, name, properties, owner,
+        ))
+    }
+
+    fn set_image_properties<'a>(
+        &'a self,
+        id: &'a str,
+        properties: &'a BTreeMap<String, String>,
+    ) -> BoxFuture<'a, Result<Image, Error>> {
+        Box::pin(crate::openstack::Client::set_image_properties(
+            self, id, properties,
+        ))
     }
 }

@@ -66,6 +66,26 @@ pub enum Outcome {
     Failed { reason: String, rollback: bool },
     /// The step stopped at a safe point because the run is being interrupted.
     Interrupted,
+    /// The server is someone else's business: another run holds it, a
+    /// person changed it mid-move, or it was moved meanwhile. Not a failure
+    /// of this run. With `rollback`, what this run made is undone first.
+    Yield {
+        kind: Yielded,
+        reason: String,
+        rollback: bool,
+    },
+}
+
+/// Why a job gave way (see [`Outcome::Yield`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Yielded {
+    /// Another live azmove run holds the server: not touched.
+    Busy,
+    /// Someone else acted on the server during the move.
+    Changed,
+    /// It was already moved (by another run, or a person) when this run
+    /// got to it.
+    AlreadyDone,
 }
 
 /// Where a job stands.
@@ -86,6 +106,19 @@ pub enum JobState {
     },
     /// The run was interrupted before this job finished (or started).
     Interrupted,
+    /// Another run holds the server; this run left it alone.
+    Busy {
+        reason: String,
+    },
+    /// Someone else changed the server mid-move; this run stopped and
+    /// undid only its own part.
+    Changed {
+        reason: String,
+    },
+    /// Already moved when this run got to it.
+    AlreadyDone {
+        reason: String,
+    },
 }
 
 impl JobState {
@@ -121,6 +154,8 @@ pub struct Job {
     pending: Option<Command>,
     /// The failure being rolled back.
     rollback_reason: Option<String>,
+    /// The rollback under way is a yield, not a failure.
+    yielding: Option<Yielded>,
     pub started: Option<Duration>,
     pub finished: Option<Duration>,
     pub history: Vec<StepRecord>,
@@ -183,6 +218,7 @@ impl Dispatcher {
                 busy: false,
                 pending: None,
                 rollback_reason: None,
+                yielding: None,
                 started: None,
                 finished: None,
                 history: Vec::new(),
@@ -337,10 +373,20 @@ impl Dispatcher {
             rec.outcome = Some(describe(&outcome, job.rollback_reason.is_some()));
         }
         if let Some(reason) = job.rollback_reason.clone() {
-            // A rollback ended (whatever its outcome): the job has failed.
+            // A rollback ended (whatever its outcome): the job has failed,
+            // or given way if that is why it was undone and the undoing went well.
+            let yielding = job.yielding.take();
             let reason = match outcome {
-                Outcome::Done => reason,
-                Outcome::Failed { reason: r, .. } | Outcome::Redo { reason: r, .. } => {
+                Outcome::Done => {
+                    if let Some(kind) = yielding {
+                        self.give_way(i, kind, reason, now);
+                        return;
+                    }
+                    reason
+                }
+                Outcome::Failed { reason: r, .. }
+                | Outcome::Redo { reason: r, .. }
+                | Outcome::Yield { reason: r, .. } => {
                     format!("{reason}; undoing it also failed: {r}")
                 }
                 Outcome::Interrupted => format!("{reason}; interrupted while undoing it"),
@@ -398,6 +444,37 @@ impl Dispatcher {
                 rollback: false,
             } => self.fail(i, reason, now),
             Outcome::Interrupted => self.finish(i, JobState::Interrupted, now),
+            Outcome::Yield {
+                kind,
+                reason,
+                rollback: true,
+            } => {
+                job.yielding = Some(kind);
+                self.start_rollback(i, reason);
+            }
+            Outcome::Yield {
+                kind,
+                reason,
+                rollback: false,
+            } => self.give_way(i, kind, reason, now),
+        }
+    }
+
+    /// The job ends as someone else's business. What comes after a server
+    /// that was already moved may start; after a busy or changed one it may
+    /// not (that server is not where the plan wants it).
+    fn give_way(&mut self, i: usize, kind: Yielded, reason: String, now: Duration) {
+        let state = match kind {
+            Yielded::Busy => JobState::Busy { reason },
+            Yielded::Changed => JobState::Changed { reason },
+            Yielded::AlreadyDone => JobState::AlreadyDone { reason },
+        };
+        self.finish(i, state, now);
+        if kind != Yielded::AlreadyDone {
+            let key = self.jobs[i].spec.key.clone();
+            for d in self.dependents[i].clone() {
+                self.skip_from(d, &key, now);
+            }
         }
     }
 
@@ -471,7 +548,10 @@ impl Dispatcher {
             .after
             .iter()
             .all(|k| match self.index.get(k) {
-                Some(&d) => self.jobs[d].state == JobState::Done,
+                Some(&d) => matches!(
+                    self.jobs[d].state,
+                    JobState::Done | JobState::AlreadyDone { .. }
+                ),
                 None => self.external.get(k).copied().unwrap_or(true),
             })
     }
@@ -507,6 +587,14 @@ fn describe(outcome: &Outcome, rollback: bool) -> String {
         (Outcome::Redo { reason, .. }, _) => format!("redo: {reason}"),
         (Outcome::Failed { reason, .. }, _) => format!("failed: {reason}"),
         (Outcome::Interrupted, _) => "interrupted".into(),
+        (Outcome::Yield { kind, reason, .. }, _) => {
+            let word = match kind {
+                Yielded::Busy => "busy",
+                Yielded::Changed => "changed",
+                Yielded::AlreadyDone => "already done",
+            };
+            format!("{word}: {reason}")
+        }
     }
 }
 

@@ -10,8 +10,11 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::claims::fence::FencedCloud;
+use super::claims::gate;
+use super::claims::{ClaimBook, ServerSets};
 use super::cloud::Cloud;
-use super::dispatcher::{Command, Dispatcher, JobSpec, JobState, Outcome};
+use super::dispatcher::{Command, Dispatcher, JobSpec, JobState, Outcome, Yielded};
 use super::journal::{Event, Journal, now_rfc3339};
 use super::progress::{Progress, ProgressMode};
 use super::report::{ApplyReport, REPORT_FORMAT, ServerOutcome, ServerReport, StepTiming};
@@ -33,6 +36,9 @@ pub struct RunInput {
     /// Moves refused because their server changed since the saved plan was
     /// made: key → what changed.
     pub stale: BTreeMap<String, Vec<String>>,
+    /// Moves whose server another live azmove run holds (key → why): they
+    /// are reported `busy` and not touched.
+    pub busy: BTreeMap<String, String>,
     /// `plan` (planned just now) or `saved` (from `plan -o`), for the journal.
     pub origin: String,
 }
@@ -47,6 +53,10 @@ pub struct ApplyOptions {
     pub stop: StopSignal,
     /// The command that resumes this run, shown when something remains.
     pub resume_command: Option<String>,
+    /// This run's claims (see `apply::claims`): every server is claimed
+    /// before its first change. `None` only where nothing else can act on
+    /// the cloud (unit tests with a fake cloud).
+    pub claims: Option<Arc<ClaimBook>>,
 }
 
 impl Default for ApplyOptions {
@@ -57,6 +67,7 @@ impl Default for ApplyOptions {
             journal: Arc::new(Journal::disabled()),
             stop: StopSignal::never(),
             resume_command: None,
+            claims: None,
         }
     }
 }
@@ -76,6 +87,14 @@ pub async fn execute(cloud: Arc<dyn Cloud>, input: RunInput, options: ApplyOptio
     let started_at = now_rfc3339();
     let t0 = Instant::now();
     let requests_before = cloud.requests_sent();
+    // Once the lease lapses, another run may hold the servers: every change
+    // goes through the fence.
+    let claims = options.claims.clone();
+    let cloud: Arc<dyn Cloud> = match &claims {
+        Some(book) => Arc::new(FencedCloud::new(cloud, book.lease())),
+        None => cloud,
+    };
+    let heartbeat = claims.as_ref().map(|b| b.spawn_heartbeat());
     let cs = &input.changeset;
 
     let moves: BTreeMap<String, Arc<PlannedMove>> = cs
@@ -86,7 +105,10 @@ pub async fn execute(cloud: Arc<dyn Cloud>, input: RunInput, options: ApplyOptio
     let mut jobs = Vec::new();
     let mut external = BTreeMap::new();
     for m in &cs.moves {
-        let runs = m.is_move() && m.source.is_some() && !input.stale.contains_key(&m.key);
+        let runs = m.is_move()
+            && m.source.is_some()
+            && !input.stale.contains_key(&m.key)
+            && !input.busy.contains_key(&m.key);
         if runs {
             jobs.push(JobSpec {
                 key: m.key.clone(),
@@ -141,6 +163,7 @@ pub async fn execute(cloud: Arc<dyn Cloud>, input: RunInput, options: ApplyOptio
         fresh_within,
         zone_hosts,
         host_book: Default::default(),
+        run_id: claims.as_ref().map(|b| b.run().to_string()),
     });
 
     let journal = options.journal.clone();
@@ -188,6 +211,7 @@ pub async fn execute(cloud: Arc<dyn Cloud>, input: RunInput, options: ApplyOptio
     let (tx, mut rx) = mpsc::unbounded_channel::<Finished>();
     let mut stop = options.stop.clone();
     let mut in_flight = 0usize;
+    let mut releases = Vec::new();
 
     loop {
         let now = t0.elapsed();
@@ -217,6 +241,7 @@ pub async fn execute(cloud: Arc<dyn Cloud>, input: RunInput, options: ApplyOptio
             spawn_command(
                 cmd,
                 env.clone(),
+                claims.clone(),
                 mv,
                 ctx,
                 stop.clone(),
@@ -232,7 +257,18 @@ pub async fn execute(cloud: Arc<dyn Cloud>, input: RunInput, options: ApplyOptio
             msg = rx.recv() => {
                 let Some(msg) = msg else { break };
                 in_flight = in_flight.saturating_sub(1);
+                let key = msg.key.clone();
                 handle_finished(msg, &mut dispatcher, &mut ctxs, &moves, &journal, &progress, t0.elapsed());
+                // A finished move gives its server back at once.
+                if let Some(book) = &claims
+                    && dispatcher.job(&key).is_some_and(|j| j.state.is_terminal())
+                    && let Some(ctx) = ctxs.get_mut(&key)
+                    && std::mem::take(&mut ctx.claimed)
+                    && let Some(id) = moves.get(&key).and_then(|m| m.source.as_ref()).map(|s| s.id.clone())
+                {
+                    let book = book.clone();
+                    releases.push(tokio::spawn(async move { book.release(&id).await }));
+                }
             }
             _ = stop.stopped(), if !dispatcher.is_interrupted() => {
                 dispatcher.interrupt(t0.elapsed());
@@ -243,10 +279,31 @@ pub async fn execute(cloud: Arc<dyn Cloud>, input: RunInput, options: ApplyOptio
         }
     }
     poller.abort();
+    for r in releases {
+        let _ = r.await;
+    }
+    if let Some(h) = heartbeat {
+        h.abort();
+    }
+    if let Some(book) = &claims {
+        let sets = ServerSets {
+            plan: cs
+                .moves
+                .iter()
+                .filter_map(|m| m.source.as_ref().map(|s| s.id.clone()))
+                .collect(),
+            existing: waiter
+                .servers_where(|s| s.status != "DELETED")
+                .into_iter()
+                .map(|s| s.id)
+                .collect(),
+        };
+        book.close(&sets).await;
+    }
     progress.finish();
 
     let elapsed = t0.elapsed();
-    let servers = server_reports(cs, &dispatcher, &ctxs, &input.stale, &waiter);
+    let servers = server_reports(cs, &dispatcher, &ctxs, &input, &waiter);
     let counts = ApplyReport::counts_of(&servers);
     let api_requests = match (cloud.requests_sent(), requests_before) {
         (Some(a), Some(b)) => Some(a.saturating_sub(b)),
@@ -309,6 +366,7 @@ pub fn budget_polls(poll: PollMode, requests_per_second: f64) -> PollMode {
 fn spawn_command(
     cmd: Command,
     env: Arc<RunEnv>,
+    claims: Option<Arc<ClaimBook>>,
     mv: Arc<PlannedMove>,
     ctx: JobCtx,
     stop: StopSignal,
@@ -321,6 +379,14 @@ fn spawn_command(
     let started = Instant::now();
     let inner = tokio::spawn(async move {
         let mut ctx = ctx;
+        let mut stop = stop;
+        // Before its first change, the move claims its server.
+        if let (Command::Run { .. }, Some(book)) = (&cmd, &claims)
+            && !ctx.claimed
+            && let Some(r) = gate::pass(&env, book, &mv, &mut ctx, &mut stop).await
+        {
+            return (ctx, r);
+        }
         let result = match cmd {
             Command::Run { step, .. } => run_step(&env, &mv, &mut ctx, step, stop).await,
             // A rollback puts a server back: the first Ctrl-C does not cut it short.
@@ -384,6 +450,11 @@ fn handle_finished(
         Outcome::Redo { .. } => "redo",
         Outcome::Failed { .. } => "failed",
         Outcome::Interrupted => "interrupted",
+        Outcome::Yield { kind, .. } => match kind {
+            Yielded::Busy => "busy",
+            Yielded::Changed => "changed",
+            Yielded::AlreadyDone => "already done",
+        },
     };
     journal.record(Event::StepFinished {
         server: key.clone(),
@@ -422,6 +493,9 @@ fn handle_finished(
                 .unwrap_or_default(),
         ),
         JobState::Failed { reason } => ("failed", reason.clone()),
+        JobState::Busy { reason } => ("busy", reason.clone()),
+        JobState::Changed { reason } => ("changed", reason.clone()),
+        JobState::AlreadyDone { reason } => ("unchanged", reason.clone()),
         JobState::Interrupted => ("interrupted", "run again to continue".to_string()),
         _ => return,
     };
@@ -434,8 +508,11 @@ fn handle_finished(
         message: (!detail.is_empty() && word != "moved").then_some(detail),
         downtime_s: downtime,
     });
-    // Servers skipped because this one failed.
-    if matches!(job.state, JobState::Failed { .. }) {
+    // Servers skipped because this one did not succeed.
+    if matches!(
+        job.state,
+        JobState::Failed { .. } | JobState::Busy { .. } | JobState::Changed { .. }
+    ) {
         for other in dispatcher.jobs() {
             if let JobState::Skipped { because } = &other.state
                 && other.finished == Some(now)
@@ -467,9 +544,10 @@ fn server_reports(
     cs: &Changeset,
     dispatcher: &Dispatcher,
     ctxs: &HashMap<String, JobCtx>,
-    stale: &BTreeMap<String, Vec<String>>,
+    input: &RunInput,
     waiter: &Waiter,
 ) -> Vec<ServerReport> {
+    let stale = &input.stale;
     let name_of = |key: &str| {
         cs.get(key)
             .map(|m| m.display_name().to_string())
@@ -518,6 +596,12 @@ fn server_reports(
                     r.server_host = now.host.clone();
                     r.server_pinned_az = now.pinned_availability_zone.clone();
                 }
+            }
+            if let Some(why) = input.busy.get(&m.key) {
+                r.outcome = ServerOutcome::Busy;
+                r.message = Some(why.clone());
+                r.remaining_steps = m.steps.clone();
+                return r;
             }
             if let Some(changed) = stale.get(&m.key) {
                 r.outcome = ServerOutcome::Stale;
@@ -585,6 +669,26 @@ fn server_reports(
             };
             match &job.state {
                 JobState::Done => r.outcome = ServerOutcome::Moved,
+                JobState::AlreadyDone { reason } => {
+                    r.outcome = ServerOutcome::Unchanged;
+                    r.message = Some(reason.clone());
+                }
+                JobState::Busy { reason } => {
+                    r.outcome = ServerOutcome::Busy;
+                    r.message = Some(reason.clone());
+                    r.remaining_steps = m.steps.clone();
+                }
+                JobState::Changed { reason } => {
+                    r.outcome = ServerOutcome::Changed;
+                    r.message = Some(reason.clone());
+                    r.remaining_steps = job.remaining_steps().to_vec();
+                    if job.history.iter().any(|h| h.step.is_none()) {
+                        r.replacement_id = None;
+                        r.replacement_az = None;
+                        r.replacement_host = None;
+                        r.snapshot_id = None;
+                    }
+                }
                 JobState::Failed { reason } => {
                     r.outcome = ServerOutcome::Failed;
                     r.message = Some(reason.clone());

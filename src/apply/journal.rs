@@ -142,6 +142,10 @@ impl Journal {
             now.second(),
             std::process::id()
         );
+        // Two machines can share a second and a pid (containers start at
+        // pid 1): a few random letters keep run ids, which claims rest on,
+        // apart.
+        let run = format!("{run}-{:04x}", rand::random::<u16>());
         let path = dir.join(format!("apply-{run}.jsonl"));
         let mut options = OpenOptions::new();
         options.create_new(true).append(true);
@@ -168,6 +172,11 @@ impl Journal {
             path: None,
             run: String::new(),
         }
+    }
+
+    /// This run's id (empty for a disabled journal).
+    pub fn run(&self) -> &str {
+        &self.run
     }
 
     pub fn path(&self) -> Option<&Path> {

@@ -11,6 +11,7 @@
 //! - [`journal`], [`report`], [`progress`], [`signals`]: what the user sees
 //!   and keeps.
 
+pub mod claims;
 pub mod cloud;
 pub mod dispatcher;
 pub mod executor;

@@ -28,6 +28,7 @@ pub fn from_fresh_plan(changeset: Changeset, inventory: &Inventory) -> RunInput 
         images: inventory.images.clone(),
         availability_zones: inventory.availability_zones.clone(),
         stale: BTreeMap::new(),
+        busy: BTreeMap::new(),
         origin: "plan".into(),
     }
 }
@@ -111,6 +112,7 @@ pub async fn from_saved_plan(
         images,
         availability_zones,
         stale,
+        busy: BTreeMap::new(),
         origin: "saved".into(),
     })
 }

@@ -29,6 +29,11 @@ pub enum ServerOutcome {
     Stale,
     /// The run was interrupted before this server finished; run again to resume.
     Interrupted,
+    /// Another azmove run holds the server: this run did not touch it.
+    Busy,
+    /// Someone else acted on the server during the move: this run stopped
+    /// and undid only its own part (see `message`).
+    Changed,
 }
 
 impl ServerOutcome {
@@ -41,6 +46,8 @@ impl ServerOutcome {
             ServerOutcome::Blocked => "blocked",
             ServerOutcome::Stale => "stale",
             ServerOutcome::Interrupted => "interrupted",
+            ServerOutcome::Busy => "busy",
+            ServerOutcome::Changed => "changed",
         }
     }
 }
@@ -120,6 +127,8 @@ pub struct Counts {
     pub blocked: usize,
     pub stale: usize,
     pub interrupted: usize,
+    pub busy: usize,
+    pub changed: usize,
 }
 
 /// The whole run.
@@ -157,6 +166,8 @@ impl ApplyReport {
                 ServerOutcome::Blocked => c.blocked += 1,
                 ServerOutcome::Stale => c.stale += 1,
                 ServerOutcome::Interrupted => c.interrupted += 1,
+                ServerOutcome::Busy => c.busy += 1,
+                ServerOutcome::Changed => c.changed += 1,
             }
         }
         c
@@ -169,6 +180,19 @@ impl ApplyReport {
             && self.counts.skipped == 0
             && self.counts.stale == 0
             && self.counts.interrupted == 0
+            && self.counts.busy == 0
+            && self.counts.changed == 0
+    }
+
+    /// Nothing failed, but some servers were someone else's business (held
+    /// by another run, or changed mid-move): exit 5, not 1.
+    pub fn only_gave_way(&self) -> bool {
+        let c = &self.counts;
+        !self.interrupted
+            && c.failed == 0
+            && c.stale == 0
+            && c.interrupted == 0
+            && c.busy + c.changed > 0
     }
 
     pub fn to_json(&self) -> String {
@@ -196,6 +220,8 @@ impl ApplyReport {
         for (n, what) in [
             (c.blocked, "blocked"),
             (c.stale, "stale"),
+            (c.busy, "busy (another run)"),
+            (c.changed, "changed by someone else"),
             (c.interrupted, "not finished"),
         ] {
             if n > 0 {

@@ -29,7 +29,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::cloud::{BootRequest, Cloud};
-use super::dispatcher::Outcome;
+use super::dispatcher::{Outcome, Yielded};
 use super::in_place;
 use super::report::Downtime;
 use super::signals::StopSignal;
@@ -62,6 +62,17 @@ pub struct RunEnv {
     pub zone_hosts: BTreeMap<String, Vec<Host>>,
     /// What cold and live moves of this run claimed on each host.
     pub host_book: in_place::hosts::HostBook,
+    /// This run's id: written on everything it creates (`azmove_run`), on
+    /// a source it stops and on a replacement it verifies, so that every
+    /// later decision knows whose work it is.
+    pub run_id: Option<String>,
+}
+
+impl RunEnv {
+    /// The value azmove's markers carry: the run id (`1` without one).
+    pub fn marker(&self) -> String {
+        self.run_id.clone().unwrap_or_else(|| "1".into())
+    }
 }
 
 /// What the executor knows about one move while it runs.
@@ -94,6 +105,10 @@ pub struct JobCtx {
     /// Cold and live: hosts a migration of this server failed to in this
     /// run; they are not chosen again.
     pub failed_hosts: Vec<String>,
+    /// This run holds the server's claim (see `apply::claims`).
+    pub claimed: bool,
+    /// This run stopped the source for its snapshot.
+    pub stopped_source: bool,
 }
 
 impl JobCtx {
@@ -159,6 +174,37 @@ impl StepResult {
         StepResult {
             message: Some(reason.clone()),
             outcome: Outcome::Failed { reason, rollback },
+            object_id: None,
+            request_ids: Vec::new(),
+        }
+    }
+
+    /// Someone else changed the server mid-move: not a failure of this run.
+    /// With `rollback`, this run's own part is undone first.
+    pub(super) fn changed(reason: impl Into<String>, rollback: bool) -> StepResult {
+        let reason = reason.into();
+        StepResult {
+            message: Some(reason.clone()),
+            outcome: Outcome::Yield {
+                kind: Yielded::Changed,
+                reason,
+                rollback,
+            },
+            object_id: None,
+            request_ids: Vec::new(),
+        }
+    }
+
+    /// Someone else's business for another reason (busy, already moved).
+    pub(super) fn yielded(kind: Yielded, reason: impl Into<String>) -> StepResult {
+        let reason = reason.into();
+        StepResult {
+            message: Some(reason.clone()),
+            outcome: Outcome::Yield {
+                kind,
+                reason,
+                rollback: false,
+            },
             object_id: None,
             request_ids: Vec::new(),
         }
@@ -450,12 +496,67 @@ impl Steps<'_> {
             .await;
         match got {
             Ok(Some(s)) => Ok(s),
-            Ok(None) => Err(StepResult::failed(
-                format!("the source server {id} no longer exists"),
-                rolls_back(step, self.ctx),
-            )),
+            Ok(None) => Err(self.source_deleted()),
             Err(e) => Err(wait_failed(self.ctx, step, "the source stayed busy", e)),
         }
+    }
+
+    /// The source vanished mid-move: someone deleted it. Nothing of this
+    /// move is undone then: its snapshot or replacement may be the only
+    /// copy of that server left.
+    fn source_deleted(&mut self) -> StepResult {
+        let mut kept = Vec::new();
+        if let Some(id) = &self.ctx.snapshot_id {
+            kept.push(format!("snapshot {id}"));
+        }
+        if let Some(id) = &self.ctx.replacement_id {
+            kept.push(format!("replacement {id}"));
+        }
+        self.ctx.source_state = Some("deleted by someone else".into());
+        StepResult::changed(
+            format!(
+                "the source {} was deleted by someone else during the move{}",
+                self.source_id,
+                if kept.is_empty() {
+                    String::new()
+                } else {
+                    format!("; kept what holds its data: {}", kept.join(", "))
+                }
+            ),
+            false,
+        )
+    }
+
+    /// Whether the source should be off now: azmove stopped it (in this run
+    /// or one it took over), or it was SHUTOFF when planned and the
+    /// snapshot was taken of it so.
+    fn source_should_be_off(&self, src: &Server) -> bool {
+        self.ctx.stopped_source
+            || src.metadata.contains_key(tags::STOPPED_BY)
+            || self
+                .mv
+                .source
+                .as_ref()
+                .is_some_and(|s| s.status == "SHUTOFF")
+    }
+
+    /// Someone started the source again during the move: what it writes
+    /// from then on would be lost with a replacement made from the earlier
+    /// snapshot. The move stops and undoes only its own part; the running
+    /// source is left as it is.
+    fn started_by_someone(&self) -> Option<StepResult> {
+        let src = self.waiter().server(self.source_id)?;
+        let running =
+            src.status == "ACTIVE" || matches!(src.task_state.as_deref(), Some("powering-on"));
+        (running && self.source_should_be_off(&src)).then(|| {
+            StepResult::changed(
+                format!(
+                    "the source {} was started again by someone else during the move (it is {}); what it writes now would not be in the replacement, so the move stopped and the source is left running",
+                    src.name, src.status
+                ),
+                true,
+            )
+        })
     }
 
     async fn stop_source(&mut self) -> StepResult {
@@ -487,7 +588,7 @@ impl Steps<'_> {
             }
         }
         // Tag first: if azmove dies right after os-stop, the tag still says who stopped it.
-        let tag = BTreeMap::from([(tags::STOPPED_BY.to_string(), "1".to_string())]);
+        let tag = BTreeMap::from([(tags::STOPPED_BY.to_string(), self.env.marker())]);
         if let Err(e) = self.cloud().set_server_metadata(self.source_id, &tag).await {
             return call_failed(
                 self.ctx,
@@ -502,8 +603,12 @@ impl Steps<'_> {
                 return call_failed(self.ctx, STEP, "could not stop the source", &e);
             }
         }
+        // Nova set the task before it answered: any state read from now on
+        // that shows the source ACTIVE and idle is someone else's start.
+        let stop_sent = Instant::now();
         // It stops serving now; downtime lasts until the replacement is ACTIVE.
         self.ctx.down("stop");
+        self.ctx.stopped_source = true;
         let id = self.source_id.to_string();
         // A stopping server is not a safe point (a new plan sees it busy):
         // this short wait is seen through even after a first Ctrl-C.
@@ -517,15 +622,23 @@ impl Steps<'_> {
                 timeout,
                 &mut not_interrupted,
                 |s| match s {
-                    None => Some(Err("the source server no longer exists".to_string())),
+                    None => Some(Err(None)),
                     Some(s) if s.status == "SHUTOFF" && s.task_state.is_none() => Some(Ok(())),
-                    Some(s) if s.status == "ERROR" => Some(Err(format!(
+                    Some(s) if s.status == "ERROR" => Some(Err(Some(format!(
                         "the source went into ERROR while stopping{}",
                         s.fault
                             .as_deref()
                             .map(|f| format!(": {f}"))
                             .unwrap_or_default()
-                    ))),
+                    )))),
+                    // Started again by someone while it stopped: theirs to decide.
+                    Some(s)
+                        if s.status == "ACTIVE"
+                            && s.task_state.is_none()
+                            && self.env.waiter.server_seen_since(&s.id, stop_sent) =>
+                    {
+                        Some(Err(Some(String::new())))
+                    }
                     Some(_) => None,
                 },
             )
@@ -535,7 +648,12 @@ impl Steps<'_> {
                 self.ctx.source_state = Some("stopped by azmove".into());
                 StepResult::done_with(None, "stopped")
             }
-            Ok(Err(m)) => StepResult::failed(m, true),
+            Ok(Err(None)) => self.source_deleted(),
+            Ok(Err(Some(m))) if m.is_empty() => StepResult::changed(
+                "the source was started again by someone else while azmove stopped it; it is left running",
+                true,
+            ),
+            Ok(Err(Some(m))) => StepResult::failed(m, true),
             Err(e) => wait_failed(self.ctx, STEP, "the source did not reach SHUTOFF", e),
         }
     }
@@ -600,13 +718,13 @@ impl Steps<'_> {
                 true,
             );
         }
+        let mut properties = boot.snapshot_properties.clone();
+        if let Some(run) = &self.env.run_id {
+            properties.insert(crate::apply::claims::rules::RUN.to_string(), run.clone());
+        }
         match self
             .cloud()
-            .create_image(
-                self.source_id,
-                &boot.snapshot_name,
-                &boot.snapshot_properties,
-            )
+            .create_image(self.source_id, &boot.snapshot_name, &properties)
             .await
         {
             Ok(id) => {
@@ -620,13 +738,27 @@ impl Steps<'_> {
                     id: id.clone(),
                     name: boot.snapshot_name.clone(),
                     status: "queued".into(),
-                    properties: boot.snapshot_properties.clone(),
+                    properties: properties.clone(),
                     size: None,
                     created_at: String::new(),
                     updated_at: String::new(),
                 });
                 self.ctx.snapshot_id = Some(id.clone());
                 StepResult::done_with(Some(id), "snapshot requested")
+            }
+            // Someone else is acting on the source (409, or the 500 of a
+            // lost task_state race): let it settle, then look again.
+            Err(e) if e.is_conflict() => {
+                if let Err(r) = self
+                    .source_idle(STEP, self.mv.settings.timeout_snapshot)
+                    .await
+                {
+                    return r;
+                }
+                StepResult::redo(
+                    Step::Snapshot,
+                    format!("createImage was refused while someone else acted on the source: {e}"),
+                )
             }
             Err(e) => call_failed(self.ctx, STEP, "createImage failed", &e),
         }
@@ -716,6 +848,9 @@ impl Steps<'_> {
         if let Err(r) = self.fresh_servers(STEP).await {
             return r;
         }
+        if let Some(r) = self.started_by_someone() {
+            return r;
+        }
         for r in self.replacements() {
             if r.status == "ERROR" {
                 if let Err(e) = self.cloud().delete_server(&r.id).await {
@@ -754,6 +889,10 @@ impl Steps<'_> {
                 "no active snapshot of the source to boot from",
             );
         };
+        let mut metadata = boot.metadata.clone();
+        if let Some(run) = &self.env.run_id {
+            metadata.insert(crate::apply::claims::rules::RUN.to_string(), run.clone());
+        }
         let request = BootRequest {
             name: boot.name.clone(),
             flavor_id: boot.flavor_id.clone(),
@@ -762,7 +901,7 @@ impl Steps<'_> {
             networks: boot.networks.clone(),
             security_groups: boot.security_groups.clone(),
             key_name: boot.key_name.clone(),
-            metadata: boot.metadata.clone(),
+            metadata,
             user_data: boot.user_data.clone(),
         };
         match self.cloud().boot_server(&request).await {
@@ -771,7 +910,7 @@ impl Steps<'_> {
                     id: id.clone(),
                     name: boot.name.clone(),
                     status: "BUILD".into(),
-                    metadata: boot.metadata.clone(),
+                    metadata: request.metadata.clone(),
                     ..Server::default()
                 });
                 self.ctx.replacement_id = Some(id.clone());
@@ -811,6 +950,17 @@ impl Steps<'_> {
                 self.ctx.up();
                 StepResult::done_with(Some(id), "replacement ACTIVE")
             }
+            // Nova never deletes a server by itself: someone else did.
+            Ok(Err(None)) if !self.ctx.discarded.contains(&id) => {
+                self.ctx.replacement_id = None;
+                self.ctx.discarded.insert(id.clone());
+                StepResult::changed(
+                    format!(
+                        "the replacement {id} was deleted by someone else while it was building; the move stopped"
+                    ),
+                    true,
+                )
+            }
             Ok(Err(fault)) => {
                 if let Err(e) = self.cloud().delete_server(&id).await {
                     return call_failed(
@@ -849,10 +999,14 @@ impl Steps<'_> {
             Some(id) => self.waiter().server(id),
             None => self.replacements().into_iter().next(),
         };
+        let _ = step;
         found.ok_or_else(|| {
-            StepResult::failed(
-                "the replacement server no longer exists",
-                rolls_back(step, self.ctx),
+            StepResult::changed(
+                format!(
+                    "the replacement {} was deleted by someone else during the move",
+                    self.ctx.replacement_id.as_deref().unwrap_or("")
+                ),
+                true,
             )
         })
     }
@@ -870,6 +1024,9 @@ impl Steps<'_> {
             Ok(r) => r,
             Err(res) => return res,
         };
+        if let Some(res) = self.started_by_someone() {
+            return res;
+        }
         let problems = self.check(&r);
         if !problems.is_empty() {
             return StepResult::failed(
@@ -884,6 +1041,11 @@ impl Steps<'_> {
         self.ctx.replacement_id = Some(r.id.clone());
         self.ctx.replacement = Some(r.clone());
         self.ctx.verified = true;
+        // Marked for every later run: a verified replacement is never undone.
+        let mark = BTreeMap::from([(tags::VERIFIED.to_string(), self.env.marker())]);
+        if let Err(e) = self.cloud().set_server_metadata(&r.id, &mark).await {
+            tracing::warn!("could not mark replacement {} as verified: {e}", r.id);
+        }
         // Extra replacements (a create retried by a proxy) must not linger.
         for extra in self.replacements().into_iter().filter(|x| x.id != r.id) {
             match self.cloud().delete_server(&extra.id).await {
@@ -949,6 +1111,10 @@ impl Steps<'_> {
             Ok(r) => r,
             Err(res) => return res,
         };
+        // A source someone started again is theirs: never deleted, never stopped.
+        if let Some(res) = self.started_by_someone() {
+            return res;
+        }
         // The rule that keeps servers safe: nothing happens to the source
         // unless its replacement verifies right now.
         let problems = self.check(&r);
@@ -1101,7 +1267,15 @@ impl Steps<'_> {
             problems.push(r.message.unwrap_or_default());
         }
         self.know_existing_snapshot().await;
-        let mut replacements: Vec<String> = self.replacements().into_iter().map(|s| s.id).collect();
+        // A replacement another run verified is that run's finished work:
+        // never undone here.
+        let mine = self.env.marker();
+        let mut replacements: Vec<String> = self
+            .replacements()
+            .into_iter()
+            .filter(|s| s.metadata.get(tags::VERIFIED).is_none_or(|by| *by == mine))
+            .map(|s| s.id)
+            .collect();
         if let Some(id) = &self.ctx.replacement_id
             && !replacements.contains(id)
             && !self.ctx.discarded.contains(id)

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::apply::claims::{ClaimBook, RunIdentity};
 use crate::apply::journal::Journal;
 use crate::apply::prepare::{from_fresh_plan, from_saved_plan};
 use crate::apply::signals::{install, stop_pair};
@@ -104,11 +105,18 @@ async fn apply_plan_file(global: &GlobalArgs, args: &ApplyArgs) -> Exit {
     );
     let _ = out.flush();
     drop(out);
-    if let Some(exit) = refuse_blocked(&changeset, args) {
+    let busy = match held_elsewhere(&connection, &changeset, args).await {
+        Ok(b) => b,
+        Err(exit) => {
+            connection.shutdown().await;
+            return exit;
+        }
+    };
+    if let Some(exit) = refuse_blocked(&changeset, args, &busy) {
         connection.shutdown().await;
         return exit;
     }
-    if !changeset.summary.has_changes() {
+    if !changeset.summary.has_changes() && busy.is_empty() {
         println!("\nNo changes: nothing to apply.");
         connection.shutdown().await;
         return Exit::Success;
@@ -131,7 +139,8 @@ async fn apply_plan_file(global: &GlobalArgs, args: &ApplyArgs) -> Exit {
             }
         }
     }
-    let input = from_fresh_plan(changeset, &inventory);
+    let mut input = from_fresh_plan(changeset, &inventory);
+    input.busy = busy;
     run_and_report(global, args, connection, input).await
 }
 
@@ -154,7 +163,14 @@ async fn apply_saved(global: &GlobalArgs, args: &ApplyArgs, changeset: Changeset
                 return Exit::Failure;
             }
         };
-    if let Some(exit) = refuse_blocked(&changeset, args) {
+    let busy = match held_elsewhere(&connection, &changeset, args).await {
+        Ok(b) => b,
+        Err(exit) => {
+            connection.shutdown().await;
+            return exit;
+        }
+    };
+    if let Some(exit) = refuse_blocked(&changeset, args, &busy) {
         connection.shutdown().await;
         return exit;
     }
@@ -165,7 +181,10 @@ async fn apply_saved(global: &GlobalArgs, args: &ApplyArgs, changeset: Changeset
         changeset.summary.line()
     );
     let input = match from_saved_plan(&connection.client, changeset).await {
-        Ok(i) => i,
+        Ok(mut i) => {
+            i.busy = busy;
+            i
+        }
         Err(e) => {
             eprintln!("azmove: {e}");
             connection.shutdown().await;
@@ -186,17 +205,69 @@ async fn apply_saved(global: &GlobalArgs, args: &ApplyArgs, changeset: Changeset
     run_and_report(global, args, connection, input).await
 }
 
-/// Blocked entries stop the apply unless `--allow-blocked`.
-fn refuse_blocked(cs: &Changeset, args: &ApplyArgs) -> Option<Exit> {
-    if cs.summary.blocked > 0 && !args.allow_blocked {
+/// Moves whose server another live azmove run holds right now (move key →
+/// why). They are reported `busy`, never blocked: the plan may show them
+/// busy with a task, but that task is the other run's, which is no reason
+/// to stop this one.
+async fn held_elsewhere(
+    connection: &Connection,
+    cs: &Changeset,
+    args: &ApplyArgs,
+) -> Result<std::collections::BTreeMap<String, String>, Exit> {
+    let ids: std::collections::BTreeSet<String> = cs
+        .moves
+        .iter()
+        .filter(|m| !matches!(m.action, crate::plan::changeset::Action::NoChange { .. }))
+        .filter_map(|m| m.source.as_ref().map(|s| s.id.clone()))
+        .collect();
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let held = crate::apply::claims::held_by_others(&connection.client, None, &ids, args.lease_ttl)
+        .await
+        .map_err(|e| {
+            eprintln!(
+                "azmove: not applying: could not read the claims of other azmove runs, so nothing was changed: {e}"
+            );
+            Exit::Failure
+        })?;
+    if !held.is_empty() {
+        eprintln!(
+            "azmove: {} server{} of this plan {} in progress by another azmove run: {} left alone and reported busy.",
+            held.len(),
+            if held.len() == 1 { "" } else { "s" },
+            if held.len() == 1 { "is" } else { "are" },
+            if held.len() == 1 { "it is" } else { "they are" },
+        );
+    }
+    Ok(cs
+        .moves
+        .iter()
+        .filter_map(|m| {
+            let id = &m.source.as_ref()?.id;
+            Some((m.key.clone(), held.get(id)?.clone()))
+        })
+        .collect())
+}
+
+/// Blocked entries stop the apply unless `--allow-blocked`; those only
+/// blocked because another run holds their server (`busy`) do not.
+fn refuse_blocked(
+    cs: &Changeset,
+    args: &ApplyArgs,
+    busy: &std::collections::BTreeMap<String, String>,
+) -> Option<Exit> {
+    let blocked = cs
+        .moves
+        .iter()
+        .filter(|m| matches!(m.action, crate::plan::changeset::Action::Blocked { .. }))
+        .filter(|m| !busy.contains_key(&m.key))
+        .count();
+    if blocked > 0 && !args.allow_blocked {
         eprintln!(
             "azmove: not applying: {} entr{} blocked (see the plan). Fix them, or pass --allow-blocked to move the others.",
-            cs.summary.blocked,
-            if cs.summary.blocked == 1 {
-                "y is"
-            } else {
-                "ies are"
-            }
+            blocked,
+            if blocked == 1 { "y is" } else { "ies are" }
         );
         return Some(Exit::Blocked);
     }
@@ -259,14 +330,34 @@ async fn run_and_report(
     } else {
         ProgressMode::Log
     };
+    let cloud: Arc<dyn crate::apply::Cloud> = Arc::new(connection.client.clone());
+    let identity = RunIdentity {
+        run: journal.run().to_string(),
+        plan: input.changeset.plan_path.clone(),
+        user: std::env::var("USER").ok().filter(|u| !u.is_empty()),
+        host: hostname(),
+    };
+    let own_project = connection.client.project_id().map(str::to_string);
+    let lease = args.lease_ttl.max(Duration::from_secs(4));
+    let claims = match ClaimBook::open(cloud.clone(), identity, lease, own_project).await {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!(
+                "azmove: not applying: could not register this run with the cloud, so nothing was changed: {e}. \
+                 azmove claims every server before moving it with a small hidden Glance image record, so the caller must be allowed to create images."
+            );
+            connection.shutdown().await;
+            return Exit::Failure;
+        }
+    };
     let options = ApplyOptions {
         poll,
         progress,
         journal,
         stop,
         resume_command: Some(resume),
+        claims: Some(claims),
     };
-    let cloud: Arc<dyn crate::apply::Cloud> = Arc::new(connection.client.clone());
     let report = execute(cloud, input, options).await;
     connection.shutdown().await;
     finish(args, &report)
@@ -336,9 +427,19 @@ fn finish(args: &ApplyArgs, report: &ApplyReport) -> Exit {
         Exit::Interrupted
     } else if report.is_success() {
         Exit::Success
+    } else if report.only_gave_way() {
+        Exit::GaveWay
     } else {
         Exit::Failure
     }
+}
+
+/// This machine's name, for the run record other people read.
+fn hostname() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
 }
 
 fn stderr_color(choice: ColorChoice) -> bool {

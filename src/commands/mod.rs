@@ -6,4 +6,5 @@ pub mod diff;
 pub mod plan;
 pub mod show;
 pub mod sim;
+pub mod unlock;
 pub mod validate;

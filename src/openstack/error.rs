@@ -219,9 +219,22 @@ impl Error {
         self.status() == Some(404)
     }
 
-    /// True for 409: the request conflicts with the current state.
+    /// True for 409: the request conflicts with the current state. Also
+    /// true for Nova's 500 `UnexpectedTaskStateError`: two actions raced for
+    /// the server's task_state (Nova's compare-and-swap) and this one lost,
+    /// so someone else is acting on the server — the same news as a 409.
     pub fn is_conflict(&self) -> bool {
-        self.status() == Some(409)
+        self.status() == Some(409) || self.is_unexpected_task_state()
+    }
+
+    /// Nova's 500 for an action that lost the task_state race.
+    pub fn is_unexpected_task_state(&self) -> bool {
+        self.status() == Some(500)
+            && self.api().is_some_and(|e| {
+                e.message.as_deref().is_some_and(|m| {
+                    m.contains("UnexpectedTaskStateError") || m.contains("Unexpected task state")
+                })
+            })
     }
 
     /// The OpenStack request id, for the cloud's operators.

@@ -1,6 +1,7 @@
 //! Glance v2: the snapshots azmove makes, found again by their properties.
 
 use std::collections::BTreeMap;
+use std::time::SystemTime;
 
 use reqwest::Method;
 use serde::Deserialize;
@@ -25,6 +26,9 @@ pub struct ImageQuery {
     pub owner: Option<String>,
     /// public, private, shared, community, all.
     pub visibility: Option<String>,
+    /// Only hidden images (`os_hidden=true`, Image API 2.7): azmove's claim
+    /// and run records, which stay out of everyone's image lists.
+    pub hidden: bool,
 }
 
 impl ImageQuery {
@@ -136,8 +140,21 @@ pub fn parse_image(body: &[u8]) -> Result<Image, serde_json::Error> {
 impl Client {
     /// Every image matching `query`, following pages.
     pub async fn list_images(&self, query: &ImageQuery) -> Result<Vec<Image>, Error> {
+        self.list_images_dated(query)
+            .await
+            .map(|(images, _)| images)
+    }
+
+    /// Like [`Client::list_images`], with the `Date` of the first answer:
+    /// the cloud's own "now", against which `updated_at` of a run record is
+    /// judged, whatever the local clock says.
+    pub async fn list_images_dated(
+        &self,
+        query: &ImageQuery,
+    ) -> Result<(Vec<Image>, Option<SystemTime>), Error> {
         let mut out = Vec::new();
         let mut marker: Option<String> = None;
+        let mut first_date: Option<Option<SystemTime>> = None;
         loop {
             let mut req = self.service_request(Service::Image, Method::GET, &["images"])?;
             {
@@ -161,11 +178,18 @@ impl Client {
                 if let Some(v) = &query.visibility {
                     q.append_pair("visibility", v);
                 }
+                if query.hidden {
+                    q.append_pair("os_hidden", "true");
+                }
                 if let Some(m) = &marker {
                     q.append_pair("marker", m);
                 }
             }
             let resp = self.send(&req).await?;
+            let date = *first_date.get_or_insert_with(|| {
+                resp.header("date")
+                    .and_then(|d| httpdate::parse_http_date(d).ok())
+            });
             let page = parse_image_list(&resp.body).map_err(|e| decode_error(&req, &e))?;
             let empty = page.items.is_empty();
             out.extend(page.items);
@@ -173,7 +197,7 @@ impl Client {
                 Some(next) if !empty && marker.as_deref() != Some(next.as_str()) => {
                     marker = Some(next)
                 }
-                _ => return Ok(out),
+                _ => return Ok((out, date)),
             }
         }
     }
@@ -188,6 +212,65 @@ impl Client {
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// `POST /v2/images` of a hidden record that never gets data: it stays
+    /// `queued` and out of every plain image list (`os_hidden`), and serves
+    /// as a small record other runs can find by its properties. `owner`
+    /// puts it in another project (admins only), so that the members of
+    /// the project whose server it names see it too.
+    pub async fn create_hidden_record(
+        &self,
+        name: &str,
+        properties: &BTreeMap<String, String>,
+        owner: Option<&str>,
+    ) -> Result<Image, Error> {
+        let mut body = serde_json::Map::new();
+        body.insert("name".into(), Value::String(name.to_string()));
+        body.insert("os_hidden".into(), Value::Bool(true));
+        body.insert("visibility".into(), Value::String("private".into()));
+        body.insert("container_format".into(), Value::String("bare".into()));
+        body.insert("disk_format".into(), Value::String("raw".into()));
+        if let Some(o) = owner {
+            body.insert("owner".into(), Value::String(o.to_string()));
+        }
+        for (k, v) in properties {
+            body.insert(k.clone(), Value::String(v.clone()));
+        }
+        let req = self
+            .service_request(Service::Image, Method::POST, &["images"])?
+            .json(&Value::Object(body))?;
+        let resp = self.send(&req).await?;
+        parse_image(&resp.body).map_err(|e| decode_error(&req, &e))
+    }
+
+    /// Sets custom properties with a JSON patch (`add` replaces a property
+    /// that exists, as RFC 6902 says and Glance does). Glance moves
+    /// `updated_at` to its own clock: that is what a heartbeat relies on.
+    pub async fn set_image_properties(
+        &self,
+        id: &str,
+        properties: &BTreeMap<String, String>,
+    ) -> Result<Image, Error> {
+        let ops: Vec<Value> = properties
+            .iter()
+            .map(|(k, v)| serde_json::json!({"op": "add", "path": format!("/{k}"), "value": v}))
+            .collect();
+        let mut req = self.service_request(Service::Image, Method::PATCH, &["images", id])?;
+        req.body = Some(serde_json::to_vec(&ops).map_err(|e| Error::Decode {
+            service: Service::Image,
+            method: "PATCH".into(),
+            path: req.path().to_string(),
+            detail: e.to_string(),
+        })?);
+        let req = req.header(
+            reqwest::header::CONTENT_TYPE,
+            reqwest::header::HeaderValue::from_static(
+                "application/openstack-images-v2.1-json-patch",
+            ),
+        );
+        let resp = self.send(&req).await?;
+        parse_image(&resp.body).map_err(|e| decode_error(&req, &e))
     }
 
     /// `DELETE /v2/images/{id}`; an image that is already gone is fine.

@@ -453,9 +453,15 @@ impl Transport {
             builder = builder.header(name.clone(), value.clone());
         }
         if let Some(body) = &req.body {
-            builder = builder
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body.clone());
+            // A request may name its own type (Glance's JSON patch).
+            if !req
+                .headers
+                .iter()
+                .any(|(n, _)| *n == reqwest::header::CONTENT_TYPE)
+            {
+                builder = builder.header(reqwest::header::CONTENT_TYPE, "application/json");
+            }
+            builder = builder.body(body.clone());
         }
         let started = std::time::Instant::now();
         let response = match builder.send().await {

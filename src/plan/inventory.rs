@@ -29,6 +29,9 @@ pub mod tags {
     pub const MOVING_TO: &str = "azmove_moving_to";
     /// On a server moved in place that was SHUTOFF before: it ends SHUTOFF.
     pub const WAS_SHUTOFF: &str = "azmove_was_shutoff";
+    /// On a replacement that passed verification: the run that verified it.
+    /// Such a replacement is never deleted by a rollback.
+    pub const VERIFIED: &str = "azmove_verified";
     /// On a server moved in place: the strategy in progress (`shelve`,
     /// `cold`, `live`), so a re-run continues it rather than choosing anew.
     pub const STRATEGY: &str = "azmove_strategy";

@@ -114,6 +114,36 @@ pub(crate) fn check_state(s: &Server, action: &str, allowed: &[VmState]) -> Resu
     Ok(())
 }
 
+/// The first line of Nova's 500 for an exception its API does not handle
+/// (`wsgi.expected_errors`; `[DEFAULT] support` text of Nova ≥ 2025.1).
+pub const UNEXPECTED_API_ERROR: &str = "Unexpected API Error. Please contact the administrator";
+
+/// Nova's 500 for an unhandled exception of class `nova.exception.<class>`.
+pub fn unexpected_api_error(class: &str) -> ApiError {
+    ApiError::nova(
+        500,
+        format!("{UNEXPECTED_API_ERROR}\n<class 'nova.exception.{class}'>"),
+    )
+}
+
+/// How an action answers when it loses the compare-and-swap on task_state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LostRace {
+    /// The API does not handle `UnexpectedTaskStateError`: a 500.
+    Unexpected,
+    /// `shelve` turns it into a 409 with the exception's message.
+    Conflict,
+}
+
+/// vm_states whose servers' metadata may change (Nova's
+/// `update_instance_metadata`/`delete_instance_metadata`, and server tags).
+const METADATA_STATES: &[VmState] = &[
+    VmState::Active,
+    VmState::Paused,
+    VmState::Suspended,
+    VmState::Stopped,
+];
+
 pub(crate) fn check_lock(s: &Server, caller: &Caller) -> Result<(), ApiError> {
     if s.locked && !caller.is_admin {
         return Err(ApiError::nova(409, format!("Instance {} is locked", s.id)));
@@ -155,6 +185,107 @@ impl Model {
         let s = &mut self.servers[i];
         s.task_state = task;
         s.updated = at;
+    }
+
+    /// `now` falls within `races.task_state_window` after an API action set
+    /// server `i`'s (still set) task_state: a request arriving now read the
+    /// server before that action saved it.
+    pub(crate) fn racing(&self, i: usize, now: OffsetDateTime, env: &Env) -> bool {
+        let w = self.cfg.races.task_state_window;
+        let s = &self.servers[i];
+        !w.is_zero()
+            && s.task_state.is_some()
+            && s.task_set_at.is_some_and(|t0| now < env.later(t0, w))
+    }
+
+    /// [`check_state`] of an action that saves its task_state with
+    /// `expected_task_state=[None]`. Within the race window the request saw
+    /// no task, so it passes here and loses in [`Model::cas_task`].
+    pub(crate) fn check_state_cas(
+        &self,
+        i: usize,
+        action: &str,
+        allowed: &[VmState],
+        now: OffsetDateTime,
+        env: &Env,
+    ) -> Result<(), ApiError> {
+        let s = &self.servers[i];
+        if !allowed.contains(&s.vm_state) {
+            return Err(invalid_state(
+                action,
+                &s.id,
+                "vm_state",
+                s.vm_state.as_str(),
+            ));
+        }
+        if let Some(task) = s.task_state
+            && !self.racing(i, now, env)
+        {
+            return Err(invalid_state(action, &s.id, "task_state", task));
+        }
+        Ok(())
+    }
+
+    /// Nova's `instance.save(expected_task_state=[None])`: fails when
+    /// another action set a task meanwhile (only reachable through
+    /// [`Model::check_state_cas`] within the race window). Nothing of the
+    /// action happens after this; what happened before it stays.
+    pub(crate) fn cas_task(&self, i: usize, lost: LostRace, env: &Env) -> Result<(), ApiError> {
+        let s = &self.servers[i];
+        let Some(actual) = s.task_state else {
+            return Ok(());
+        };
+        env.stats().record_fault("task_state_race");
+        let class = if actual == "deleting" {
+            "UnexpectedDeletingTaskStateError"
+        } else {
+            "UnexpectedTaskStateError"
+        };
+        Err(match lost {
+            LostRace::Unexpected => unexpected_api_error(class),
+            LostRace::Conflict => ApiError::nova(
+                409,
+                format!(
+                    "Conflict updating instance {}. Expected: {{'task_state': [None]}}. Actual: {{'task_state': '{actual}'}}",
+                    s.id
+                ),
+            ),
+        })
+    }
+
+    /// An API action sets the server's task_state (its compare-and-swap
+    /// has passed): the race window starts.
+    pub(crate) fn begin_task(&mut self, i: usize, now: OffsetDateTime, task: &'static str) {
+        self.touch(i, now, Some(task));
+        self.servers[i].task_set_at = Some(now);
+    }
+
+    /// How long to hold back the answer to the request that set server
+    /// `i`'s task_state at `now` (wall time): a real API answers only after
+    /// its save, so a client's next request cannot race its previous one.
+    pub fn answer_hold(&self, i: usize, now: OffsetDateTime, env: &Env) -> Option<Duration> {
+        let w = self.cfg.races.task_state_window;
+        (!w.is_zero() && self.servers[i].task_set_at == Some(now)).then(|| env.clock.scaled(w))
+    }
+
+    /// Nova's checks before a server's metadata changes: locked (409), then
+    /// `@check_instance_state(vm_state=[ACTIVE, PAUSED, SUSPENDED, STOPPED],
+    /// task_state=None)` with `must_have_launched`, answered as
+    /// `Cannot '<action>' instance <uuid> while it is in <attr> <state>`.
+    /// `action` is `update metadata` or `delete metadata`.
+    pub fn check_metadata_write(
+        &self,
+        i: usize,
+        action: &str,
+        caller: &Caller,
+    ) -> Result<(), ApiError> {
+        let s = &self.servers[i];
+        check_lock(s, caller)?;
+        check_state(s, action, METADATA_STATES)?;
+        if s.launched_at.is_none() {
+            return Err(invalid_state(action, &s.id, "launched_at", "None"));
+        }
+        Ok(())
     }
 
     pub(crate) fn op_started(&self, i: usize, kind: &str, side: OpSide, env: &Env) {
@@ -579,6 +710,7 @@ impl Model {
             shelve_image: None,
             migration: None,
             unshelve_host: None,
+            task_set_at: None,
         };
         let i = self.servers.len();
         self.server_index.insert(id.clone(), i);
@@ -655,8 +787,9 @@ impl Model {
         env: &Env,
     ) -> Result<(), ApiError> {
         check_lock(&self.servers[i], caller)?;
-        check_state(&self.servers[i], "stop", &[VmState::Active, VmState::Error])?;
-        self.touch(i, now, Some("powering-off"));
+        self.check_state_cas(i, "stop", &[VmState::Active, VmState::Error], now, env)?;
+        self.cas_task(i, LostRace::Unexpected, env)?;
+        self.begin_task(i, now, "powering-off");
         self.op_started(i, "stop", OpSide::Source, env);
         let d = self.cfg.timings.stop;
         self.schedule(i, env.later(now, d), Step::Stopped);
@@ -672,8 +805,9 @@ impl Model {
         env: &Env,
     ) -> Result<(), ApiError> {
         check_lock(&self.servers[i], caller)?;
-        check_state(&self.servers[i], "start", &[VmState::Stopped])?;
-        self.touch(i, now, Some("powering-on"));
+        self.check_state_cas(i, "start", &[VmState::Stopped], now, env)?;
+        self.cas_task(i, LostRace::Unexpected, env)?;
+        self.begin_task(i, now, "powering-on");
         self.op_started(i, "start", OpSide::Source, env);
         let d = self.cfg.timings.start;
         self.schedule(i, env.later(now, d), Step::Started);
@@ -749,6 +883,7 @@ impl Model {
             checksum: None,
             hash: None,
             deleted: false,
+            os_hidden: false,
         };
         env.stats()
             .resource_created("image", &id, &name, iso_seconds(now));
@@ -765,17 +900,35 @@ impl Model {
         now: OffsetDateTime,
         env: &Env,
     ) -> Result<String, ApiError> {
-        check_state(
-            &self.servers[i],
-            "createImage",
-            &[
-                VmState::Active,
-                VmState::Stopped,
-                VmState::Paused,
-                VmState::Suspended,
-            ],
-        )?;
+        let allowed = [
+            VmState::Active,
+            VmState::Stopped,
+            VmState::Paused,
+            VmState::Suspended,
+        ];
+        let volume_backed = self.servers[i].image_id.is_none();
+        if volume_backed {
+            // Nova snapshots volumes in the API, without a task_state swap.
+            check_state(&self.servers[i], "createImage", &allowed)?;
+        } else {
+            self.check_state_cas(i, "createImage", &allowed, now, env)?;
+        }
+        // Nova creates the Glance image first, then swaps the task_state.
         let img = self.new_snapshot_image(i, name, metadata, caller, now, env);
+        if !volume_backed && let Err(e) = self.cas_task(i, LostRace::Unexpected, env) {
+            if self.servers[i].task_state == Some("deleting") {
+                // Nova deletes the image and answers as for a deleted server.
+                self.delete_image_record(img, now, env);
+                return Err(invalid_state(
+                    "createImage",
+                    &self.servers[i].id,
+                    "task_state",
+                    "deleting",
+                ));
+            }
+            // The image record stays behind, `queued` for good.
+            return Err(e);
+        }
         let az = self.server_az(&self.servers[i]);
         let fails = env.faults().snapshot_killed(&az, &self.servers[i].name);
         let s = &mut self.servers[i];
@@ -786,7 +939,7 @@ impl Model {
                 / (1024.0 * 1024.0)
                 / self.cfg.timings.snapshot_throughput_mb_s,
         );
-        self.touch(i, now, Some("image_snapshot"));
+        self.begin_task(i, now, "image_snapshot");
         self.op_started(i, "snapshot", OpSide::Source, env);
         let half = self.cfg.timings.snapshot_overhead / 2;
         let t1 = env.later(now, half);
@@ -807,8 +960,8 @@ impl Model {
         env: &Env,
     ) -> Result<(), ApiError> {
         check_lock(&self.servers[i], caller)?;
-        check_state(
-            &self.servers[i],
+        self.check_state_cas(
+            i,
             "shelve",
             &[
                 VmState::Active,
@@ -816,7 +969,10 @@ impl Model {
                 VmState::Paused,
                 VmState::Suspended,
             ],
+            now,
+            env,
         )?;
+        self.cas_task(i, LostRace::Conflict, env)?;
         let volume_backed = self.servers[i].image_id.is_none();
         if !volume_backed {
             let name = format!("{}-shelved", self.servers[i].name);
@@ -829,7 +985,7 @@ impl Model {
                 / (1024.0 * 1024.0)
                 / self.cfg.timings.snapshot_throughput_mb_s,
         );
-        self.touch(i, now, Some("shelving"));
+        self.begin_task(i, now, "shelving");
         self.op_started(i, "shelve", OpSide::Source, env);
         let half = self.cfg.timings.snapshot_overhead / 2;
         self.schedule(i, env.later(now, half), Step::ShelvePendingUpload);
@@ -847,8 +1003,9 @@ impl Model {
         env: &Env,
     ) -> Result<(), ApiError> {
         check_lock(&self.servers[i], caller)?;
-        check_state(&self.servers[i], "shelveOffload", &[VmState::Shelved])?;
-        self.touch(i, now, Some("shelving_offloading"));
+        self.check_state_cas(i, "shelveOffload", &[VmState::Shelved], now, env)?;
+        self.cas_task(i, LostRace::Unexpected, env)?;
+        self.begin_task(i, now, "shelving_offloading");
         self.op_started(i, "shelve_offload", OpSide::Source, env);
         let d = self.cfg.timings.shelve_offload;
         self.schedule(i, env.later(now, d), Step::Offloaded);
@@ -867,10 +1024,12 @@ impl Model {
         env: &Env,
     ) -> Result<(), ApiError> {
         check_lock(&self.servers[i], caller)?;
-        check_state(
-            &self.servers[i],
+        self.check_state_cas(
+            i,
             "unshelve",
             &[VmState::Shelved, VmState::ShelvedOffloaded],
+            now,
+            env,
         )?;
         let offloaded = self.servers[i].vm_state == VmState::ShelvedOffloaded;
         if (req.az.is_some() || req.host.is_some()) && !offloaded {
@@ -920,11 +1079,13 @@ impl Model {
             }
             forced = Some(h);
         }
+        // Nova saves the request spec (the pin) before the task_state.
         if let Some(az) = req.az {
             self.servers[i].requested_az = az;
         }
+        self.cas_task(i, LostRace::Unexpected, env)?;
         self.servers[i].unshelve_host = forced;
-        self.touch(i, now, Some("unshelving"));
+        self.begin_task(i, now, "unshelving");
         let d = self.cfg.timings.unshelve;
         if offloaded {
             self.op_started(i, "unshelve", OpSide::Target, env);
@@ -958,7 +1119,7 @@ impl Model {
             return Ok(());
         }
         self.servers[i].generation += 1;
-        self.touch(i, now, Some("deleting"));
+        self.begin_task(i, now, "deleting");
         self.op_started(i, "delete", OpSide::Source, env);
         let d = self.cfg.timings.delete;
         self.schedule(i, env.later(now, d), Step::Deleted);

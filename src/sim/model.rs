@@ -24,6 +24,7 @@ pub struct Config {
     pub token_ttl: Duration,
     pub max_limit: usize,
     pub timings: scenario::Timings,
+    pub races: scenario::Races,
 }
 
 impl Config {
@@ -154,6 +155,8 @@ pub struct Image {
     pub checksum: Option<String>,
     pub hash: Option<String>,
     pub deleted: bool,
+    /// `os_hidden`: left out of image lists unless asked for (Glance 2.7).
+    pub os_hidden: bool,
 }
 
 impl Image {
@@ -486,6 +489,9 @@ pub struct Server {
     pub migration: Option<usize>,
     /// The host an admin asked `unshelve` for (2.91).
     pub unshelve_host: Option<usize>,
+    /// When an API action last set `task_state` (not a step of the task):
+    /// requests arriving within `races.task_state_window` of it race it.
+    pub task_set_at: Option<OffsetDateTime>,
 }
 
 impl Server {
@@ -732,6 +738,7 @@ impl Model {
                 token_ttl: sc.token_ttl,
                 max_limit: sc.max_limit,
                 timings: sc.timings.clone(),
+                races: sc.races.clone(),
             },
             role_ids: BTreeMap::new(),
             projects: Vec::new(),
@@ -989,6 +996,7 @@ impl Model {
                 checksum: None,
                 hash: None,
                 deleted: false,
+                os_hidden: im.os_hidden,
             };
             if im.status == "active" {
                 image.finish_upload(im.size_mb * 1024 * 1024, now);
@@ -1362,6 +1370,7 @@ impl Model {
             shelve_image: None,
             migration: None,
             unshelve_host: None,
+            task_set_at: None,
         };
         let idx = self.servers.len();
         self.server_index.insert(id.clone(), idx);

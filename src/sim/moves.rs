@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 
 use super::clock::iso_seconds;
 use super::errors::ApiError;
-use super::lifecycle::{Env, check_lock, check_state, invalid_state};
+use super::lifecycle::{Env, LostRace, check_lock, check_state, invalid_state};
 use super::model::{
     Caller, Fault, Migration, MigrationKind, Model, NO_VALID_HOST, Server, Step, VmState,
 };
@@ -52,11 +52,7 @@ impl Model {
         env: &Env,
     ) -> Result<(), ApiError> {
         check_lock(&self.servers[i], caller)?;
-        check_state(
-            &self.servers[i],
-            "migrate",
-            &[VmState::Active, VmState::Stopped],
-        )?;
+        self.check_state_cas(i, "migrate", &[VmState::Active, VmState::Stopped], now, env)?;
         let s = &self.servers[i];
         if s.launched_at.is_none() {
             return Err(invalid_state("migrate", &s.id, "launched_at", "None"));
@@ -74,9 +70,11 @@ impl Model {
             ));
         }
         let host = host.map(|h| self.host_named(h)).transpose()?;
+        // The task_state is saved before the conductor records the migration.
+        self.cas_task(i, LostRace::Unexpected, env)?;
         let mi = self.new_migration(i, MigrationKind::Cold, host, false, caller, now);
         self.migrations[mi].status = "pre-migrating";
-        self.touch(i, now, Some("resize_prep"));
+        self.begin_task(i, now, "resize_prep");
         self.op_started(i, "migrate", OpSide::Source, env);
         if let Some(h) = host {
             env.stats()
@@ -105,12 +103,15 @@ impl Model {
         env: &Env,
     ) -> Result<(), ApiError> {
         check_lock(&self.servers[i], caller)?;
-        check_state(
-            &self.servers[i],
+        self.check_state_cas(
+            i,
             "os-migrateLive",
             &[VmState::Active, VmState::Paused],
+            now,
+            env,
         )?;
         let host = host.map(|h| self.host_named(h)).transpose()?;
+        self.cas_task(i, LostRace::Unexpected, env)?;
         let mi = self.new_migration(i, MigrationKind::Live, host, forced, caller, now);
         // Before 2.34 the conductor's pre-checks answer the API call: the
         // migration is recorded as failed, with an instance fault.
@@ -131,7 +132,7 @@ impl Model {
             let s = &self.servers[i];
             self.migrations[mi].disk_total = local_disk_gb(s) * 1024 * 1024 * 1024;
         }
-        self.touch(i, now, Some("migrating"));
+        self.begin_task(i, now, "migrating");
         self.op_started(i, "live_migrate", OpSide::Source, env);
         if let Some(h) = host {
             env.stats()
@@ -187,10 +188,11 @@ impl Model {
         env: &Env,
     ) -> Result<(), ApiError> {
         check_lock(&self.servers[i], caller)?;
-        check_state(&self.servers[i], "revertResize", &[VmState::Resized])?;
+        self.check_state_cas(i, "revertResize", &[VmState::Resized], now, env)?;
         let mi = self.finished_migration(i)?;
+        self.cas_task(i, LostRace::Unexpected, env)?;
         self.set_migration_status(mi, "reverting", now, env);
-        self.touch(i, now, Some("resize_reverting"));
+        self.begin_task(i, now, "resize_reverting");
         self.op_started(i, "revert_resize", OpSide::Source, env);
         let d = self.cfg.timings.revert_resize;
         self.schedule(i, env.later(now, d), Step::RevertDone);

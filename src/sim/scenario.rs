@@ -50,6 +50,9 @@ pub struct Scenario {
     pub max_limit: usize,
     #[serde(default)]
     pub timings: Timings,
+    /// How requests that overlap in time conflict (see [`Races`]).
+    #[serde(default)]
+    pub races: Races,
     #[serde(default)]
     pub availability_zones: Vec<AzSpec>,
     #[serde(default)]
@@ -92,6 +95,7 @@ impl Default for Scenario {
             token_ttl: default_token_ttl(),
             max_limit: default_max_limit(),
             timings: Timings::default(),
+            races: Races::default(),
             availability_zones: Vec::new(),
             flavors: Vec::new(),
             images: Vec::new(),
@@ -226,6 +230,35 @@ impl Default for Timings {
     }
 }
 
+/// Races between requests that overlap in time. The simulator handles one
+/// request at a time, so without this two clients could never hit Nova's
+/// compare-and-swap on task_state the way they do on a real cloud.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Races {
+    /// Cloud time (divided by `time_scale`) Nova's API takes between reading
+    /// a server and saving its new task_state. An action arriving that soon
+    /// after another action set the server's task_state has read it as
+    /// `None` and loses the compare-and-swap (`UnexpectedTaskStateError`)
+    /// instead of getting the usual 409; the winner's answer is held back
+    /// as long, so one client's requests in sequence never race each other.
+    /// 0 turns races off.
+    #[serde(default = "d_task_state_window", deserialize_with = "de_duration")]
+    pub task_state_window: Duration,
+}
+
+fn d_task_state_window() -> Duration {
+    Duration::from_millis(100)
+}
+
+impl Default for Races {
+    fn default() -> Self {
+        Races {
+            task_state_window: d_task_state_window(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AzSpec {
@@ -310,6 +343,9 @@ pub struct ImageSpec {
     /// Custom properties, shown as top-level image attributes.
     #[serde(default)]
     pub properties: BTreeMap<String, String>,
+    /// Left out of image lists unless they ask for `os_hidden=true`.
+    #[serde(default)]
+    pub os_hidden: bool,
 }
 
 fn d_visibility() -> String {
@@ -963,6 +999,20 @@ mod tests {
         assert!(err.to_string().contains("flavours"), "{err}");
         let err = Scenario::from_yaml("servers:\n  - name: a\n    colour: red\n").unwrap_err();
         assert!(err.to_string().contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn races_default_to_a_short_window_and_are_strict() {
+        let s = Scenario::from_yaml("seed: 1\n").unwrap();
+        assert_eq!(s.races.task_state_window, Duration::from_millis(100));
+        let s = Scenario::from_yaml("races: {task_state_window: 250ms}\n").unwrap();
+        assert_eq!(s.races.task_state_window, Duration::from_millis(250));
+        let s = Scenario::from_yaml("races: {task_state_window: 0}\n").unwrap();
+        assert!(s.races.task_state_window.is_zero());
+        let err = Scenario::from_yaml("races: {task_state_windw: 1s}\n").unwrap_err();
+        assert!(err.to_string().contains("task_state_windw"), "{err}");
+        let err = Scenario::from_yaml("races: {task_state_window: soon}\n").unwrap_err();
+        assert!(err.to_string().contains("soon"), "{err}");
     }
 
     #[test]

@@ -219,3 +219,220 @@ pub fn spawn_apply(dir: &Path, env: &[(String, String)]) -> std::process::Child 
         .spawn()
         .expect("starts azmove")
 }
+
+// ------------------------------------------------------------------
+// Helpers of the tests that run several `azmove` processes at once
+// (tests/apply_concurrent.rs); usable by any apply test.
+
+/// A simulated cloud of two AZs — `nova` (node-27, node-28) and `nova2`
+/// (node-31, node-32), roomy enough for hundreds of m1.tiny servers —
+/// with the image `cirros`, the shared network `net1`, the admin user
+/// `admin` (project admin) and the member `demo` (project demo), compute
+/// microversion 2.104 (cold and live need it), and the servers the test
+/// lists, ACTIVE in `nova` from the start.
+#[derive(Debug, Clone)]
+pub struct TwoZones {
+    seed: u64,
+    time_scale: f64,
+    timings: Vec<(String, String)>,
+    /// (name, owner user)
+    servers: Vec<(String, String)>,
+}
+
+impl TwoZones {
+    pub fn new(seed: u64, time_scale: f64) -> TwoZones {
+        TwoZones {
+            seed,
+            time_scale,
+            timings: Vec::new(),
+            servers: Vec::new(),
+        }
+    }
+
+    /// One `timings` entry of the scenario, e.g. `("boot", "4s")`.
+    pub fn timing(mut self, key: &str, value: &str) -> TwoZones {
+        self.timings.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// A server in `nova` owned by `user` (`admin` or `demo`).
+    pub fn server(mut self, name: &str, user: &str) -> TwoZones {
+        self.servers.push((name.to_owned(), user.to_owned()));
+        self
+    }
+
+    pub fn yaml(&self) -> String {
+        let mut y = format!(
+            "seed: {}\ntime_scale: {}\nmax_microversion: \"2.104\"\n",
+            self.seed, self.time_scale
+        );
+        if !self.timings.is_empty() {
+            y.push_str("timings:\n");
+            for (k, v) in &self.timings {
+                y.push_str(&format!("  {k}: {v}\n"));
+            }
+        }
+        let host =
+            |name: &str| format!("{{name: {name}, vcpus: 4096, ram_mb: 8388608, disk_gb: 100000}}");
+        y.push_str(&format!(
+            "availability_zones:\n  - {{name: nova, hosts: [{}, {}]}}\n  - {{name: nova2, hosts: [{}, {}]}}\n",
+            host("node-27"),
+            host("node-28"),
+            host("node-31"),
+            host("node-32")
+        ));
+        y.push_str(concat!(
+            "flavors:\n  - {name: m1.tiny, id: \"1\", vcpus: 1, ram_mb: 512, disk_gb: 1}\n",
+            "images:\n  - {name: cirros, size_mb: 20}\n",
+            "projects:\n",
+            "  - {name: admin, quota: {instances: 100000, cores: 100000, ram_mb: 100000000}}\n",
+            "  - {name: demo, quota: {instances: 100000, cores: 100000, ram_mb: 100000000}}\n",
+            "users:\n",
+            "  - {name: admin, password: secret, project: admin, roles: [admin, member, reader]}\n",
+            "  - {name: demo, password: demo-secret, project: demo, roles: [member, reader]}\n",
+            "networks:\n",
+            "  - {name: net1, project: admin, shared: true, subnets: [{name: sub1, cidr: 10.0.0.0/16}]}\n",
+        ));
+        if !self.servers.is_empty() {
+            y.push_str("servers:\n");
+            for (name, user) in &self.servers {
+                y.push_str(&format!(
+                    "  - {{name: \"{name}\", project: {user}, user: {user}, availability_zone: nova, flavor: m1.tiny, image: cirros, networks: [net1]}}\n"
+                ));
+            }
+        }
+        y
+    }
+
+    pub fn scenario(&self) -> Scenario {
+        scenario(&self.yaml())
+    }
+}
+
+/// The OS_* variables that point a client (the azmove binary) at `sim`
+/// as `user` (`None`: the first admin).
+pub fn os_env_as(sim: &SimHandle, user: Option<&str>) -> Vec<(String, String)> {
+    let c = sim.credentials(user).expect("the user exists");
+    vec![
+        ("OS_AUTH_URL".into(), c.auth_url.clone()),
+        ("OS_USERNAME".into(), c.username.clone()),
+        ("OS_PASSWORD".into(), c.password.expose_secret().to_string()),
+        ("OS_PROJECT_NAME".into(), c.project.clone()),
+        ("OS_USER_DOMAIN_NAME".into(), c.domain.clone()),
+        ("OS_PROJECT_DOMAIN_NAME".into(), c.domain.clone()),
+        ("OS_REGION_NAME".into(), c.region.clone()),
+    ]
+}
+
+/// `azmove ARGS…` in `dir` with only `env` (and PATH), stdout and stderr
+/// into `dir/LABEL.out` and `dir/LABEL.err`: a process a test can SIGKILL
+/// and whose output it can show when it fails.
+pub fn spawn_azmove(
+    dir: &Path,
+    env: &[(String, String)],
+    args: &[&str],
+    label: &str,
+) -> std::process::Child {
+    let file = |ext: &str| {
+        std::fs::File::create(dir.join(format!("{label}.{ext}"))).expect("an output file")
+    };
+    std::process::Command::new(env!("CARGO_BIN_EXE_azmove"))
+        .current_dir(dir)
+        .args(args)
+        .env_clear()
+        .envs(env.iter().cloned())
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(file("out"))
+        .stderr(file("err"))
+        .spawn()
+        .expect("starts azmove")
+}
+
+/// Wait for `child` at most `limit`; SIGKILL it after that. `None` if it
+/// had to be killed (or was killed by a signal).
+pub fn wait_at_most(child: &mut std::process::Child, limit: Duration) -> Option<i32> {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("child status") {
+            return status.code();
+        }
+        if start.elapsed() >= limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A server as the simulator's own model has it (deleted ones included):
+/// the referee's view, not what the API or azmove says.
+#[derive(Debug, Clone)]
+pub struct ModelServer {
+    pub id: String,
+    pub name: String,
+    /// The API status (`DELETED` once deleted).
+    pub status: String,
+    pub task_state: Option<String>,
+    pub az: String,
+    pub metadata: BTreeMap<String, String>,
+    pub deleted: bool,
+}
+
+/// An image record of the simulator's model, hidden or not, deleted or not.
+#[derive(Debug, Clone)]
+pub struct ModelImage {
+    pub id: String,
+    pub name: String,
+    pub status: String,
+    pub properties: BTreeMap<String, String>,
+    pub deleted: bool,
+}
+
+pub fn model_server(m: &azmove::sim::model::Model, s: &azmove::sim::model::Server) -> ModelServer {
+    ModelServer {
+        id: s.id.clone(),
+        name: s.name.clone(),
+        status: s.status().to_owned(),
+        task_state: s.task_state.map(str::to_owned),
+        az: m.server_az(s),
+        metadata: s.metadata.clone(),
+        deleted: s.is_deleted(),
+    }
+}
+
+pub fn model_image(im: &azmove::sim::model::Image) -> ModelImage {
+    ModelImage {
+        id: im.id.clone(),
+        name: im.name.clone(),
+        status: im.status.clone(),
+        properties: im.properties.clone(),
+        deleted: im.deleted,
+    }
+}
+
+/// Every server and image of the simulator's model, as it is now.
+pub fn model_view(sim: &SimHandle) -> (Vec<ModelServer>, Vec<ModelImage>) {
+    let m = sim.sim().lock();
+    let servers = m.servers.iter().map(|s| model_server(&m, s)).collect();
+    let images = m.images.iter().map(model_image).collect();
+    (servers, images)
+}
+
+/// The model's caller record for the owner of server `i`, acting as a
+/// plain project member (a person using the cloud behind azmove's back).
+pub fn owner_of(m: &azmove::sim::model::Model, i: usize) -> azmove::sim::model::Caller {
+    let s = &m.servers[i];
+    let user = m.users.iter().find(|u| u.id == s.user_id);
+    let project = m.projects.iter().find(|p| p.id == s.project_id);
+    azmove::sim::model::Caller {
+        user_id: s.user_id.clone(),
+        user_name: user.map(|u| u.name.clone()).unwrap_or_default(),
+        project_id: s.project_id.clone(),
+        project_name: project.map(|p| p.name.clone()).unwrap_or_default(),
+        roles: vec!["member".into(), "reader".into()],
+        is_admin: false,
+    }
+}

@@ -135,12 +135,27 @@ impl Cloud {
         body: Option<Value>,
         headers: &[(&str, &str)],
     ) -> Reply {
+        self.call_via(&self.http, method, token, path, body, headers)
+            .await
+    }
+
+    /// Like [`Cloud::call`], over another client's connections (a second
+    /// operator whose requests overlap with the first one's).
+    pub async fn call_via(
+        &self,
+        http: &reqwest::Client,
+        method: Method,
+        token: &str,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let url = if path.starts_with("http") {
             path.to_owned()
         } else {
             format!("{}{path}", self.base)
         };
-        let mut req = self.http.request(method, url);
+        let mut req = http.request(method, url);
         if !token.is_empty() {
             req = req.header("X-Auth-Token", token);
         }

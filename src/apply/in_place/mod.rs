@@ -212,7 +212,13 @@ impl InPlace<'_> {
         }
         match self.waiter().server(self.id) {
             Some(s) => Ok(s),
-            None => Err(self.fail(format!("the server {} no longer exists", self.id), false)),
+            None => Err(StepResult::changed(
+                format!(
+                    "the server {} was deleted by someone else during the move",
+                    self.id
+                ),
+                false,
+            )),
         }
     }
 
@@ -268,7 +274,13 @@ impl InPlace<'_> {
     async fn idle(&mut self, timeout: Duration) -> Result<Server, StepResult> {
         match self.until_no_task(timeout, false).await {
             Ok(Some(s)) => Ok(s),
-            Ok(None) => Err(self.fail(format!("the server {} no longer exists", self.id), false)),
+            Ok(None) => Err(StepResult::changed(
+                format!(
+                    "the server {} was deleted by someone else during the move",
+                    self.id
+                ),
+                false,
+            )),
             Err(e) => Err(self.wait_fail("the server stayed busy", e, true)),
         }
     }

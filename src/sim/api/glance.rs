@@ -5,7 +5,7 @@
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, RawQuery, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
@@ -73,7 +73,7 @@ pub fn image_json(im: &Image) -> Value {
         "checksum": im.checksum,
         "os_hash_algo": im.hash.as_ref().map(|_| "sha512"),
         "os_hash_value": im.hash,
-        "os_hidden": false,
+        "os_hidden": im.os_hidden,
         "owner": im.owner,
         "size": im.size,
         "min_ram": im.min_ram,
@@ -175,6 +175,21 @@ async fn list(
             }
         },
     };
+    // Hidden images are listed only when asked for, and then only they.
+    let hidden = match query_get(&q, "os_hidden").map(str::to_ascii_lowercase) {
+        None => false,
+        Some(v) if v == "true" => true,
+        Some(v) if v == "false" => false,
+        Some(v) => {
+            return ApiError::glance(
+                400,
+                format!(
+                    "Invalid value '{v}' for 'os_hidden' filter. Valid values are 'true' or 'false'."
+                ),
+            )
+            .into_response();
+        }
+    };
     let m = sim.lock();
     let visibility = query_get(&q, "visibility");
     let name = query_get(&q, "name");
@@ -204,6 +219,7 @@ async fn list(
     let matches = |idx: usize| -> bool {
         let im = &m.images[idx];
         list_visible(&m, idx, &caller, visibility)
+            && im.os_hidden == hidden
             && name.is_none_or(|n| im.name == n)
             && status.is_none_or(|s| im.status == s)
             && owner.is_none_or(|o| im.owner == o)
@@ -333,13 +349,11 @@ async fn delete(
     empty(StatusCode::NO_CONTENT)
 }
 
-const CORE_STRINGS: &[&str] = &["name", "visibility", "disk_format", "container_format"];
 const READ_ONLY: &[&str] = &[
     "id",
     "status",
     "created_at",
     "updated_at",
-    "owner",
     "size",
     "checksum",
     "self",
@@ -350,16 +364,44 @@ const READ_ONLY: &[&str] = &[
     "virtual_size",
 ];
 
-fn set_attr(im: &mut Image, key: &str, value: &Value) -> Result<(), String> {
+/// Why a change to an image is refused: Glance's status and message.
+type Refusal = (u16, String);
+
+/// The first line of Glance's 400 for a value of the wrong JSON type
+/// (jsonschema's words, with Python's repr of the value).
+fn schema_error(value: &Value, kind: &str) -> Refusal {
+    let repr = match value {
+        Value::String(s) => format!("'{s}'"),
+        Value::Bool(true) => "True".to_owned(),
+        Value::Bool(false) => "False".to_owned(),
+        Value::Null => "None".to_owned(),
+        other => other.to_string(),
+    };
+    (
+        400,
+        format!("Provided object does not match schema 'image': {repr} is not of type '{kind}'"),
+    )
+}
+
+fn set_attr(im: &mut Image, key: &str, value: &Value) -> Result<(), Refusal> {
     if READ_ONLY.contains(&key) {
-        return Err(format!("Attribute '{key}' is read-only."));
+        return Err((403, format!("Attribute '{key}' is read-only.")));
     }
     match key {
+        "os_hidden" => match value {
+            Value::Bool(b) => im.os_hidden = *b,
+            other => return Err(schema_error(other, "boolean")),
+        },
+        // Who may set it is checked by the caller (create, PATCH).
+        "owner" => match value.as_str() {
+            Some(o) => im.owner = o.to_owned(),
+            None => return Err(schema_error(value, "string")),
+        },
         "name" => im.name = value.as_str().unwrap_or_default().to_owned(),
         "visibility" => {
             let v = value.as_str().unwrap_or_default();
             if !["public", "private", "shared", "community"].contains(&v) {
-                return Err(format!("Invalid visibility value: {v}"));
+                return Err((400, format!("Invalid visibility value: {v}")));
             }
             im.visibility = v.to_owned();
         }
@@ -382,18 +424,60 @@ fn set_attr(im: &mut Image, key: &str, value: &Value) -> Result<(), String> {
             Value::String(s) => {
                 im.properties.insert(key.to_owned(), s.clone());
             }
-            other => return Err(format!("Property {key} must be a string, not {other}.")),
+            other => {
+                return Err((
+                    400,
+                    format!("Property {key} must be a string, not {other}."),
+                ));
+            }
         },
     }
     Ok(())
 }
 
+/// Content types Glance takes for `PATCH /v2/images/{id}`.
+const PATCH_TYPES: &[&str] = &[
+    "application/openstack-images-v2.0-json-patch",
+    "application/openstack-images-v2.1-json-patch",
+];
+
+/// Attributes of the image itself (not custom properties): replaced, never
+/// removed.
+const BASE: &[&str] = &[
+    "name",
+    "visibility",
+    "disk_format",
+    "container_format",
+    "protected",
+    "min_disk",
+    "min_ram",
+    "os_hidden",
+    "tags",
+    "owner",
+];
+
 async fn patch(
     State(sim): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    if !PATCH_TYPES.contains(&content_type.as_str()) {
+        let allowed = PATCH_TYPES.join(", ");
+        return ApiError::glance(
+            415,
+            format!("Image PATCH expects Content-Type one of: {allowed}"),
+        )
+        .with_header(HeaderName::from_static("accept-patch"), allowed)
+        .into_response();
+    }
     let ops = match parse_json(&body) {
         Ok(Value::Array(ops)) => ops,
         Ok(_) => {
@@ -418,24 +502,32 @@ async fn patch(
     for op in &ops {
         let kind = str_field(op, "op").unwrap_or("");
         let path = str_field(op, "path").unwrap_or("").trim_start_matches('/');
+        let value = op.get("value").unwrap_or(&Value::Null);
         let result = match kind {
-            "add" | "replace" => set_attr(&mut im, path, op.get("value").unwrap_or(&Value::Null)),
-            "remove" => {
-                if CORE_STRINGS.contains(&path) || READ_ONLY.contains(&path) {
-                    Err(format!("Attribute '{path}' cannot be removed."))
-                } else if im.properties.remove(path).is_none() {
-                    return ApiError::glance(409, format!("Property {path} does not exist."))
-                        .into_response();
-                } else {
-                    Ok(())
-                }
+            _ if READ_ONLY.contains(&path) => {
+                Err((403, format!("Attribute '{path}' is read-only.")))
             }
-            other => Err(format!("Operation '{other}' is not supported.")),
+            "add" | "replace" if path == "owner" && !caller.is_admin => {
+                Err((403, "Owner can't be updated by non admin.".to_owned()))
+            }
+            "replace" if !BASE.contains(&path) && !im.properties.contains_key(path) => {
+                Err((409, format!("Property {path} does not exist.")))
+            }
+            "add" | "replace" => set_attr(&mut im, path, value),
+            "remove" if BASE.contains(&path) => {
+                Err((403, format!("Property {path} may not be removed.")))
+            }
+            "remove" => match im.properties.remove(path) {
+                Some(_) => Ok(()),
+                None => Err((409, format!("Property {path} does not exist."))),
+            },
+            other => Err((400, format!("Operation '{other}' is not supported."))),
         };
-        if let Err(e) = result {
-            return ApiError::glance(403, e).into_response();
+        if let Err((status, e)) = result {
+            return ApiError::glance(status, e).into_response();
         }
     }
+    // Glance's clock, whole seconds in its database: a heartbeat.
     im.updated_at = now;
     m.images[i] = im;
     json(StatusCode::OK, &image_json(&m.images[i]))
@@ -482,14 +574,27 @@ async fn create(
         checksum: None,
         hash: None,
         deleted: false,
+        os_hidden: false,
     };
     for (k, v) in &body {
         if k == "id" {
             continue;
         }
-        if let Err(e) = set_attr(&mut im, k, v) {
-            return ApiError::glance(403, e).into_response();
+        if let Err((status, e)) = set_attr(&mut im, k, v) {
+            return ApiError::glance(status, e).into_response();
         }
+    }
+    // Only an admin may create an image in another project (policy
+    // `add_image`: admin, or member of the owner project).
+    if !caller.is_admin && im.owner != caller.project_id {
+        return ApiError::glance(
+            403,
+            format!(
+                "You are not permitted to create images owned by '{}'",
+                im.owner
+            ),
+        )
+        .into_response();
     }
     if im.visibility == "public" && !caller.is_admin {
         return ApiError::glance(

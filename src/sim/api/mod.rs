@@ -66,13 +66,14 @@ async fn not_found(State(sim): State<AppState>, req: Request) -> Response {
         );
         stats.record_status(404);
     }
-    match service {
+    let resp = match service {
         "compute" | "volume" => ApiError::nova(404, "The resource could not be found."),
         "network" => ApiError::neutron(404, "HTTPNotFound", "The resource could not be found."),
         "image" => ApiError::glance(404, "The resource could not be found."),
         _ => ApiError::keystone(404, "The resource could not be found."),
     }
-    .into_response()
+    .into_response();
+    with_date(&sim, resp)
 }
 
 /// Which service a path belongs to, and the path after its prefix and
@@ -164,7 +165,7 @@ async fn common(State(sim): State<AppState>, req: Request, next: Next) -> Respon
         let mut stats = sim.env.stats();
         stats.record_fault(&format!("http_error {}", hit.status));
         stats.record_status(hit.status);
-        return with_request_id(service, err.into_response());
+        return finish(&sim, service, err.into_response());
     }
 
     let mut req = req;
@@ -175,7 +176,8 @@ async fn common(State(sim): State<AppState>, req: Request, next: Next) -> Respon
             }
             None => {
                 sim.env.stats().record_status(401);
-                return with_request_id(
+                return finish(
+                    &sim,
                     service,
                     ApiError::unauthorized(&sim.identity_url).into_response(),
                 );
@@ -184,7 +186,23 @@ async fn common(State(sim): State<AppState>, req: Request, next: Next) -> Respon
     }
     let resp = next.run(req).await;
     sim.env.stats().record_status(resp.status().as_u16());
-    with_request_id(service, resp)
+    finish(&sim, service, resp)
+}
+
+/// Headers every service adds: request ids, and `Date` from the cloud's
+/// clock (the one its timestamps come from, moved by `/_sim/clock/advance`).
+fn finish(sim: &super::Sim, service: &str, resp: Response) -> Response {
+    with_date(sim, with_request_id(service, resp))
+}
+
+/// `Date: Thu, 01 Jan 2026 10:00:00 GMT` at the simulator's now (hyper
+/// would add the wall clock's, which falls behind once the clock is moved).
+fn with_date(sim: &super::Sim, mut resp: Response) -> Response {
+    let now = std::time::SystemTime::from(sim.env.clock.now());
+    if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(now)) {
+        resp.headers_mut().insert(header::DATE, v);
+    }
+    resp
 }
 
 /// The error a fault injects, shaped like the service (or its proxy) would.

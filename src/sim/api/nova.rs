@@ -921,14 +921,20 @@ async fn delete_server(
     Path(id): Path<String>,
 ) -> Response {
     let now = sim.env.clock.now();
-    let mut m = sim.lock();
-    let Some(i) = m.visible_server(&id, &caller) else {
-        return not_found_instance(&id).into_response();
+    let hold = {
+        let mut m = sim.lock();
+        let Some(i) = m.visible_server(&id, &caller) else {
+            return not_found_instance(&id).into_response();
+        };
+        if let Err(e) = m.delete_server(i, &caller, now, &sim.env) {
+            return e.into_response();
+        }
+        m.answer_hold(i, now, &sim.env)
     };
-    match m.delete_server(i, &caller, now, &sim.env) {
-        Ok(()) => empty(StatusCode::NO_CONTENT),
-        Err(e) => e.into_response(),
+    if let Some(d) = hold {
+        tokio::time::sleep(d).await;
     }
+    empty(StatusCode::NO_CONTENT)
 }
 
 // ---- server create ----------------------------------------------------------
@@ -1372,12 +1378,36 @@ async fn action(
         return bad_request("Malformed request body").into_response();
     };
     let now = sim.env.clock.now();
+    let resp = server_action(&sim, &caller, mv, &id, name, arg, now);
+    // An action that set a task answers once its "save" is done (see races).
+    if resp.status().is_success() {
+        let hold = {
+            let m = sim.lock();
+            m.server(&id).and_then(|i| m.answer_hold(i, now, &sim.env))
+        };
+        if let Some(d) = hold {
+            tokio::time::sleep(d).await;
+        }
+    }
+    resp
+}
+
+/// One server action, under the model's lock.
+fn server_action(
+    sim: &AppState,
+    caller: &Caller,
+    mv: Mv,
+    id: &str,
+    name: &str,
+    arg: &Value,
+    now: time::OffsetDateTime,
+) -> Response {
     let mut m = sim.lock();
-    let Some(i) = m.visible_server(&id, &caller) else {
-        return not_found_instance(&id).into_response();
+    let Some(i) = m.visible_server(id, caller) else {
+        return not_found_instance(id).into_response();
     };
     let env = &sim.env;
-    let result = match name.as_str() {
+    let result = match name {
         "createImage" => {
             let Some(img_name) = str_field(arg, "name") else {
                 return bad_request(format!(
@@ -1389,7 +1419,7 @@ async fn action(
                 Ok(x) => x,
                 Err(e) => return e.into_response(),
             };
-            match m.snapshot_server(i, img_name.to_owned(), meta, &caller, now, env) {
+            match m.snapshot_server(i, img_name.to_owned(), meta, caller, now, env) {
                 Ok(image_id) => {
                     if mv.at_least(45) {
                         return json(StatusCode::ACCEPTED, &json!({"image_id": image_id}));
@@ -1404,35 +1434,35 @@ async fn action(
                 Err(e) => Err(e),
             }
         }
-        "os-stop" => m.stop_server(i, &caller, now, env),
-        "os-start" => m.start_server(i, &caller, now, env),
-        "shelve" => m.shelve_server(i, &caller, now, env),
+        "os-stop" => m.stop_server(i, caller, now, env),
+        "os-start" => m.start_server(i, caller, now, env),
+        "shelve" => m.shelve_server(i, caller, now, env),
         "shelveOffload" => {
             if !caller.is_admin {
                 return forbidden_policy("os_compute_api:os-shelve:shelve_offload").into_response();
             }
-            m.shelve_offload_server(i, &caller, now, env)
+            m.shelve_offload_server(i, caller, now, env)
         }
         "unshelve" => match nova_moves::unshelve_request(arg, mv) {
-            Ok(req) => m.unshelve_server(i, req, &caller, now, env),
+            Ok(req) => m.unshelve_server(i, req, caller, now, env),
             Err(e) => Err(e),
         },
         "migrate" => {
-            return nova_moves::migrate(&mut m, i, arg, &caller, mv, now, env)
+            return nova_moves::migrate(&mut m, i, arg, caller, mv, now, env)
                 .unwrap_or_else(IntoResponse::into_response);
         }
         "os-migrateLive" => {
-            return nova_moves::live_migrate(&mut m, i, arg, &caller, mv, now, env)
+            return nova_moves::live_migrate(&mut m, i, arg, caller, mv, now, env)
                 .unwrap_or_else(IntoResponse::into_response);
         }
         "confirmResize" => {
             // Nova answers 204 here (202 would have been right, it says).
-            return match m.confirm_resize(i, &caller, now, env) {
+            return match m.confirm_resize(i, caller, now, env) {
                 Ok(()) => empty(StatusCode::NO_CONTENT),
                 Err(e) => e.into_response(),
             };
         }
-        "revertResize" => m.revert_resize(i, &caller, now, env),
+        "revertResize" => m.revert_resize(i, caller, now, env),
         "lock" => {
             let s = &mut m.servers[i];
             s.locked = true;
@@ -1608,6 +1638,9 @@ fn change_metadata(
     let Some(i) = m.visible_server(id, caller) else {
         return not_found_instance(id).into_response();
     };
+    if let Err(e) = m.check_metadata_write(i, "update metadata", caller) {
+        return e.into_response();
+    }
     let s = &mut m.servers[i];
     if replace {
         s.metadata = new;
@@ -1673,6 +1706,9 @@ async fn metadata_item_set(
     let Some(i) = m.visible_server(&id, &caller) else {
         return not_found_instance(&id).into_response();
     };
+    if let Err(e) = m.check_metadata_write(i, "update metadata", &caller) {
+        return e.into_response();
+    }
     let s = &mut m.servers[i];
     s.metadata.insert(key.clone(), value.clone());
     s.updated = now;
@@ -1689,10 +1725,15 @@ async fn metadata_item_delete(
     let Some(i) = m.visible_server(&id, &caller) else {
         return not_found_instance(&id).into_response();
     };
-    let s = &mut m.servers[i];
-    if s.metadata.remove(&key).is_none() {
+    // Nova looks for the key before it checks the server's state.
+    if !m.servers[i].metadata.contains_key(&key) {
         return ApiError::nova(404, "Metadata item was not found").into_response();
     }
+    if let Err(e) = m.check_metadata_write(i, "delete metadata", &caller) {
+        return e.into_response();
+    }
+    let s = &mut m.servers[i];
+    s.metadata.remove(&key);
     s.updated = now;
     empty(StatusCode::NO_CONTENT)
 }
