@@ -405,14 +405,14 @@ async fn glance_hidden_records_are_listed_only_when_asked_for() {
     let r = cloud
         .get(&cloud.admin, "/image/v2/images?os_hidden=true")
         .await;
-    assert_eq!(image_ids(&r), [claim.clone()], "only hidden ones");
+    assert_eq!(image_ids(&r), [claim.as_str()], "only hidden ones");
     let r = cloud
         .get(
             &cloud.admin,
             "/image/v2/images?os_hidden=True&azmove_claim=s1",
         )
         .await;
-    assert_eq!(image_ids(&r), [claim.clone()]);
+    assert_eq!(image_ids(&r), [claim.as_str()]);
     let r = cloud
         .get(
             &cloud.admin,
@@ -436,7 +436,7 @@ async fn glance_hidden_records_are_listed_only_when_asked_for() {
     let r = cloud
         .get(&demo, "/image/v2/images?os_hidden=true&azmove_claim=s1")
         .await;
-    assert_eq!(image_ids(&r), [claim.clone()]);
+    assert_eq!(image_ids(&r), [claim.as_str()]);
     let r = cloud.get(&demo, &format!("/image/v2/images/{claim}")).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["os_hidden"], true);
@@ -565,7 +565,7 @@ async fn glance_patch_moves_updated_at_to_the_clouds_now() {
             ),
         )
         .await;
-    assert_eq!(image_ids(&r), [id.clone()]);
+    assert_eq!(image_ids(&r), [id.as_str()]);
 
     // Glance's refusals: a missing property cannot be replaced, base
     // attributes cannot be removed, and the content type is JSON patch.

@@ -597,11 +597,13 @@ impl Steps<'_> {
                 &e,
             );
         }
+        let mut accepted = true;
         if let Err(e) = self.cloud().stop_server(self.source_id).await {
             // Stopped meanwhile (409 "in vm_state stopped")? Then it is fine.
             if !e.is_conflict() {
                 return call_failed(self.ctx, STEP, "could not stop the source", &e);
             }
+            accepted = false;
         }
         // Nova set the task before it answered: any state read from now on
         // that shows the source ACTIVE and idle is someone else's start.
@@ -633,7 +635,8 @@ impl Steps<'_> {
                     )))),
                     // Started again by someone while it stopped: theirs to decide.
                     Some(s)
-                        if s.status == "ACTIVE"
+                        if accepted
+                            && s.status == "ACTIVE"
                             && s.task_state.is_none()
                             && self.env.waiter.server_seen_since(&s.id, stop_sent) =>
                     {
@@ -749,6 +752,9 @@ impl Steps<'_> {
             // Someone else is acting on the source (409, or the 500 of a
             // lost task_state race): let it settle, then look again.
             Err(e) if e.is_conflict() => {
+                // Nova made the Glance image before it lost the race, and
+                // leaves it `queued` for good: it is this run's, and useless.
+                self.drop_orphan_snapshots().await;
                 if let Err(r) = self
                     .source_idle(STEP, self.mv.settings.timeout_snapshot)
                     .await
@@ -831,6 +837,34 @@ impl Steps<'_> {
                 &format!("snapshot {id} did not become active"),
                 e,
             ),
+        }
+    }
+
+    /// Delete the `queued` snapshots this run asked for whose `createImage`
+    /// was refused (Nova creates the image before it checks the server's
+    /// task, and does not remove it when that check fails).
+    async fn drop_orphan_snapshots(&mut self) {
+        let Some(run) = self.env.run_id.clone() else {
+            return;
+        };
+        if self.fresh_images(Step::Snapshot).await.is_err() {
+            return;
+        }
+        let orphans: Vec<String> = self
+            .snapshots()
+            .into_iter()
+            .filter(|i| {
+                i.status == "queued"
+                    && i.properties.get(crate::apply::claims::rules::RUN) == Some(&run)
+                    && Some(&i.id) != self.ctx.snapshot_id.as_ref()
+            })
+            .map(|i| i.id)
+            .collect();
+        for id in orphans {
+            match self.cloud().delete_image(&id).await {
+                Ok(()) => self.forget_snapshot(&id),
+                Err(e) => tracing::warn!("could not delete the refused snapshot {id}: {e}"),
+            }
         }
     }
 

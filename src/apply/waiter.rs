@@ -211,6 +211,9 @@ struct State {
     gone_servers: HashSet<String>,
     images: HashMap<String, Image>,
     gone_images: HashSet<String>,
+    /// When a step told of an image it just made: a list that started
+    /// before cannot show it, and must not take it for deleted.
+    image_noted_at: HashMap<String, Instant>,
     waits: BTreeMap<u64, WaitEntry>,
     next_wait: u64,
     cursor: Option<String>,
@@ -386,6 +389,7 @@ impl Waiter {
     pub fn note_image(&self, image: Image) {
         let mut st = self.lock();
         st.gone_images.remove(&image.id);
+        st.image_noted_at.insert(image.id.clone(), Instant::now());
         st.images.insert(image.id.clone(), image);
     }
 
@@ -771,6 +775,7 @@ impl Waiter {
     }
 
     async fn poll_images(&self) -> bool {
+        let started = Instant::now();
         self.lock().requests += 1;
         match self
             .shared
@@ -787,6 +792,7 @@ impl Waiter {
                     .values()
                     .filter(|i| i.properties.get(tags::PLAN) == Some(&self.shared.plan_tag))
                     .filter(|i| !listed.contains(&i.id))
+                    .filter(|i| st.image_noted_at.get(&i.id).is_none_or(|t| *t < started))
                     .map(|i| i.id.clone())
                     .collect();
                 for id in vanished {

@@ -232,7 +232,8 @@ impl Error {
         self.status() == Some(500)
             && self.api().is_some_and(|e| {
                 e.message.as_deref().is_some_and(|m| {
-                    m.contains("UnexpectedTaskStateError") || m.contains("Unexpected task state")
+                    // UnexpectedTaskStateError, UnexpectedDeletingTaskStateError
+                    m.contains("TaskStateError") || m.contains("Unexpected task state")
                 })
             })
     }

@@ -136,7 +136,8 @@ pub(crate) enum LostRace {
 }
 
 /// vm_states whose servers' metadata may change (Nova's
-/// `update_instance_metadata`/`delete_instance_metadata`, and server tags).
+/// `update_instance_metadata`/`delete_instance_metadata`; Nova's server
+/// tags, not served here, use the same list without the task check).
 const METADATA_STATES: &[VmState] = &[
     VmState::Active,
     VmState::Paused,

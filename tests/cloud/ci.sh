@@ -17,7 +17,7 @@ cd "$(dirname "$0")/../.."
 CLOUD=tests/cloud/cloud
 MC=${AZMOVE_CLOUD_DIR:-$PWD/target/minicloud}
 LIMIT=${AZMOVE_CLOUD_UP_TIMEOUT:-1200}
-TESTS=(--test real_cloud --test real_cloud_strategies --test conformance)
+TESTS=(--test real_cloud --test real_cloud_strategies --test real_cloud_concurrent --test conformance)
 T0=$SECONDS
 
 # Compile first: a build error should not cost a cloud start, and the build

@@ -343,6 +343,22 @@ pub async fn list_images(session: &Session) -> Res<Vec<Value>> {
     }
 }
 
+/// Every hidden image the session can see (`os_hidden=true`, Image API
+/// 2.7), following Glance's `next` links: azmove's claims and run records
+/// live there, out of every normal image list.
+pub async fn list_hidden_images(session: &Session) -> Res<Vec<Value>> {
+    let mut out = Vec::new();
+    let mut path = "/v2/images?os_hidden=true&limit=200".to_owned();
+    loop {
+        let body = session.get("image", &path, None).await?.expect_ok(&path)?;
+        out.extend(body["images"].as_array().into_iter().flatten().cloned());
+        match body["next"].as_str() {
+            Some(next) if !next.is_empty() => path = next.to_owned(),
+            _ => return Ok(out),
+        }
+    }
+}
+
 /// Images that are azmove snapshots of one of `sources`, or named with `prefix`.
 pub async fn leftover_snapshots(
     session: &Session,
@@ -635,6 +651,15 @@ impl Azmove {
         out
     }
 
+    /// A plan written as `text` into the scratch directory as `name`
+    /// (for plans a test builds itself rather than from tests/cloud/plans).
+    pub fn write_plan(&self, name: &str, text: &str) -> PathBuf {
+        let out = self.path(name);
+        std::fs::write(&out, text)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", out.display()));
+        out
+    }
+
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_azmove"));
         for (key, _) in std::env::vars_os() {
@@ -713,6 +738,27 @@ impl Running {
                 })
             }
             _ => None,
+        }
+    }
+
+    /// Wait until it exits; SIGKILL it after `limit` (its `code` is then
+    /// `None`, like any death by a signal).
+    pub async fn finish(&mut self, limit: Duration) -> Run {
+        let start = Instant::now();
+        loop {
+            if let Some(run) = self.try_finished() {
+                return run;
+            }
+            if start.elapsed() >= limit {
+                self.kill();
+                return Run {
+                    code: None,
+                    stdout: std::fs::read_to_string(&self.out).unwrap_or_default(),
+                    stderr: std::fs::read_to_string(&self.err).unwrap_or_default(),
+                    command: format!("{} (killed after {limit:?})", self.line),
+                };
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
