@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test layer, as CI runs it (README's test command):
 #  1. `cargo test --locked`: unit, CLI, API samples, client over HTTP and the
-#     simulator (real-cloud tests skip here unless a cloud is already up);
+#     simulator (real-cloud tests are #[ignore]d here and listed as ignored);
 #  2. `tests/cloud/ci.sh`: brings a real OpenStack control plane up from
 #     packages on loopback (installing it into target/minicloud the first
 #     time), runs the end-to-end and conformance suites against it, stops it.

@@ -213,6 +213,7 @@ struct Difference {
 }
 
 #[tokio::test]
+#[ignore = "needs the real cloud: tests/cloud/cloud up, then cargo test --test conformance -- --ignored (tests/cloud/ci.sh does)"]
 async fn simulator_answers_like_the_real_cloud() {
     let Some(clouds) = real_cloud_or_skip("simulator_answers_like_the_real_cloud").await else {
         return;

@@ -49,6 +49,7 @@ async fn sessions(clouds: &CloudsYaml) -> (Session, Session) {
 }
 
 #[tokio::test]
+#[ignore = "needs the real cloud: tests/cloud/cloud up, then cargo test --test real_cloud -- --ignored (tests/cloud/ci.sh does)"]
 async fn keystone_tokens_catalog_and_nova_version() {
     let Some(clouds) = real_cloud_or_skip("keystone_tokens_catalog_and_nova_version").await else {
         return;
@@ -120,6 +121,7 @@ async fn keystone_tokens_catalog_and_nova_version() {
 /// snapshot in `nova2` with what was noted from the source; check it landed on
 /// node-31 (as admin: members cannot see hosts); delete the source.
 #[tokio::test]
+#[ignore = "needs the real cloud: tests/cloud/cloud up, then cargo test --test real_cloud -- --ignored (tests/cloud/ci.sh does)"]
 async fn classic_snapshot_move_over_raw_http() {
     let Some(clouds) = real_cloud_or_skip("classic_snapshot_move_over_raw_http").await else {
         return;
@@ -376,6 +378,7 @@ fn check_eq(got: &Value, want: &str, what: &str) -> Res<()> {
 /// harness clouds.yaml, login, microversion negotiation and the bulk reads the
 /// planner is built on.
 #[tokio::test]
+#[ignore = "needs the real cloud: tests/cloud/cloud up, then cargo test --test real_cloud -- --ignored (tests/cloud/ci.sh does)"]
 async fn azmove_client_reads_the_real_cloud() {
     let Some(_clouds) = real_cloud_or_skip("azmove_client_reads_the_real_cloud").await else {
         return;
@@ -669,6 +672,7 @@ fn the_one_replacement(ever: &[Value], now: &[Value], name: &str, id: &str) -> V
 /// ports on net1 and once with NICs on net1 and on a second network whose
 /// name sorts first (the replacement must get the same NICs, in order).
 #[tokio::test]
+#[ignore = "needs the real cloud: tests/cloud/cloud up, then cargo test --test real_cloud -- --ignored (tests/cloud/ci.sh does)"]
 async fn azmove_moves_the_classic_server() {
     let Some(world) = world_or_skip("azmove_moves_the_classic_server").await else {
         return;
@@ -866,6 +870,7 @@ async fn classic(world: &World, tag: &str) {
 /// `concurrency: 4` and `per_az: {nova2: 3}`; a thirteenth server that the
 /// selector must not pick (right name, wrong metadata) stays.
 #[tokio::test]
+#[ignore = "needs the real cloud: tests/cloud/cloud up, then cargo test --test real_cloud -- --ignored (tests/cloud/ci.sh does)"]
 async fn azmove_moves_a_fleet_in_order_within_limits() {
     let Some(world) = world_or_skip("azmove_moves_a_fleet_in_order_within_limits").await else {
         return;
@@ -1105,6 +1110,7 @@ fn peak<T: PartialOrd>(windows: impl Iterator<Item = (T, T)>) -> usize {
 /// without `--allow-blocked`, and nothing is touched; with it, only the one
 /// movable server moves.
 #[tokio::test]
+#[ignore = "needs the real cloud: tests/cloud/cloud up, then cargo test --test real_cloud -- --ignored (tests/cloud/ci.sh does)"]
 async fn azmove_blocks_what_it_cannot_move() {
     let Some(world) = world_or_skip("azmove_blocks_what_it_cannot_move").await else {
         return;
@@ -1248,6 +1254,7 @@ async fn blocked(world: &World, tag: &str) {
 /// snapshot request and one replacement per source, ever; no snapshot left;
 /// every source handled exactly once (kept and tagged, or deleted once).
 #[tokio::test]
+#[ignore = "needs the real cloud: tests/cloud/cloud up, then cargo test --test real_cloud -- --ignored (tests/cloud/ci.sh does)"]
 async fn azmove_survives_sigkill_and_resumes() {
     let Some(world) = world_or_skip("azmove_survives_sigkill_and_resumes").await else {
         return;

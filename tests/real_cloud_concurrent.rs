@@ -93,16 +93,19 @@ impl Case {
 }
 
 #[tokio::test]
+#[ignore = "needs the real cloud: tests/cloud/cloud up, then cargo test --test real_cloud_concurrent -- --ignored (tests/cloud/ci.sh does)"]
 async fn two_runs_of_one_snapshot_delete_plan() {
     concurrent("two_runs_of_one_snapshot_delete_plan", Case::SnapshotDelete).await;
 }
 
 #[tokio::test]
+#[ignore = "needs the real cloud: tests/cloud/cloud up, then cargo test --test real_cloud_concurrent -- --ignored (tests/cloud/ci.sh does)"]
 async fn two_runs_of_one_snapshot_keep_plan() {
     concurrent("two_runs_of_one_snapshot_keep_plan", Case::SnapshotKeep).await;
 }
 
 #[tokio::test]
+#[ignore = "needs the real cloud: tests/cloud/cloud up, then cargo test --test real_cloud_concurrent -- --ignored (tests/cloud/ci.sh does)"]
 async fn two_runs_of_one_auto_plan_as_a_member() {
     concurrent("two_runs_of_one_auto_plan_as_a_member", Case::Auto).await;
 }

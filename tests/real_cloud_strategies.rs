@@ -169,6 +169,7 @@ async fn action_counts(session: &Session, id: &str) -> BTreeMap<String, usize> {
 /// its identity and power state; the report gives each one's downtime;
 /// planning again finds nothing to do.
 #[tokio::test]
+#[ignore = "needs the real cloud: tests/cloud/cloud up, then cargo test --test real_cloud_strategies -- --ignored (tests/cloud/ci.sh does)"]
 async fn azmove_moves_servers_in_place_with_each_strategy() {
     let Some(world) = world_or_skip("azmove_moves_servers_in_place_with_each_strategy").await
     else {
@@ -283,6 +284,7 @@ async fn each_strategy(world: &World, tag: &str) {
 /// server booted from a volume, which the snapshot procedure cannot move. Both applies
 /// keep every server's identity. The member asking for `cold` is refused.
 #[tokio::test]
+#[ignore = "needs the real cloud: tests/cloud/cloud up, then cargo test --test real_cloud_strategies -- --ignored (tests/cloud/ci.sh does)"]
 async fn azmove_auto_chooses_by_the_callers_rights() {
     let Some(world) = world_or_skip("azmove_auto_chooses_by_the_callers_rights").await else {
         return;
@@ -365,6 +367,7 @@ async fn auto(world: &World, tag: &str) {
 /// finishes: every server ends in nova2 pinned there, with its identity,
 /// each Nova action was asked for once, and no second server was made.
 #[tokio::test]
+#[ignore = "needs the real cloud: tests/cloud/cloud up, then cargo test --test real_cloud_strategies -- --ignored (tests/cloud/ci.sh does)"]
 async fn azmove_in_place_moves_survive_sigkill() {
     let Some(world) = world_or_skip("azmove_in_place_moves_survive_sigkill").await else {
         return;
@@ -443,6 +446,7 @@ async fn in_place_crash(world: &World, tag: &str) {
 /// (ACTIVE, no task), pinned to the AZ it is actually in, without azmove's
 /// tags. A re-run with the default limits then converges in nova2.
 #[tokio::test]
+#[ignore = "needs the real cloud: tests/cloud/cloud up, then cargo test --test real_cloud_strategies -- --ignored (tests/cloud/ci.sh does)"]
 async fn azmove_aborts_a_live_migration_past_its_timeout() {
     let Some(world) = world_or_skip("azmove_aborts_a_live_migration_past_its_timeout").await else {
         return;

@@ -70,12 +70,14 @@ impl StopSignal {
 }
 
 /// Listen for Ctrl-C and SIGTERM: the first raises `handle`, the second
-/// prints `on_second` and exits the process with `exit_code`.
+/// prints `on_second` and exits the process with `exit_code`. The signals
+/// are caught from the moment this returns (it needs a tokio runtime).
 pub fn install(handle: StopHandle, on_second: String, exit_code: u8) {
+    let mut signals = Signals::register();
     tokio::spawn(async move {
         let mut count = 0u32;
         loop {
-            if !next_signal().await {
+            if !signals.next().await {
                 return;
             }
             count += 1;
@@ -92,22 +94,49 @@ pub fn install(handle: StopHandle, on_second: String, exit_code: u8) {
     });
 }
 
-/// Waits for the next Ctrl-C or SIGTERM; `false` if signals cannot be watched.
-async fn next_signal() -> bool {
+/// Ctrl-C and SIGTERM, registered with the OS when made, so that none is
+/// missed between being made and first waited on, or between two waits.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut term) = signal(SignalKind::terminate()) else {
-            return tokio::signal::ctrl_c().await.is_ok();
-        };
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r.is_ok(),
-            r = term.recv() => r.is_some(),
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn register() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Signals {
+                interrupt: signal(SignalKind::interrupt()).ok(),
+                terminate: signal(SignalKind::terminate()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            Signals {}
         }
     }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c().await.is_ok()
+
+    /// Waits for the next Ctrl-C or SIGTERM; `false` if signals cannot be watched.
+    async fn next(&mut self) -> bool {
+        #[cfg(unix)]
+        {
+            match (self.interrupt.as_mut(), self.terminate.as_mut()) {
+                (Some(int), Some(term)) => tokio::select! {
+                    r = int.recv() => r.is_some(),
+                    r = term.recv() => r.is_some(),
+                },
+                (Some(int), None) => int.recv().await.is_some(),
+                (None, Some(term)) => term.recv().await.is_some(),
+                (None, None) => false,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            tokio::signal::ctrl_c().await.is_ok()
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::apply::claims::{ClaimBook, RunIdentity};
 use crate::apply::journal::Journal;
 use crate::apply::prepare::{from_fresh_plan, from_saved_plan};
-use crate::apply::signals::{install, stop_pair};
+use crate::apply::signals::{StopSignal, install, stop_pair};
 use crate::apply::{
     ApplyOptions, ApplyReport, PollConfig, PollMode, ProgressMode, RunInput, execute,
 };
@@ -43,6 +43,19 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> Exit {
 }
 
 async fn run_async(global: &GlobalArgs, args: &ApplyArgs) -> Exit {
+    // Ctrl-C is handled from here on, before anything talks to the cloud:
+    // the first one during planning (or at the question) ends the command
+    // with exit 4 and nothing changed; during the moves it stops them
+    // gracefully; a second one exits at once.
+    let (handle, stop) = stop_pair();
+    install(
+        handle,
+        format!(
+            "Exiting now. Everything azmove made is tagged, so this is safe: run `{}` to continue.",
+            resume_command(args)
+        ),
+        Exit::Interrupted.code(),
+    );
     let saved = match read_saved_plan(&args.file) {
         Ok(s) => s,
         Err(message) => {
@@ -51,9 +64,33 @@ async fn run_async(global: &GlobalArgs, args: &ApplyArgs) -> Exit {
         }
     };
     match saved {
-        Some(cs) => apply_saved(global, args, cs).await,
-        None => apply_plan_file(global, args).await,
+        Some(cs) => apply_saved(global, args, cs, stop).await,
+        None => apply_plan_file(global, args, stop).await,
     }
+}
+
+/// `f`, unless a stop is asked for before or while it runs (`None`).
+async fn unless_stopped<F: std::future::Future>(stop: &StopSignal, f: F) -> Option<F::Output> {
+    if stop.is_stopped() {
+        return None;
+    }
+    let mut stopped = stop.clone();
+    tokio::select! {
+        out = f => Some(out),
+        () = stopped.stopped() => None,
+    }
+}
+
+/// Ctrl-C before any move started: nothing was changed, exit 4.
+async fn interrupted_before_applying(args: &ApplyArgs, connection: Option<Connection>) -> Exit {
+    if let Some(c) = connection {
+        c.shutdown().await;
+    }
+    eprintln!(
+        "Apply interrupted before anything was changed. To continue, run: {}",
+        resume_command(args)
+    );
+    Exit::Interrupted
 }
 
 /// `Some` when the file is a saved plan (a JSON object with `format`).
@@ -81,16 +118,18 @@ fn read_saved_plan(path: &Path) -> Result<Option<Changeset>, String> {
         .map_err(|e| e.to_string())
 }
 
-async fn apply_plan_file(global: &GlobalArgs, args: &ApplyArgs) -> Exit {
+async fn apply_plan_file(global: &GlobalArgs, args: &ApplyArgs, stop: StopSignal) -> Exit {
     let env = env_from_process();
     let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
-    let planned = match make_plan(&args.file, &args.cloud, None, &env, &cwd).await {
-        Ok(p) => p,
-        Err(e) => {
-            report_error(&e, stderr_color(global.color));
-            return Exit::Failure;
-        }
-    };
+    let planned =
+        match unless_stopped(&stop, make_plan(&args.file, &args.cloud, None, &env, &cwd)).await {
+            None => return interrupted_before_applying(args, None).await,
+            Some(Ok(p)) => p,
+            Some(Err(e)) => {
+                report_error(&e, stderr_color(global.color));
+                return Exit::Failure;
+            }
+        };
     let Planned {
         changeset,
         inventory,
@@ -105,9 +144,10 @@ async fn apply_plan_file(global: &GlobalArgs, args: &ApplyArgs) -> Exit {
     );
     let _ = out.flush();
     drop(out);
-    let busy = match held_elsewhere(&connection, &changeset, args).await {
-        Ok(b) => b,
-        Err(exit) => {
+    let busy = match unless_stopped(&stop, held_elsewhere(&connection, &changeset, args)).await {
+        None => return interrupted_before_applying(args, Some(connection)).await,
+        Some(Ok(b)) => b,
+        Some(Err(exit)) => {
             connection.shutdown().await;
             return exit;
         }
@@ -122,8 +162,11 @@ async fn apply_plan_file(global: &GlobalArgs, args: &ApplyArgs) -> Exit {
         return Exit::Success;
     }
     if !args.yes {
-        match confirm(changeset.summary.to_move) {
+        match confirm(changeset.summary.to_move, &stop).await {
             Confirmation::Yes => {}
+            Confirmation::Interrupted => {
+                return interrupted_before_applying(args, Some(connection)).await;
+            }
             Confirmation::No => {
                 eprintln!("Apply cancelled: nothing was changed.");
                 connection.shutdown().await;
@@ -141,10 +184,15 @@ async fn apply_plan_file(global: &GlobalArgs, args: &ApplyArgs) -> Exit {
     }
     let mut input = from_fresh_plan(changeset, &inventory);
     input.busy = busy;
-    run_and_report(global, args, connection, input).await
+    run_and_report(global, args, connection, input, stop).await
 }
 
-async fn apply_saved(global: &GlobalArgs, args: &ApplyArgs, changeset: Changeset) -> Exit {
+async fn apply_saved(
+    global: &GlobalArgs,
+    args: &ApplyArgs,
+    changeset: Changeset,
+    stop: StopSignal,
+) -> Exit {
     let env = env_from_process();
     let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
     let target = Target {
@@ -155,17 +203,23 @@ async fn apply_saved(global: &GlobalArgs, args: &ApplyArgs, changeset: Changeset
         env: &env,
         cwd: &cwd,
     };
-    let connection =
-        match connect::connect(&target, connect::client_options(&changeset.limits)).await {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("azmove: {e}");
-                return Exit::Failure;
-            }
-        };
-    let busy = match held_elsewhere(&connection, &changeset, args).await {
-        Ok(b) => b,
-        Err(exit) => {
+    let connection = match unless_stopped(
+        &stop,
+        connect::connect(&target, connect::client_options(&changeset.limits)),
+    )
+    .await
+    {
+        None => return interrupted_before_applying(args, None).await,
+        Some(Ok(c)) => c,
+        Some(Err(e)) => {
+            eprintln!("azmove: {e}");
+            return Exit::Failure;
+        }
+    };
+    let busy = match unless_stopped(&stop, held_elsewhere(&connection, &changeset, args)).await {
+        None => return interrupted_before_applying(args, Some(connection)).await,
+        Some(Ok(b)) => b,
+        Some(Err(exit)) => {
             connection.shutdown().await;
             return exit;
         }
@@ -180,12 +234,13 @@ async fn apply_saved(global: &GlobalArgs, args: &ApplyArgs, changeset: Changeset
         changeset.plan_path,
         changeset.summary.line()
     );
-    let input = match from_saved_plan(&connection.client, changeset).await {
-        Ok(mut i) => {
+    let input = match unless_stopped(&stop, from_saved_plan(&connection.client, changeset)).await {
+        None => return interrupted_before_applying(args, Some(connection)).await,
+        Some(Ok(mut i)) => {
             i.busy = busy;
             i
         }
-        Err(e) => {
+        Some(Err(e)) => {
             eprintln!("azmove: {e}");
             connection.shutdown().await;
             return Exit::Failure;
@@ -202,7 +257,7 @@ async fn apply_saved(global: &GlobalArgs, args: &ApplyArgs, changeset: Changeset
             changed.join("; ")
         );
     }
-    run_and_report(global, args, connection, input).await
+    run_and_report(global, args, connection, input, stop).await
 }
 
 /// Moves whose server another live azmove run holds right now (move key →
@@ -278,11 +333,12 @@ enum Confirmation {
     Yes,
     No,
     NotATerminal,
+    /// Ctrl-C while asking.
+    Interrupted,
 }
 
-fn confirm(count: usize) -> Confirmation {
-    let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
+async fn confirm(count: usize, stop: &StopSignal) -> Confirmation {
+    if !std::io::stdin().is_terminal() {
         return Confirmation::NotATerminal;
     }
     eprint!(
@@ -290,10 +346,19 @@ fn confirm(count: usize) -> Confirmation {
         if count == 1 { "" } else { "s" }
     );
     let _ = std::io::stderr().flush();
-    let mut line = String::new();
-    match stdin.lock().read_line(&mut line) {
-        Ok(_) if line.trim() == "yes" => Confirmation::Yes,
-        _ => Confirmation::No,
+    // Read the answer on a thread of its own, so that Ctrl-C (which the
+    // handler installed above catches) ends the question at once; the
+    // thread dies with the process.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let yes = std::io::stdin().lock().read_line(&mut line).is_ok() && line.trim() == "yes";
+        let _ = tx.send(yes);
+    });
+    match unless_stopped(stop, rx).await {
+        None => Confirmation::Interrupted,
+        Some(Ok(true)) => Confirmation::Yes,
+        Some(_) => Confirmation::No,
     }
 }
 
@@ -302,7 +367,11 @@ async fn run_and_report(
     args: &ApplyArgs,
     connection: Connection,
     input: RunInput,
+    stop: StopSignal,
 ) -> Exit {
+    if stop.is_stopped() {
+        return interrupted_before_applying(args, Some(connection)).await;
+    }
     let journal = match Journal::create(&args.journal_dir) {
         Ok(j) => Arc::new(j),
         Err(e) => {
@@ -312,14 +381,6 @@ async fn run_and_report(
         }
     };
     let resume = resume_command(args);
-    let (handle, stop) = stop_pair();
-    install(
-        handle,
-        format!(
-            "Exiting now. Everything azmove made is tagged, so this is safe: run `{resume}` to continue."
-        ),
-        Exit::Interrupted.code(),
-    );
     let time_scale = connection
         .sim()
         .map(|s| s.sim().env.clock.time_scale())
@@ -339,6 +400,10 @@ async fn run_and_report(
     };
     let own_project = connection.client.project_id().map(str::to_string);
     let lease = args.lease_ttl.max(Duration::from_secs(4));
+    // The run record below is the first thing this run writes to the cloud.
+    if stop.is_stopped() {
+        return interrupted_before_applying(args, Some(connection)).await;
+    }
     let claims = match ClaimBook::open(cloud.clone(), identity, lease, own_project).await {
         Ok(b) => b,
         Err(e) => {

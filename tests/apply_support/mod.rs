@@ -198,6 +198,24 @@ pub fn balance(sim: &SimHandle, kind: &str) -> (usize, usize) {
 /// `azmove apply plan.yaml --yes` in `dir` with only `env` (and PATH),
 /// polling fast, output discarded: a process a test can SIGKILL.
 pub fn spawn_apply(dir: &Path, env: &[(String, String)]) -> std::process::Child {
+    spawn_apply_with(dir, env, &[])
+}
+
+/// [`spawn_apply`] writing its journal into `journal` (`--journal-dir`),
+/// a directory of its own, so that a test can read what this run did.
+pub fn spawn_apply_journaled(
+    dir: &Path,
+    env: &[(String, String)],
+    journal: &Path,
+) -> std::process::Child {
+    spawn_apply_with(
+        dir,
+        env,
+        &["--journal-dir", journal.to_str().expect("UTF-8 path")],
+    )
+}
+
+fn spawn_apply_with(dir: &Path, env: &[(String, String)], extra: &[&str]) -> std::process::Child {
     std::process::Command::new(env!("CARGO_BIN_EXE_azmove"))
         .current_dir(dir)
         .args([
@@ -210,6 +228,7 @@ pub fn spawn_apply(dir: &Path, env: &[(String, String)]) -> std::process::Child 
             "--poll-max",
             "400ms",
         ])
+        .args(extra)
         .env_clear()
         .envs(env.iter().cloned())
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -218,6 +237,129 @@ pub fn spawn_apply(dir: &Path, env: &[(String, String)]) -> std::process::Child 
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("starts azmove")
+}
+
+// ------------------------------------------------------------------
+// A run's journal (docs/apply.md, "The journal"), read while the run
+// lives or after it was killed: every line is written with one unbuffered
+// `write`, so a SIGKILL leaves every line before it.
+
+/// The steps of a move as the journal names them (docs/apply.md).
+pub const MOVE_STEPS: &[&str] = &[
+    "stop source",
+    "snapshot",
+    "wait image active",
+    "boot in target AZ",
+    "wait ACTIVE",
+    "verify",
+    "delete snapshot",
+    "handle source",
+    "mark moving",
+    "shelve",
+    "shelve offload",
+    "unshelve in target AZ",
+    "unpin AZ",
+    "cold migrate",
+    "confirm migration",
+    "live migrate",
+    "re-pin AZ",
+    "restore power state",
+    "finish",
+    "rollback",
+];
+
+/// Every JSON line of every journal file in `dir`.
+pub fn journal_events(dir: &Path) -> Vec<serde_json::Value> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in entries.flatten() {
+        if let Ok(text) = std::fs::read_to_string(e.path()) {
+            // a line being written when we read may be cut: skip it
+            out.extend(text.lines().filter_map(|l| serde_json::from_str(l).ok()));
+        }
+    }
+    out
+}
+
+/// A server a run's journal shows in the middle of its move.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MidMove {
+    /// The server's name (the journal's `server` is its id).
+    pub name: String,
+    /// The last move step started.
+    pub step: String,
+    /// That step has not finished either (otherwise the run is between
+    /// two steps of the move).
+    pub step_running: bool,
+}
+
+impl std::fmt::Display for MidMove {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.step_running {
+            write!(f, "{} at `{}`", self.name, self.step)
+        } else {
+            write!(f, "{} after `{}`", self.name, self.step)
+        }
+    }
+}
+
+/// The servers (by id) whose move the journal in `dir` shows started and
+/// not finished: a `step_started` of a move step and no `server_finished`
+/// after it.
+pub fn moves_in_flight(dir: &Path) -> BTreeMap<String, MidMove> {
+    let mut out: BTreeMap<String, MidMove> = BTreeMap::new();
+    for e in journal_events(dir) {
+        let Some(server) = e["server"].as_str() else {
+            continue;
+        };
+        let step = e["step"].as_str().filter(|s| MOVE_STEPS.contains(s));
+        match (e["event"].as_str(), step) {
+            (Some("step_started"), Some(step)) => {
+                out.insert(
+                    server.to_owned(),
+                    MidMove {
+                        name: e["name"].as_str().unwrap_or(server).to_owned(),
+                        step: step.to_owned(),
+                        step_running: true,
+                    },
+                );
+            }
+            (Some("step_finished"), Some(step)) => {
+                if let Some(m) = out.get_mut(server).filter(|m| m.step == step) {
+                    m.step_running = false;
+                }
+            }
+            (Some("server_finished"), _) => {
+                out.remove(server);
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The last move step the journal in `dir` shows started for `server`,
+/// if the run has not finished with that server.
+pub fn step_in_flight(dir: &Path, server: &str) -> Option<String> {
+    moves_in_flight(dir).remove(server).map(|m| m.step)
+}
+
+/// Ask `probe` every 2 ms until it answers; panic after `limit` (a guard
+/// against a hang, not a timing assertion), saying `what` was awaited.
+pub async fn wait_for<T>(limit: Duration, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "waited {limit:?} in vain for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
 }
 
 // ------------------------------------------------------------------

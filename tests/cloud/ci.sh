@@ -59,7 +59,7 @@ echo "== cloud up in $((SECONDS - start))s"
 export AZMOVE_REAL_CLOUD=$MC/clouds.yaml AZMOVE_REAL_CLOUD_REQUIRED=1
 echo "== real-cloud tests"
 start=$SECONDS
-cargo test --locked "${TESTS[@]}" -- --nocapture --test-threads 2
+cargo test --locked "${TESTS[@]}" -- --include-ignored --nocapture --test-threads 2
 rc=$?
 echo "== real-cloud tests took $((SECONDS - start))s"
 
