@@ -86,8 +86,13 @@ async fn every_server_is_moved_or_left_intact_and_reported() {
     let doomed = by_name("doomed");
     assert_eq!(doomed.outcome, ServerOutcome::Failed);
     let message = doomed.message.as_deref().unwrap_or_default();
-    assert!(message.contains("No valid host"), "{message}");
-    assert!(message.contains("3 attempts"), "{message}");
+    // The burst of 503s lands on whichever compute calls are 80th–95th; when
+    // it takes the deletion of one of doomed's failed replacements past the
+    // client's retries, that is the failure reported (the rollback still
+    // cleans up: checked below). Otherwise its boots ran out.
+    let burst = message.contains("HTTP 503");
+    assert!(burst || message.contains("No valid host"), "{message}");
+    assert!(burst || message.contains("3 attempts"), "{message}");
     let follower = by_name("follower");
     assert_eq!(follower.outcome, ServerOutcome::Skipped);
     assert!(
@@ -159,8 +164,11 @@ async fn every_server_is_moved_or_left_intact_and_reported() {
                 assert_eq!(now.availability_zone, original.availability_zone);
                 assert!(
                     !now.metadata.contains_key(tags::STOPPED_BY),
-                    "{} keeps the stop tag",
-                    original.name
+                    "{} keeps the stop tag: {:?}, source {:?}, steps {:?}",
+                    original.name,
+                    r.message,
+                    r.source_state,
+                    r.steps
                 );
                 assert!(
                     its_reps.is_empty(),

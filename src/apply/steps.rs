@@ -109,6 +109,9 @@ pub struct JobCtx {
     pub claimed: bool,
     /// This run stopped the source for its snapshot.
     pub stopped_source: bool,
+    /// This run wrote `azmove_stopped` on the source (even if the stop then
+    /// failed): its rollback removes it whatever the last poll shows.
+    pub tagged_stopped: bool,
 }
 
 impl JobCtx {
@@ -597,6 +600,7 @@ impl Steps<'_> {
                 &e,
             );
         }
+        self.ctx.tagged_stopped = true;
         let mut accepted = true;
         if let Err(e) = self.cloud().stop_server(self.source_id).await {
             // Stopped meanwhile (409 "in vm_state stopped")? Then it is fine.
@@ -1356,9 +1360,10 @@ impl Steps<'_> {
         }
         // Start the source again if azmove stopped it.
         let source = self.waiter().server(self.source_id);
-        let stopped_by_us = source
-            .as_ref()
-            .is_some_and(|s| s.metadata.contains_key(tags::STOPPED_BY));
+        let stopped_by_us = self.ctx.tagged_stopped
+            || source
+                .as_ref()
+                .is_some_and(|s| s.metadata.contains_key(tags::STOPPED_BY));
         match source {
             Some(src) if stopped_by_us && self.mv.settings.source_after != SourceAfter::Stop => {
                 let off =
@@ -1372,7 +1377,14 @@ impl Steps<'_> {
                         .delete_server_metadata(self.source_id, tags::STOPPED_BY)
                         .await
                     {
-                        Ok(()) => self.ctx.source_state = Some("started again".into()),
+                        Ok(()) => {
+                            self.ctx.tagged_stopped = false;
+                            self.ctx.source_state = Some(if off {
+                                "started again".into()
+                            } else {
+                                format!("left {} (not stopped by azmove)", src.status)
+                            });
+                        }
                         Err(e) => problems.push(format!(
                             "could not remove the {} tag: {e}",
                             tags::STOPPED_BY
