@@ -678,19 +678,12 @@ fn server_reports(
                     r.message = Some(reason.clone());
                     r.remaining_steps = m.steps.clone();
                 }
-                JobState::Changed { reason } => {
-                    r.outcome = ServerOutcome::Changed;
-                    r.message = Some(reason.clone());
-                    r.remaining_steps = job.remaining_steps().to_vec();
-                    if job.history.iter().any(|h| h.step.is_none()) {
-                        r.replacement_id = None;
-                        r.replacement_az = None;
-                        r.replacement_host = None;
-                        r.snapshot_id = None;
-                    }
-                }
-                JobState::Failed { reason } => {
-                    r.outcome = ServerOutcome::Failed;
+                JobState::Changed { reason } | JobState::Failed { reason } => {
+                    r.outcome = if matches!(job.state, JobState::Changed { .. }) {
+                        ServerOutcome::Changed
+                    } else {
+                        ServerOutcome::Failed
+                    };
                     r.message = Some(reason.clone());
                     r.remaining_steps = job.remaining_steps().to_vec();
                     // Rolled back: the replacement and snapshot are gone.

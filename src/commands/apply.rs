@@ -144,18 +144,10 @@ async fn apply_plan_file(global: &GlobalArgs, args: &ApplyArgs, stop: StopSignal
     );
     let _ = out.flush();
     drop(out);
-    let busy = match unless_stopped(&stop, held_elsewhere(&connection, &changeset, args)).await {
-        None => return interrupted_before_applying(args, Some(connection)).await,
-        Some(Ok(b)) => b,
-        Some(Err(exit)) => {
-            connection.shutdown().await;
-            return exit;
-        }
+    let busy = match gate_others(&stop, &connection, &changeset, args).await {
+        Ok(b) => b,
+        Err(exit) => return exit.finish(args, connection).await,
     };
-    if let Some(exit) = refuse_blocked(&changeset, args, &busy) {
-        connection.shutdown().await;
-        return exit;
-    }
     if !changeset.summary.has_changes() && busy.is_empty() {
         println!("\nNo changes: nothing to apply.");
         connection.shutdown().await;
@@ -216,18 +208,10 @@ async fn apply_saved(
             return Exit::Failure;
         }
     };
-    let busy = match unless_stopped(&stop, held_elsewhere(&connection, &changeset, args)).await {
-        None => return interrupted_before_applying(args, Some(connection)).await,
-        Some(Ok(b)) => b,
-        Some(Err(exit)) => {
-            connection.shutdown().await;
-            return exit;
-        }
+    let busy = match gate_others(&stop, &connection, &changeset, args).await {
+        Ok(b) => b,
+        Err(exit) => return exit.finish(args, connection).await,
     };
-    if let Some(exit) = refuse_blocked(&changeset, args, &busy) {
-        connection.shutdown().await;
-        return exit;
-    }
     println!(
         "Applying the saved plan {} (made from {}, {}).",
         args.file.display(),
@@ -303,6 +287,43 @@ async fn held_elsewhere(
             Some((m.key.clone(), held.get(id)?.clone()))
         })
         .collect())
+}
+
+/// Why apply stops before its run starts.
+enum Stopped {
+    Interrupted,
+    Exit(Exit),
+}
+
+impl Stopped {
+    async fn finish(self, args: &ApplyArgs, connection: Connection) -> Exit {
+        match self {
+            Stopped::Interrupted => interrupted_before_applying(args, Some(connection)).await,
+            Stopped::Exit(exit) => {
+                connection.shutdown().await;
+                exit
+            }
+        }
+    }
+}
+
+/// The servers other live runs hold (reported `busy`), then the refusal of
+/// blocked entries: what both ways into apply check before anything runs.
+async fn gate_others(
+    stop: &StopSignal,
+    connection: &Connection,
+    changeset: &Changeset,
+    args: &ApplyArgs,
+) -> Result<std::collections::BTreeMap<String, String>, Stopped> {
+    let busy = match unless_stopped(stop, held_elsewhere(connection, changeset, args)).await {
+        None => return Err(Stopped::Interrupted),
+        Some(Ok(b)) => b,
+        Some(Err(exit)) => return Err(Stopped::Exit(exit)),
+    };
+    match refuse_blocked(changeset, args, &busy) {
+        Some(exit) => Err(Stopped::Exit(exit)),
+        None => Ok(busy),
+    }
 }
 
 /// Blocked entries stop the apply unless `--allow-blocked`; those only
