@@ -21,7 +21,7 @@ use std::time::Duration;
 use crate::apply::Cloud;
 use crate::apply::claims::local::ThisMachine;
 use crate::apply::claims::rules::{
-    CLAIM, Claim, Liveness, LocalProcesses, RUN, RUN_LEASE, RUN_RECORD, RunRecord,
+    CLAIM, Claim, Liveness, LocalProcesses, RUN, RUN_RECORD, RunRecord,
 };
 use crate::apply::claims::{DEFAULT_LEASE, describe_record, read_liveness};
 use crate::cli::{GlobalArgs, UnlockArgs};
@@ -63,18 +63,16 @@ pub async fn find(
 ) -> Result<Found, Error> {
     let liveness = read_liveness(cloud, run, DEFAULT_LEASE, local).await?;
     let (images, _) = cloud.hidden_records(RUN_RECORD, run).await?;
-    let lease = images
-        .iter()
-        .filter(|i| i.properties.get(RUN_RECORD).map(String::as_str) == Some(run))
-        .filter_map(|i| i.properties.get(RUN_LEASE)?.parse::<u64>().ok())
-        .map(Duration::from_secs)
-        .max()
-        .unwrap_or(DEFAULT_LEASE);
     let run_records: Vec<RunRecord> = images
         .iter()
         .filter_map(RunRecord::from_image)
         .filter(|r| r.run == run)
         .collect();
+    let lease = run_records
+        .iter()
+        .filter_map(|r| r.lease)
+        .max()
+        .unwrap_or(DEFAULT_LEASE);
     let who = run_records
         .iter()
         .map(describe_record)

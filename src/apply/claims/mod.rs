@@ -463,14 +463,7 @@ impl ClaimBook {
         let by_run = rules::runs_by_id(&records);
         let dead = |run: &str| {
             let recs = by_run.get(run).cloned().unwrap_or_default();
-            let lease = run_images
-                .iter()
-                .filter(|i| i.properties.get(RUN_RECORD).map(String::as_str) == Some(run))
-                .filter_map(|i| i.properties.get(RUN_LEASE)?.parse::<u64>().ok())
-                .map(Duration::from_secs)
-                .max()
-                .unwrap_or(self.lease.ttl);
-            !rules::liveness(&recs, now, lease, &self.machine).is_alive()
+            !rules::liveness(&recs, now, self.lease.ttl, &self.machine).is_alive()
         };
         let mut claiming = std::collections::BTreeSet::new();
         for c in claim_images.iter().filter_map(Claim::from_image) {
@@ -511,14 +504,7 @@ pub async fn read_liveness(
         .filter(|r| r.run == run)
         .collect();
     let now = date.unwrap_or_else(SystemTime::now);
-    // A record's own lease, if it says one, is what that run renews by.
-    let lease = images
-        .iter()
-        .filter_map(|i| i.properties.get(RUN_LEASE)?.parse::<u64>().ok())
-        .map(Duration::from_secs)
-        .max()
-        .unwrap_or(ttl);
-    Ok(rules::liveness(&records, now, lease, local))
+    Ok(rules::liveness(&records, now, ttl, local))
 }
 
 /// "alice on build-7, plan plans/drain.yaml".
@@ -582,30 +568,18 @@ pub async fn claims_on(
     }
     let (run_images, date) = cloud.hidden_records(RECORD, "run").await?;
     let now = date.unwrap_or_else(SystemTime::now);
-    let mut runs: BTreeMap<String, (Vec<RunRecord>, Duration)> = BTreeMap::new();
-    for image in &run_images {
-        let Some(r) = RunRecord::from_image(image) else {
-            continue;
-        };
-        let lease = image
-            .properties
-            .get(RUN_LEASE)
-            .and_then(|v| v.parse::<u64>().ok())
-            .map_or(default_lease, Duration::from_secs);
-        let e = runs.entry(r.run.clone()).or_insert((Vec::new(), lease));
-        e.1 = e.1.max(lease);
-        e.0.push(r);
-    }
+    let records: Vec<RunRecord> = run_images
+        .iter()
+        .filter_map(RunRecord::from_image)
+        .collect();
+    let runs = rules::runs_by_id(&records);
     let here = ThisMachine::detect();
     Ok(claims
         .into_iter()
         .map(|claim| {
-            let (records, lease) = runs
-                .get(&claim.run)
-                .cloned()
-                .unwrap_or((Vec::new(), default_lease));
+            let records = runs.get(&claim.run).cloned().unwrap_or_default();
             ClaimView {
-                liveness: rules::liveness(&records, now, lease, &here),
+                liveness: rules::liveness(&records, now, default_lease, &here),
                 who: records.first().map(describe_record).unwrap_or_default(),
                 claim,
             }

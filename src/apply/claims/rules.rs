@@ -118,6 +118,8 @@ pub struct RunRecord {
     pub created_at: String,
     /// Glance's `updated_at`: the last heartbeat, on the cloud's clock.
     pub updated_at: Option<SystemTime>,
+    /// The lease the run renews by, as it wrote it (`azmove_run_lease_s`).
+    pub lease: Option<Duration>,
 }
 
 impl RunRecord {
@@ -132,6 +134,10 @@ impl RunRecord {
             proc_key: p.get(RUN_PROC).and_then(|s| ProcKey::parse(s)),
             created_at: image.created_at.clone(),
             updated_at: parse_time(&image.updated_at),
+            lease: p
+                .get(RUN_LEASE)
+                .and_then(|v| v.parse::<u64>().ok())
+                .map(Duration::from_secs),
         })
     }
 }
@@ -173,14 +179,20 @@ impl Liveness {
     }
 }
 
-/// A run is alive while one of its records had a heartbeat within `lease`
-/// (cloud clock) and its process, if it lived on this machine, still runs.
+/// A run is alive while one of its records had a heartbeat within its
+/// lease (the one its records name, else `default_lease`; cloud clock) and
+/// its process, if it lived on this machine, still runs.
 pub fn liveness(
     records: &[RunRecord],
     cloud_now: SystemTime,
-    lease: Duration,
+    default_lease: Duration,
     local: &dyn LocalProcesses,
 ) -> Liveness {
+    let lease = records
+        .iter()
+        .filter_map(|r| r.lease)
+        .max()
+        .unwrap_or(default_lease);
     let Some(last) = records.iter().filter_map(|r| r.updated_at).max() else {
         return Liveness::Dead {
             why: if records.is_empty() {
@@ -299,6 +311,7 @@ mod tests {
             proc_key,
             created_at: String::new(),
             updated_at: Some(beat),
+            lease: None,
         }
     }
 
