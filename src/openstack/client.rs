@@ -51,7 +51,7 @@ struct Inner {
 
 /// API roots, with the version suffix each service needs.
 #[derive(Debug, Clone)]
-pub(crate) struct Endpoints {
+struct Endpoints {
     pub compute: Url,
     pub image: Option<Url>,
     pub network: Option<Url>,
@@ -137,10 +137,6 @@ impl Client {
         self.inner.page_size
     }
 
-    pub(crate) fn endpoints(&self) -> &Endpoints {
-        &self.inner.endpoints
-    }
-
     /// Fails with a clear message when the session's microversion is older
     /// than what `feature` needs.
     pub(crate) fn require(&self, feature: &'static str, needed: Microversion) -> Result<(), Error> {
@@ -158,12 +154,7 @@ impl Client {
     /// A compute request to `segments` under the compute root, carrying the
     /// negotiated microversion in both headers Nova reads.
     pub(crate) fn compute_request(&self, method: Method, segments: &[&str]) -> ApiRequest {
-        let url = join(&self.inner.endpoints.compute, segments);
-        self.compute_request_url(method, url)
-    }
-
-    pub(crate) fn compute_request_url(&self, method: Method, url: Url) -> ApiRequest {
-        self.compute_request_at(method, url, self.microversion())
+        self.compute_request_at(method, segments, self.microversion())
     }
 
     /// A compute request sent with microversion `mv` instead of the
@@ -172,18 +163,10 @@ impl Client {
     pub(crate) fn compute_request_at(
         &self,
         method: Method,
-        url: Url,
+        segments: &[&str],
         mv: Microversion,
     ) -> ApiRequest {
-        let mv = mv.to_string();
-        let mut req = ApiRequest::new(Service::Compute, method, url);
-        if let Ok(v) = HeaderValue::from_str(&format!("compute {mv}")) {
-            req = req.header(HeaderName::from_static("openstack-api-version"), v);
-        }
-        if let Ok(v) = HeaderValue::from_str(&mv) {
-            req = req.header(HeaderName::from_static("x-openstack-nova-api-version"), v);
-        }
-        req
+        compute_request(&self.inner.endpoints.compute, method, segments, mv)
     }
 
     /// A request to a service other than compute.
@@ -197,7 +180,7 @@ impl Client {
         Ok(ApiRequest::new(service, method, join(base, segments)))
     }
 
-    pub(crate) fn service_base(&self, service: Service) -> Result<&Url, Error> {
+    fn service_base(&self, service: Service) -> Result<&Url, Error> {
         let e = &self.inner.endpoints;
         let base = match service {
             Service::Compute => Some(&e.compute),
@@ -280,6 +263,30 @@ impl Client {
             Err(e) => Err(e),
         }
     }
+
+    /// Sends and reads the answer with `parse`; an answer that does not
+    /// parse is reported against the request.
+    pub(crate) async fn send_parse<T>(
+        &self,
+        req: &ApiRequest,
+        parse: impl FnOnce(&[u8]) -> Result<T, serde_json::Error>,
+    ) -> Result<T, Error> {
+        let resp = self.send(req).await?;
+        parse(&resp.body).map_err(|e| decode_error(req, &e))
+    }
+
+    /// Like [`Client::send_parse`]; a 404 is `None` (there is no such thing).
+    pub(crate) async fn send_parse_optional<T>(
+        &self,
+        req: &ApiRequest,
+        parse: impl FnOnce(&[u8]) -> Result<T, serde_json::Error>,
+    ) -> Result<Option<T>, Error> {
+        match self.send_parse(req, parse).await {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
 }
 
 /// `base` with `segments` appended, each percent-encoded.
@@ -292,6 +299,20 @@ pub(crate) fn join(base: &Url, segments: &[&str]) -> Url {
         }
     }
     url
+}
+
+/// A request to `segments` under the compute root `base`, carrying
+/// microversion `mv` in both headers Nova reads.
+fn compute_request(base: &Url, method: Method, segments: &[&str], mv: Microversion) -> ApiRequest {
+    let mv = mv.to_string();
+    let mut req = ApiRequest::new(Service::Compute, method, join(base, segments));
+    if let Ok(v) = HeaderValue::from_str(&format!("compute {mv}")) {
+        req = req.header(HeaderName::from_static("openstack-api-version"), v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&mv) {
+        req = req.header(HeaderName::from_static("x-openstack-nova-api-version"), v);
+    }
+    req
 }
 
 /// `…/v3/auth/tokens` from whatever form of the Keystone URL was given.

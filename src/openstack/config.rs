@@ -170,16 +170,6 @@ impl CloudConfig {
         self.region = Some(region.into());
         self
     }
-
-    pub fn with_interface(mut self, interface: Interface) -> CloudConfig {
-        self.interface = interface;
-        self
-    }
-
-    pub fn with_tls(mut self, tls: TlsConfig) -> CloudConfig {
-        self.tls = tls;
-        self
-    }
 }
 
 /// How to prove who we are to Keystone.

@@ -228,7 +228,7 @@ impl Error {
     }
 
     /// Nova's 500 for an action that lost the task_state race.
-    pub fn is_unexpected_task_state(&self) -> bool {
+    fn is_unexpected_task_state(&self) -> bool {
         self.status() == Some(500)
             && self.api().is_some_and(|e| {
                 e.message.as_deref().is_some_and(|m| {

@@ -10,7 +10,6 @@ use serde_json::Value;
 use super::client::Client;
 use super::error::{Error, Service};
 use super::paging::{Page, marker_from_url};
-use super::transport::decode_error;
 use crate::plan::inventory::Image;
 
 /// Filters of `GET /v2/images`.
@@ -32,6 +31,33 @@ pub struct ImageQuery {
 }
 
 impl ImageQuery {
+    /// The query of the first page: `limit`, then the filters.
+    fn apply(&self, url: &mut url::Url, limit: u32) {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("limit", &limit.to_string());
+        for (k, v) in &self.properties {
+            q.append_pair(k, v);
+        }
+        if let Some(v) = &self.status {
+            q.append_pair("status", v);
+        }
+        if let Some(v) = &self.updated_since {
+            q.append_pair("updated_at", &format!("gte:{v}"));
+        }
+        if let Some(v) = &self.name {
+            q.append_pair("name", v);
+        }
+        if let Some(v) = &self.owner {
+            q.append_pair("owner", v);
+        }
+        if let Some(v) = &self.visibility {
+            q.append_pair("visibility", v);
+        }
+        if self.hidden {
+            q.append_pair("os_hidden", "true");
+        }
+    }
+
     /// Images tagged with `key=value`.
     pub fn with_property(key: impl Into<String>, value: impl Into<String>) -> ImageQuery {
         let mut q = ImageQuery::default();
@@ -137,6 +163,37 @@ pub fn parse_image(body: &[u8]) -> Result<Image, serde_json::Error> {
     Ok(serde_json::from_slice::<ImageWire>(body)?.into())
 }
 
+/// The body of `POST /v2/images` for a hidden record (see
+/// [`Client::create_hidden_record`]).
+fn hidden_record_body(
+    name: &str,
+    properties: &BTreeMap<String, String>,
+    owner: Option<&str>,
+) -> Value {
+    let mut body = serde_json::Map::new();
+    body.insert("name".into(), Value::String(name.to_string()));
+    body.insert("os_hidden".into(), Value::Bool(true));
+    body.insert("visibility".into(), Value::String("private".into()));
+    body.insert("container_format".into(), Value::String("bare".into()));
+    body.insert("disk_format".into(), Value::String("raw".into()));
+    if let Some(o) = owner {
+        body.insert("owner".into(), Value::String(o.to_string()));
+    }
+    for (k, v) in properties {
+        body.insert(k.clone(), Value::String(v.clone()));
+    }
+    Value::Object(body)
+}
+
+/// The JSON patch setting `properties` (`add` replaces a property that
+/// exists, as RFC 6902 says and Glance does).
+fn properties_patch(properties: &BTreeMap<String, String>) -> Value {
+    properties
+        .iter()
+        .map(|(k, v)| serde_json::json!({"op": "add", "path": format!("/{k}"), "value": v}))
+        .collect()
+}
+
 impl Client {
     /// Every image matching `query`, following pages.
     pub async fn list_images(&self, query: &ImageQuery) -> Result<Vec<Image>, Error> {
@@ -152,66 +209,15 @@ impl Client {
         &self,
         query: &ImageQuery,
     ) -> Result<(Vec<Image>, Option<SystemTime>), Error> {
-        let mut out = Vec::new();
-        let mut marker: Option<String> = None;
-        let mut first_date: Option<Option<SystemTime>> = None;
-        loop {
-            let mut req = self.service_request(Service::Image, Method::GET, &["images"])?;
-            {
-                let mut q = req.url.query_pairs_mut();
-                q.append_pair("limit", &self.page_size().to_string());
-                for (k, v) in &query.properties {
-                    q.append_pair(k, v);
-                }
-                if let Some(v) = &query.status {
-                    q.append_pair("status", v);
-                }
-                if let Some(v) = &query.updated_since {
-                    q.append_pair("updated_at", &format!("gte:{v}"));
-                }
-                if let Some(v) = &query.name {
-                    q.append_pair("name", v);
-                }
-                if let Some(v) = &query.owner {
-                    q.append_pair("owner", v);
-                }
-                if let Some(v) = &query.visibility {
-                    q.append_pair("visibility", v);
-                }
-                if query.hidden {
-                    q.append_pair("os_hidden", "true");
-                }
-                if let Some(m) = &marker {
-                    q.append_pair("marker", m);
-                }
-            }
-            let resp = self.send(&req).await?;
-            let date = *first_date.get_or_insert_with(|| {
-                resp.header("date")
-                    .and_then(|d| httpdate::parse_http_date(d).ok())
-            });
-            let page = parse_image_list(&resp.body).map_err(|e| decode_error(&req, &e))?;
-            let empty = page.items.is_empty();
-            out.extend(page.items);
-            match page.next_marker {
-                Some(next) if !empty && marker.as_deref() != Some(next.as_str()) => {
-                    marker = Some(next)
-                }
-                _ => return Ok((out, date)),
-            }
-        }
+        let mut req = self.service_request(Service::Image, Method::GET, &["images"])?;
+        query.apply(&mut req.url, self.page_size());
+        self.all_pages(&req, parse_image_list).await
     }
 
     /// `GET /v2/images/{id}`; `None` when there is no such image.
     pub async fn get_image(&self, id: &str) -> Result<Option<Image>, Error> {
         let req = self.service_request(Service::Image, Method::GET, &["images", id])?;
-        match self.send(&req).await {
-            Ok(resp) => parse_image(&resp.body)
-                .map(Some)
-                .map_err(|e| decode_error(&req, &e)),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
+        self.send_parse_optional(&req, parse_image).await
     }
 
     /// `POST /v2/images` of a hidden record that never gets data: it stays
@@ -225,23 +231,10 @@ impl Client {
         properties: &BTreeMap<String, String>,
         owner: Option<&str>,
     ) -> Result<Image, Error> {
-        let mut body = serde_json::Map::new();
-        body.insert("name".into(), Value::String(name.to_string()));
-        body.insert("os_hidden".into(), Value::Bool(true));
-        body.insert("visibility".into(), Value::String("private".into()));
-        body.insert("container_format".into(), Value::String("bare".into()));
-        body.insert("disk_format".into(), Value::String("raw".into()));
-        if let Some(o) = owner {
-            body.insert("owner".into(), Value::String(o.to_string()));
-        }
-        for (k, v) in properties {
-            body.insert(k.clone(), Value::String(v.clone()));
-        }
         let req = self
             .service_request(Service::Image, Method::POST, &["images"])?
-            .json(&Value::Object(body))?;
-        let resp = self.send(&req).await?;
-        parse_image(&resp.body).map_err(|e| decode_error(&req, &e))
+            .json(&hidden_record_body(name, properties, owner))?;
+        self.send_parse(&req, parse_image).await
     }
 
     /// Sets custom properties with a JSON patch (`add` replaces a property
@@ -252,25 +245,16 @@ impl Client {
         id: &str,
         properties: &BTreeMap<String, String>,
     ) -> Result<Image, Error> {
-        let ops: Vec<Value> = properties
-            .iter()
-            .map(|(k, v)| serde_json::json!({"op": "add", "path": format!("/{k}"), "value": v}))
-            .collect();
-        let mut req = self.service_request(Service::Image, Method::PATCH, &["images", id])?;
-        req.body = Some(serde_json::to_vec(&ops).map_err(|e| Error::Decode {
-            service: Service::Image,
-            method: "PATCH".into(),
-            path: req.path().to_string(),
-            detail: e.to_string(),
-        })?);
-        let req = req.header(
-            reqwest::header::CONTENT_TYPE,
-            reqwest::header::HeaderValue::from_static(
-                "application/openstack-images-v2.1-json-patch",
-            ),
-        );
-        let resp = self.send(&req).await?;
-        parse_image(&resp.body).map_err(|e| decode_error(&req, &e))
+        let req = self
+            .service_request(Service::Image, Method::PATCH, &["images", id])?
+            .json(&properties_patch(properties))?
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                reqwest::header::HeaderValue::from_static(
+                    "application/openstack-images-v2.1-json-patch",
+                ),
+            );
+        self.send_parse(&req, parse_image).await
     }
 
     /// `DELETE /v2/images/{id}`; an image that is already gone is fine.

@@ -26,12 +26,8 @@ pub mod features {
     pub const NETWORKS_AUTO_NONE: Microversion = Microversion::new(2, 37);
     /// `createImage` answers `{"image_id"}` instead of a `Location` header.
     pub const CREATE_IMAGE_BODY: Microversion = Microversion::new(2, 45);
-    /// Servers embed their flavor (`original_name`, sizes) without its id.
-    pub const EMBEDDED_FLAVOR: Microversion = Microversion::new(2, 47);
     /// `migrate` accepts a target `host`.
     pub const MIGRATE_HOST: Microversion = Microversion::new(2, 56);
-    /// `flavors/detail` includes `extra_specs`.
-    pub const FLAVOR_EXTRA_SPECS: Microversion = Microversion::new(2, 61);
     /// The last microversion whose `os-hypervisors/detail` reports usage
     /// (`free_ram_mb`, `vcpus_used`, …); 2.88 removed those fields.
     pub const HYPERVISOR_USAGE: Microversion = Microversion::new(2, 87);
@@ -39,8 +35,6 @@ pub mod features {
     pub const CHANGES_BEFORE: Microversion = Microversion::new(2, 66);
     /// `unshelve` accepts `availability_zone`.
     pub const UNSHELVE_AZ: Microversion = Microversion::new(2, 77);
-    /// Servers report `pinned_availability_zone`.
-    pub const PINNED_AZ: Microversion = Microversion::new(2, 96);
     /// `PUT /servers/{id}` can change `pinned_availability_zone`.
     pub const UPDATE_PINNED_AZ: Microversion = Microversion::new(2, 104);
 }

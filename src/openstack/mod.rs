@@ -36,4 +36,4 @@ pub use microversion::{AZMOVE_MAX_MICROVERSION, VersionRange};
 pub use network::{FloatingIp, Network, PortInfo, PortQuery, SecurityGroup};
 pub use paging::Page;
 pub use transport::{ClientOptions, RateLimit};
-pub use volume::{Volume, VolumeAttachment, VolumeQuery};
+pub use volume::{Volume, VolumeAttachment};

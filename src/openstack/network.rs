@@ -7,8 +7,8 @@ use serde_json::json;
 
 use super::client::Client;
 use super::error::{Error, Service};
-use super::paging::{Link, Page, marker_from_links};
-use super::transport::decode_error;
+use super::paging::{Link, Page, PageParser, marker_from_links};
+use super::transport::ApiRequest;
 use crate::plan::inventory::Port;
 
 /// Filters of `GET /v2.0/ports`.
@@ -256,41 +256,17 @@ pub fn floating_ip_port_body(port_id: Option<&str>) -> serde_json::Value {
     json!({"floatingip": {"port_id": port_id}})
 }
 
-type Parser<T> = fn(&[u8]) -> Result<Page<T>, serde_json::Error>;
-
 impl Client {
     /// Every item of a Neutron collection, following pages.
     async fn neutron_list<T>(
         &self,
         resource: &str,
         params: &[(&str, &str)],
-        parse: Parser<T>,
+        parse: PageParser<T>,
     ) -> Result<Vec<T>, Error> {
-        let mut out = Vec::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let mut req = self.service_request(Service::Network, Method::GET, &[resource])?;
-            {
-                let mut q = req.url.query_pairs_mut();
-                q.append_pair("limit", &self.page_size().to_string());
-                for (k, v) in params {
-                    q.append_pair(k, v);
-                }
-                if let Some(m) = &marker {
-                    q.append_pair("marker", m);
-                }
-            }
-            let resp = self.send(&req).await?;
-            let page = parse(&resp.body).map_err(|e| decode_error(&req, &e))?;
-            let empty = page.items.is_empty();
-            out.extend(page.items);
-            match page.next_marker {
-                Some(next) if !empty && marker.as_deref() != Some(next.as_str()) => {
-                    marker = Some(next)
-                }
-                _ => return Ok(out),
-            }
-        }
+        let req = self.service_request(Service::Network, Method::GET, &[resource])?;
+        let req = list_request(req, self.page_size(), params);
+        self.all_pages(&req, parse).await.map(|(items, _)| items)
     }
 
     /// Ports matching `query`; many device ids are asked for a batch at a time.
@@ -326,26 +302,16 @@ impl Client {
         self.neutron_list("security-groups", &fields, parse_security_group_list)
             .await
     }
+}
 
-    pub async fn list_floating_ips(&self) -> Result<Vec<FloatingIp>, Error> {
-        self.neutron_list("floatingips", &[], parse_floating_ip_list)
-            .await
+/// The first page of a Neutron list: `limit`, then the filters as given.
+fn list_request(mut req: ApiRequest, limit: u32, params: &[(&str, &str)]) -> ApiRequest {
+    {
+        let mut q = req.url.query_pairs_mut();
+        q.append_pair("limit", &limit.to_string());
+        for (k, v) in params {
+            q.append_pair(k, v);
+        }
     }
-
-    /// Moves a floating IP to `port_id`, or frees it with `None`.
-    pub async fn update_floating_ip_port(
-        &self,
-        floating_ip_id: &str,
-        port_id: Option<&str>,
-    ) -> Result<FloatingIp, Error> {
-        let req = self
-            .service_request(
-                Service::Network,
-                Method::PUT,
-                &["floatingips", floating_ip_id],
-            )?
-            .json(&floating_ip_port_body(port_id))?;
-        let resp = self.send(&req).await?;
-        parse_floating_ip(&resp.body).map_err(|e| decode_error(&req, &e))
-    }
+    req
 }

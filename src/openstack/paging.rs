@@ -1,8 +1,15 @@
 //! Paginated lists: every OpenStack service pages with `limit` and
-//! `marker`, and says there is more with a `next` link.
+//! `marker`, and says there is more with a `next` link. One loop,
+//! [`Client::all_pages`], follows them for every service.
+
+use std::time::SystemTime;
 
 use serde::Deserialize;
 use url::Url;
+
+use super::client::Client;
+use super::error::Error;
+use super::transport::ApiRequest;
 
 /// One page of a list and where the next one starts.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +46,47 @@ pub fn marker_from_url(href: &str) -> Option<String> {
         .find(|(k, _)| k == "marker")
         .map(|(_, v)| v.into_owned())
         .filter(|v| !v.is_empty())
+}
+
+/// Reads one page of a list answer.
+pub(crate) type PageParser<T> = fn(&[u8]) -> Result<Page<T>, serde_json::Error>;
+
+impl Client {
+    /// Every item of a marker-paged list. `first` asks for the first page
+    /// (its URL carries the `limit` and the filters); each next page is the
+    /// same request with the `marker` the previous page named. Stops on the
+    /// last page, an empty page or a marker that repeats (a cloud that pages
+    /// wrongly must not loop forever). Also returns the `Date` of the first
+    /// answer: the cloud's own "now", a safe `changes-since` for the next
+    /// poll whatever the local clock says.
+    pub(crate) async fn all_pages<T>(
+        &self,
+        first: &ApiRequest,
+        parse: PageParser<T>,
+    ) -> Result<(Vec<T>, Option<SystemTime>), Error> {
+        let mut out = Vec::new();
+        let mut marker: Option<String> = None;
+        let mut first_date = None;
+        loop {
+            let mut req = first.clone();
+            if let Some(m) = &marker {
+                req.url.query_pairs_mut().append_pair("marker", m);
+            }
+            let resp = self.send(&req).await?;
+            if marker.is_none() {
+                first_date = resp.date();
+            }
+            let page = parse(&resp.body).map_err(|e| super::transport::decode_error(&req, &e))?;
+            let empty = page.items.is_empty();
+            out.extend(page.items);
+            match page.next_marker {
+                Some(next) if !empty && marker.as_deref() != Some(next.as_str()) => {
+                    marker = Some(next)
+                }
+                _ => return Ok((out, first_date)),
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -211,7 +211,9 @@ impl RateLimit {
     }
 }
 
-/// One request, as built by a service module.
+/// One request, as built by a service module: a plain value, so that a
+/// paged list can send it again with another marker.
+#[derive(Clone)]
 pub(crate) struct ApiRequest {
     pub service: Service,
     pub method: Method,
@@ -278,6 +280,12 @@ pub(crate) struct Response {
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The `Date` header: the cloud's own "now", whatever the local clock says.
+    pub fn date(&self) -> Option<SystemTime> {
+        self.header("date")
+            .and_then(|d| httpdate::parse_http_date(d).ok())
     }
 }
 

@@ -1,22 +1,9 @@
 //! Cinder v3: volumes and their availability zones — a volume stays in its
 //! AZ, which decides whether a server can move without it.
 
-use reqwest::Method;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::client::Client;
-use super::error::{Error, Service};
 use super::paging::{Link, Page, marker_from_links};
-use super::transport::decode_error;
-use crate::plan::inventory::AvailabilityZone;
-
-/// Filters of `GET /volumes/detail`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct VolumeQuery {
-    /// Volumes of every project; admin only.
-    pub all_tenants: bool,
-    pub availability_zone: Option<String>,
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Volume {
@@ -115,50 +102,4 @@ pub fn parse_volume_list(body: &[u8]) -> Result<Page<Volume>, serde_json::Error>
         })
         .collect();
     Ok(Page { items, next_marker })
-}
-
-impl Client {
-    /// Every volume matching `query`, following pages.
-    pub async fn list_volumes(&self, query: &VolumeQuery) -> Result<Vec<Volume>, Error> {
-        let mut out = Vec::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let mut req =
-                self.service_request(Service::BlockStorage, Method::GET, &["volumes", "detail"])?;
-            {
-                let mut q = req.url.query_pairs_mut();
-                q.append_pair("limit", &self.page_size().to_string());
-                if query.all_tenants {
-                    q.append_pair("all_tenants", "True");
-                }
-                if let Some(az) = &query.availability_zone {
-                    q.append_pair("availability_zone", az);
-                }
-                if let Some(m) = &marker {
-                    q.append_pair("marker", m);
-                }
-            }
-            let resp = self.send(&req).await?;
-            let page = parse_volume_list(&resp.body).map_err(|e| decode_error(&req, &e))?;
-            let empty = page.items.is_empty();
-            out.extend(page.items);
-            match page.next_marker {
-                Some(next) if !empty && marker.as_deref() != Some(next.as_str()) => {
-                    marker = Some(next)
-                }
-                _ => return Ok(out),
-            }
-        }
-    }
-
-    /// Cinder's availability zones (no hosts: Cinder does not list them).
-    pub async fn list_volume_availability_zones(&self) -> Result<Vec<AvailabilityZone>, Error> {
-        let req = self.service_request(
-            Service::BlockStorage,
-            Method::GET,
-            &["os-availability-zone"],
-        )?;
-        let resp = self.send(&req).await?;
-        super::compute::parse_availability_zones(&resp.body).map_err(|e| decode_error(&req, &e))
-    }
 }
