@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# CI job for the tests against a real OpenStack: build the test binaries,
+# CI job for the tests against a real OpenStack: build the test binary,
 # bring the harness cloud up (with a time limit; on a fresh clone that is a
-# full install into <repo>/target/minicloud), run tests/real_cloud.rs (the
-# real `azmove` binary end to end) and tests/conformance.rs against it, print
+# full install into <repo>/target/minicloud), run the `real_cloud` module of
+# tests/it (the real `azmove` binary end to end, and conformance), print
 # the harness log tail, and always stop the cloud at the end.
 # Fails if the cloud does not come up (printing the harness's log tail) or a
 # test fails; the tests cannot skip here (AZMOVE_REAL_CLOUD_REQUIRED=1).
@@ -17,7 +17,8 @@ cd "$(dirname "$0")/../.."
 CLOUD=tests/cloud/cloud
 MC=${AZMOVE_CLOUD_DIR:-$PWD/target/minicloud}
 LIMIT=${AZMOVE_CLOUD_UP_TIMEOUT:-1200}
-TESTS=(--test real_cloud --test real_cloud_strategies --test real_cloud_concurrent --test conformance)
+# The integration-test binary, filtered to tests/it/real_cloud/ (the rest of it ran in `cargo test`).
+TESTS=(--test it real_cloud::)
 T0=$SECONDS
 
 # Compile first: a build error should not cost a cloud start, and the build
