@@ -19,7 +19,8 @@ use super::journal::{Event, Journal, now_rfc3339};
 use super::progress::{Progress, ProgressMode};
 use super::report::{ApplyReport, REPORT_FORMAT, ServerOutcome, ServerReport, StepTiming};
 use super::signals::StopSignal;
-use super::steps::{JobCtx, RunEnv, StepResult, is_in_place, rollback, run_step};
+use super::step::{JobCtx, RunEnv, StepResult};
+use super::strategy::{self, Job};
 use super::waiter::{PollMode, Waiter};
 use crate::plan::changeset::{Action, Changeset, PlannedMove};
 use crate::plan::inventory::{AvailabilityZone, Image, Server};
@@ -227,7 +228,12 @@ pub async fn execute(cloud: Arc<dyn Cloud>, input: RunInput, options: ApplyOptio
                     (step.as_str().to_string(), *attempt)
                 }
                 Command::Rollback { reason, .. } => {
-                    progress.rollback(&key, mv.display_name(), reason, is_in_place(mv.strategy));
+                    progress.rollback(
+                        &key,
+                        mv.display_name(),
+                        reason,
+                        strategy::of(mv.strategy).moves_in_place(),
+                    );
                     ("rollback".to_string(), 0)
                 }
             };
@@ -388,9 +394,25 @@ fn spawn_command(
             return (ctx, r);
         }
         let result = match cmd {
-            Command::Run { step, .. } => run_step(&env, &mv, &mut ctx, step, stop).await,
+            Command::Run { step, .. } => {
+                let job = Job {
+                    env: &env,
+                    mv: &mv,
+                    ctx: &mut ctx,
+                    stop,
+                };
+                strategy::run_step(job, step).await
+            }
             // A rollback puts a server back: the first Ctrl-C does not cut it short.
-            Command::Rollback { .. } => rollback(&env, &mv, &mut ctx, StopSignal::never()).await,
+            Command::Rollback { .. } => {
+                let job = Job {
+                    env: &env,
+                    mv: &mv,
+                    ctx: &mut ctx,
+                    stop: StopSignal::never(),
+                };
+                strategy::rollback(job).await
+            }
         };
         (ctx, result)
     });
@@ -477,7 +499,9 @@ fn handle_finished(
         .get(&key)
         .and_then(|c| c.downtime)
         .map(|d| d.duration.as_secs_f64());
-    let in_place = moves.get(&key).is_some_and(|m| is_in_place(m.strategy));
+    let in_place = moves
+        .get(&key)
+        .is_some_and(|m| strategy::of(m.strategy).moves_in_place());
     let (word, detail) = match &job.state {
         JobState::Done if in_place => (
             "moved",
@@ -587,7 +611,7 @@ fn server_reports(
                 server_host: None,
                 server_pinned_az: None,
             };
-            if is_in_place(m.strategy) {
+            if strategy::of(m.strategy).moves_in_place() {
                 let now = src
                     .and_then(|s| waiter.server(&s.id))
                     .or_else(|| ctx.and_then(|c| c.server.clone()));

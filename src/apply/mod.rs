@@ -4,9 +4,10 @@
 //! - [`dispatcher`]: the state machine (limits, `after` order, retries,
 //!   skipping, interruption); no I/O, no clock.
 //! - [`executor`]: runs the dispatcher's commands as tokio tasks.
-//! - [`steps`]: each step of a snapshot move, idempotent against the
-//!   cloud's state; [`in_place`]: the steps of shelve, cold and live moves,
-//!   which move the server itself (same engine, other step lists).
+//! - [`strategy`]: how a server moves (snapshot, shelve, cold, live), each
+//!   a list of idempotent steps, a verification and a rollback; [`step`]:
+//!   the vocabulary those steps share.
+//! - [`hosts`]: where cold and live moves go.
 //! - [`waiter`]: shared polling (one list call per interval for everything).
 //! - [`journal`], [`report`], [`progress`], [`signals`]: what the user sees
 //!   and keeps.
@@ -15,14 +16,15 @@ pub mod claims;
 pub mod cloud;
 pub mod dispatcher;
 pub mod executor;
-pub mod in_place;
+pub mod hosts;
 pub mod journal;
 pub mod limits;
 pub mod prepare;
 pub mod progress;
 pub mod report;
 pub mod signals;
-pub mod steps;
+pub mod step;
+pub mod strategy;
 pub mod waiter;
 
 pub use cloud::Cloud;

@@ -8,7 +8,8 @@ use std::time::Duration;
 use super::{ClaimBook, ClaimResult};
 use crate::apply::dispatcher::Yielded;
 use crate::apply::signals::StopSignal;
-use crate::apply::steps::{JobCtx, RunEnv, StepResult, is_in_place, read_servers};
+use crate::apply::step::{JobCtx, RunEnv, StepResult, read_servers};
+use crate::apply::strategy;
 use crate::plan::changeset::PlannedMove;
 use crate::plan::inventory::{Server, tags};
 
@@ -109,7 +110,7 @@ pub fn finished_elsewhere(
             .map(|r| format!(" by azmove run {r}"))
             .unwrap_or_default()
     };
-    if is_in_place(mv.strategy) {
+    if strategy::of(mv.strategy).moves_in_place() {
         return match now {
             None if gone => Some(StepResult::changed(
                 "the server was deleted by someone else before this run got to it",

@@ -19,29 +19,24 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::super::Job;
 use super::{InPlace, StepOutcome, Timeouts, at_rest, place};
 use crate::apply::signals::StopSignal;
-use crate::apply::steps::{JobCtx, RunEnv, StepResult};
+use crate::apply::step::StepResult;
 use crate::apply::waiter::WaitKind;
 use crate::openstack::Error;
-use crate::plan::changeset::PlannedMove;
 use crate::plan::inventory::Server;
 
 /// Undo a failed in-place move (see the module's doc).
-pub(crate) async fn rollback(
-    env: &RunEnv,
-    mv: &PlannedMove,
-    ctx: &mut JobCtx,
-    _stop: StopSignal,
-) -> StepResult {
-    let Some(source) = mv.source.as_ref() else {
+pub(in crate::apply::strategy) async fn rollback(job: Job<'_>) -> StepResult {
+    let Some(source) = job.mv.source.as_ref() else {
         return StepResult::done();
     };
     let mut m = InPlace {
-        env,
-        mv,
+        env: job.env,
+        mv: job.mv,
         id: source.id.as_str(),
-        ctx,
+        ctx: job.ctx,
         // A rollback puts a server back: the first Ctrl-C does not cut it
         // short (a second one ends the process).
         stop: StopSignal::never(),

@@ -4,20 +4,72 @@
 //! keeps its UUID and ports, and its pin follows the unshelve. Members may
 //! do all of it except `shelveOffload`, which is admin-only by default.
 
+use futures::future::BoxFuture;
 use tokio::time::Instant;
 
-use super::{InPlace, StepOutcome, Timeouts, at_rest, place};
-use crate::apply::steps::StepResult;
+use super::in_place::{self, InPlace, StepOutcome, Timeouts, at_rest, place};
+use super::{Job, Strategy};
+use crate::apply::step::StepResult;
 use crate::apply::waiter::WaitKind;
 use crate::plan::changeset::Step;
 use crate::plan::inventory::Server;
 
+/// Shelve, offload, and unshelve into the target AZ.
+pub struct Shelve;
+
+impl Strategy for Shelve {
+    fn name(&self) -> &'static str {
+        "shelve"
+    }
+
+    fn moves_in_place(&self) -> bool {
+        true
+    }
+
+    fn steps(&self) -> &'static [Step] {
+        &[
+            Step::MarkMoving,
+            Step::Shelve,
+            Step::ShelveOffload,
+            Step::Unshelve,
+            Step::Verify,
+            Step::RestorePowerState,
+            Step::Finish,
+        ]
+    }
+
+    fn run<'a>(&'a self, job: Job<'a>, step: Step) -> BoxFuture<'a, StepResult> {
+        Box::pin(async move {
+            let Some(mut m) = InPlace::new(job, step) else {
+                return StepResult::failed("the entry resolved to no server", false);
+            };
+            let result = match step {
+                Step::MarkMoving => m.mark_moving().await,
+                Step::Shelve => m.shelve().await,
+                Step::ShelveOffload => m.shelve_offload().await,
+                Step::Unshelve => m.unshelve().await,
+                Step::RestorePowerState => m.restore_power_state().await,
+                Step::Finish => m.finish().await,
+                other => Err(m.not_a_step(other)),
+            };
+            m.end(result)
+        })
+    }
+
+    fn verify<'a>(&'a self, job: Job<'a>) -> BoxFuture<'a, StepResult> {
+        Box::pin(in_place::verify(job))
+    }
+
+    fn rollback<'a>(&'a self, job: Job<'a>) -> BoxFuture<'a, StepResult> {
+        Box::pin(in_place::rollback(job))
+    }
+}
+
 fn shelved(s: &Server) -> bool {
     matches!(s.status.as_str(), "SHELVED" | "SHELVED_OFFLOADED")
 }
-
 impl InPlace<'_> {
-    pub(super) async fn shelve(&mut self) -> StepOutcome {
+    pub(in crate::apply::strategy) async fn shelve(&mut self) -> StepOutcome {
         let mut s = self.read().await?;
         for _ in 0..3 {
             if shelved(&s) && s.task_state.is_none() {
@@ -69,7 +121,10 @@ impl InPlace<'_> {
     }
 
     /// Wait for SHELVED or SHELVED_OFFLOADED after `shelve`.
-    async fn wait_shelved(&mut self, before: &Server) -> StepOutcome {
+    pub(in crate::apply::strategy) async fn wait_shelved(
+        &mut self,
+        before: &Server,
+    ) -> StepOutcome {
         let accepted = Instant::now();
         let was = before.status.clone();
         let got = self
@@ -102,7 +157,7 @@ impl InPlace<'_> {
         }
     }
 
-    pub(super) async fn shelve_offload(&mut self) -> StepOutcome {
+    pub(in crate::apply::strategy) async fn shelve_offload(&mut self) -> StepOutcome {
         let mut s = self.read().await?;
         for _ in 0..3 {
             if s.status == "SHELVED_OFFLOADED" && s.task_state.is_none() {
@@ -146,7 +201,7 @@ impl InPlace<'_> {
         ))
     }
 
-    async fn wait_offloaded(&mut self) -> StepOutcome {
+    pub(in crate::apply::strategy) async fn wait_offloaded(&mut self) -> StepOutcome {
         let accepted = Instant::now();
         let got = self
             .wait(
@@ -173,7 +228,7 @@ impl InPlace<'_> {
         }
     }
 
-    pub(super) async fn unshelve(&mut self) -> StepOutcome {
+    pub(in crate::apply::strategy) async fn unshelve(&mut self) -> StepOutcome {
         let mut s = self.read().await?;
         for _ in 0..3 {
             if self.in_target(&s) && at_rest(&s) {
@@ -232,7 +287,7 @@ impl InPlace<'_> {
 
     /// Wait for ACTIVE after `unshelve`; a server that falls back to
     /// SHELVED_OFFLOADED (spawn failed, or no host had room) is tried again.
-    async fn wait_unshelved(&mut self) -> StepOutcome {
+    pub(in crate::apply::strategy) async fn wait_unshelved(&mut self) -> StepOutcome {
         let accepted = Instant::now();
         let got = self
             .wait(

@@ -20,7 +20,6 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::apply::cloud::Cloud;
-use crate::apply::steps::same_host;
 use crate::openstack::Hypervisor;
 use crate::plan::inventory::Host;
 
@@ -173,6 +172,17 @@ impl HostBook {
     }
 }
 
+/// Whether two names denote one compute host. The zone lists nova-compute
+/// service hosts (often short names) while a server shows its hypervisor's
+/// hostname (often the FQDN): `node-31` and `node-31.example.org` agree.
+pub(crate) fn same_host(a: &str, b: &str) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    long == short
+        || long
+            .strip_prefix(short)
+            .is_some_and(|rest| rest.starts_with('.'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,5 +285,13 @@ mod tests {
             choose("z", &hosts, Some(&hvs), &[], Some(512), &[]).as_deref(),
             Ok("b")
         );
+    }
+
+    #[test]
+    fn short_and_fully_qualified_host_names_agree() {
+        assert!(same_host("node-31", "node-31.example.org"));
+        assert!(same_host("node-31.example.org", "node-31"));
+        assert!(!same_host("node-3", "node-31"));
+        assert!(!same_host("node-31", "node-32.example.org"));
     }
 }

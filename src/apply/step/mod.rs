@@ -1,0 +1,11 @@
+//! The vocabulary every strategy's steps share: the run's environment,
+//! what the executor knows about one move ([`JobCtx`]), a step's answer
+//! ([`StepResult`]) and reading the cloud's state before acting.
+
+mod context;
+pub(crate) mod read;
+mod result;
+
+pub use context::{JobCtx, RunEnv};
+pub use read::read_servers;
+pub use result::StepResult;
