@@ -1,10 +1,10 @@
-//! The one place that turns "which cloud" (command-line flags, the plan's
-//! `cloud:`/`region:`, and a snapshot of the environment taken once by the
-//! command) into a connected [`Client`].
+//! The one place that turns "which cloud" (the command line's choice, the
+//! plan's `cloud:`/`region:`, and the snapshot of the environment taken once
+//! by the command line) into a connected [`Client`].
 //!
 //! With `--sim SCENARIO` it starts the built-in simulated cloud on
 //! `127.0.0.1:<free port>` inside this process and logs in as the
-//! scenario's first admin user (or the user named by `sim_user`); the
+//! scenario's first admin user (or the user named by `--sim-user`); the
 //! simulator lives as long as the returned [`Connection`]. Everything after
 //! connecting runs the same code over real HTTP either way.
 
@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 
 use secrecy::ExposeSecret;
 
-use crate::cli::CloudArgs;
 use crate::openstack::{
     self, Client, ClientOptions, CloudConfig, CloudSelection, ConfigError, Env,
 };
@@ -46,19 +45,29 @@ pub enum ConnectError {
     },
 }
 
-/// What to connect to, gathered by the command.
+/// The cloud the command line asked for (`--os-cloud`, `--sim`,
+/// `--sim-user`), with what it is resolved against.
+#[derive(Debug, Clone, Default)]
+pub struct CloudChoice {
+    /// The clouds.yaml entry; overrides the plan's `cloud:` and OS_CLOUD.
+    pub os_cloud: Option<String>,
+    /// The scenario of the built-in simulated cloud to run instead.
+    pub sim: Option<PathBuf>,
+    /// Log in to the simulator as this user instead of its first admin.
+    pub sim_user: Option<String>,
+    /// The environment snapshot (the only view of the environment azmove has).
+    pub env: Env,
+    /// The working directory, first place `clouds.yaml` is looked for.
+    pub cwd: PathBuf,
+}
+
+/// What to connect to: the command line's choice and the plan's.
 #[derive(Debug, Clone)]
 pub struct Target<'a> {
-    pub cloud: &'a CloudArgs,
+    pub cloud: &'a CloudChoice,
     /// The plan's `cloud:` and `region:`.
     pub plan_cloud: Option<&'a str>,
     pub plan_region: Option<&'a str>,
-    /// Log in to the simulator as this user instead of its first admin.
-    pub sim_user: Option<&'a str>,
-    /// The environment snapshot (the only view of the environment azmove has).
-    pub env: &'a Env,
-    /// The working directory, first place `clouds.yaml` is looked for.
-    pub cwd: &'a Path,
 }
 
 /// A connected client, and the simulator behind it when `--sim` was given.
@@ -104,7 +113,8 @@ pub async fn connect(
 ) -> Result<Connection, ConnectError> {
     let (config, sim) = match &target.cloud.sim {
         Some(scenario_path) => {
-            let (config, handle) = start_sim(scenario_path, target.sim_user).await?;
+            let (config, handle) =
+                start_sim(scenario_path, target.cloud.sim_user.as_deref()).await?;
             (config, Some(handle))
         }
         None => {
@@ -112,9 +122,12 @@ pub async fn connect(
                 os_cloud: target.cloud.os_cloud.clone(),
                 plan_cloud: target.plan_cloud.map(str::to_string),
                 plan_region: target.plan_region.map(str::to_string),
-                search_dirs: CloudSelection::standard_search_dirs(target.cwd, target.env),
+                search_dirs: CloudSelection::standard_search_dirs(
+                    &target.cloud.cwd,
+                    &target.cloud.env,
+                ),
             };
-            (openstack::resolve(&selection, target.env)?, None)
+            (openstack::resolve(&selection, &target.cloud.env)?, None)
         }
     };
     let origin = config.origin.clone();

@@ -38,7 +38,7 @@ use futures::future::try_join_all;
 
 use crate::openstack::{Client, Error, ImageQuery, PortQuery, ServerQuery};
 use crate::plan::file::PlanFile;
-use crate::plan::inventory::{AvailabilityZone, Image, Inventory, Network, Quota, tags};
+use crate::plan::inventory::{AvailabilityZone, Image, Inventory, Network, Quota, Server, tags};
 use crate::plan::planner::{needs_ports, planned_sources};
 
 /// Why the cloud could not be read.
@@ -56,19 +56,41 @@ fn api(what: &'static str) -> impl FnOnce(Error) -> ObserveError {
     move |source| ObserveError::Api { what, source }
 }
 
+/// What can change under a plan between planning and applying it: the
+/// servers, the zones and azmove's snapshots. A saved plan is checked
+/// against these, read again the same way planning read them.
+#[derive(Debug)]
+pub struct Moving {
+    pub servers: Vec<Server>,
+    pub availability_zones: Vec<AvailabilityZone>,
+    pub images: Vec<Image>,
+}
+
+/// Read again what may have changed since a plan whose moves go to
+/// `targets` was made.
+pub async fn observe_moving(
+    client: &Client,
+    targets: &BTreeSet<&str>,
+) -> Result<Moving, ObserveError> {
+    let (servers, availability_zones, images) = tokio::try_join!(
+        servers(client),
+        availability_zones(client, client.capabilities().is_admin),
+        snapshots(client, targets),
+    )?;
+    Ok(Moving {
+        servers,
+        availability_zones,
+        images,
+    })
+}
+
 /// Read everything the planner needs for `plan`, in bulk.
 pub async fn observe(client: &Client, plan: &PlanFile) -> Result<Inventory, ObserveError> {
     let capabilities = client.capabilities().clone();
     let targets: BTreeSet<&str> = plan.moves.iter().map(|m| m.to.as_str()).collect();
-    let server_query = ServerQuery::default();
 
     let (servers, availability_zones, flavors, networks, quota, images) = tokio::try_join!(
-        async {
-            client
-                .list_servers(&server_query)
-                .await
-                .map_err(api("the server list"))
-        },
+        servers(client),
         availability_zones(client, capabilities.is_admin),
         async { client.list_flavors().await.map_err(api("the flavor list")) },
         async {
@@ -105,6 +127,14 @@ pub async fn observe(client: &Client, plan: &PlanFile) -> Result<Inventory, Obse
         "observed the cloud"
     );
     Ok(inventory)
+}
+
+/// The project's own servers.
+async fn servers(client: &Client) -> Result<Vec<Server>, ObserveError> {
+    client
+        .list_servers(&ServerQuery::default())
+        .await
+        .map_err(api("the server list"))
 }
 
 /// With hosts for an admin (to check that the target AZ has an enabled,

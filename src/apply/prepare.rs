@@ -4,12 +4,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use futures::future::try_join_all;
-
 use super::executor::RunInput;
-use crate::openstack::{Client, Error, ImageQuery, ServerQuery};
+use crate::observe::{Moving, ObserveError, observe_moving};
+use crate::openstack::{Client, Error};
 use crate::plan::changeset::{Changeset, stale_reasons, user_data_digest};
-use crate::plan::inventory::{AvailabilityZone, Inventory, tags};
+use crate::plan::inventory::Inventory;
 
 /// The cloud could not be read again before applying a saved plan.
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +17,13 @@ pub struct RefreshError {
     what: &'static str,
     #[source]
     source: Error,
+}
+
+impl From<ObserveError> for RefreshError {
+    fn from(e: ObserveError) -> Self {
+        let ObserveError::Api { what, source } = e;
+        RefreshError { what, source }
+    }
 }
 
 /// A run of a plan made just now from `inventory`.
@@ -34,49 +40,24 @@ pub fn from_fresh_plan(changeset: Changeset, inventory: &Inventory) -> RunInput 
 }
 
 /// A run of a saved plan: reads the servers, the zones and azmove's
-/// snapshots again (a few list calls), and marks stale every move whose
-/// server changed since the plan was saved — status, task, AZ, host, its
-/// `updated` time, or its user data. The other moves go ahead exactly as
-/// reviewed.
+/// snapshots again (a few list calls, the way planning reads them), and
+/// marks stale every move whose server changed since the plan was saved —
+/// status, task, AZ, host, its `updated` time, or its user data. The other
+/// moves go ahead exactly as reviewed.
 pub async fn from_saved_plan(
     client: &Client,
     mut changeset: Changeset,
 ) -> Result<RunInput, RefreshError> {
-    let targets: BTreeSet<String> = changeset
+    let targets: BTreeSet<&str> = changeset
         .moves
         .iter()
-        .map(|m| m.target_az.clone())
+        .map(|m| m.target_az.as_str())
         .collect();
-    let (servers, availability_zones, images) = tokio::try_join!(
-        async {
-            client
-                .list_servers(&ServerQuery::default())
-                .await
-                .map_err(|source| RefreshError {
-                    what: "the server list",
-                    source,
-                })
-        },
-        zones(client),
-        async {
-            let lists = try_join_all(targets.iter().map(|az| async move {
-                client
-                    .list_images(&ImageQuery::with_property(tags::TARGET, az.as_str()))
-                    .await
-            }))
-            .await
-            .map_err(|source| RefreshError {
-                what: "azmove's snapshots",
-                source,
-            })?;
-            let mut seen = BTreeSet::new();
-            Ok(lists
-                .into_iter()
-                .flatten()
-                .filter(|i| seen.insert(i.id.clone()))
-                .collect::<Vec<_>>())
-        },
-    )?;
+    let Moving {
+        servers,
+        availability_zones,
+        images,
+    } = observe_moving(client, &targets).await?;
     let by_id: BTreeMap<&str, &crate::plan::inventory::Server> =
         servers.iter().map(|s| (s.id.as_str(), s)).collect();
     let mut stale = BTreeMap::new();
@@ -115,26 +96,4 @@ pub async fn from_saved_plan(
         busy: BTreeMap::new(),
         origin: "saved".into(),
     })
-}
-
-async fn zones(client: &Client) -> Result<Vec<AvailabilityZone>, RefreshError> {
-    if client.capabilities().is_admin {
-        match client.list_availability_zones(true).await {
-            Ok(z) => return Ok(z),
-            Err(e) if matches!(e.status(), Some(401 | 403)) => {}
-            Err(source) => {
-                return Err(RefreshError {
-                    what: "the availability zones",
-                    source,
-                });
-            }
-        }
-    }
-    client
-        .list_availability_zones(false)
-        .await
-        .map_err(|source| RefreshError {
-            what: "the availability zones",
-            source,
-        })
 }

@@ -4,21 +4,25 @@
 //! step and how long the step has taken (indicatif). Elsewhere (CI, a pipe,
 //! a log file): one timestamped log line per event through `tracing`, so the
 //! output can be read back later and filtered or parsed (`--log-format json`).
+//!
+//! The bars are drawn in the [`MultiProgress`] the caller passes in: the one
+//! the log writer suspends (see `crate::logging`), so that log lines land
+//! above the bars instead of through them.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::logging::PROGRESS_TARGET;
 use crate::plan::changeset::Step;
 
 /// How progress is shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum ProgressMode {
-    /// Live bars on a terminal.
-    Bars,
+    /// Live bars on a terminal, in these bars.
+    Bars(MultiProgress),
     /// Log lines (through `tracing`).
     Log,
     /// Nothing (library use, tests).
@@ -43,8 +47,11 @@ impl std::fmt::Debug for Progress {
 impl Progress {
     /// `total`: servers this run works on.
     pub fn new(mode: ProgressMode, total: usize) -> Progress {
-        let bars = (mode == ProgressMode::Bars).then(|| {
-            let mp = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+        let bars = match &mode {
+            ProgressMode::Bars(mp) => Some(mp.clone()),
+            ProgressMode::Log | ProgressMode::Quiet => None,
+        }
+        .map(|mp| {
             let overall = mp.add(ProgressBar::new(total as u64));
             overall.set_style(
                 ProgressStyle::with_template(
@@ -54,7 +61,6 @@ impl Progress {
                 .progress_chars("=> "),
             );
             overall.enable_steady_tick(Duration::from_millis(250));
-            crate::logging::set_progress_bars(Some(mp.clone()));
             (mp, overall)
         });
         Progress {
@@ -62,10 +68,6 @@ impl Progress {
             bars,
             lines: Mutex::new(BTreeMap::new()),
         }
-    }
-
-    pub fn mode(&self) -> ProgressMode {
-        self.mode
     }
 
     /// A step starts (also the first one of a server, and retries).
@@ -76,7 +78,7 @@ impl Progress {
             String::new()
         };
         match (&self.mode, &self.bars) {
-            (ProgressMode::Bars, Some((mp, _))) => {
+            (ProgressMode::Bars(_), Some((mp, _))) => {
                 let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
                 let line = lines.entry(key.to_string()).or_insert_with(|| {
                     let pb = mp.add(ProgressBar::new_spinner());
@@ -117,7 +119,7 @@ impl Progress {
             )
         };
         match (&self.mode, &self.bars) {
-            (ProgressMode::Bars, Some(_)) => {
+            (ProgressMode::Bars(_), Some(_)) => {
                 let lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
                 if let Some(line) = lines.get(key) {
                     line.reset_elapsed();
@@ -134,7 +136,7 @@ impl Progress {
     /// A server reached its end: `outcome` is moved/failed/skipped/interrupted.
     pub fn finished(&self, key: &str, name: &str, outcome: &str, detail: &str) {
         match (&self.mode, &self.bars) {
-            (ProgressMode::Bars, Some((mp, overall))) => {
+            (ProgressMode::Bars(_), Some((mp, overall))) => {
                 let line = self
                     .lines
                     .lock()
@@ -163,7 +165,7 @@ impl Progress {
     /// A message about the whole run (e.g. "stopping after Ctrl-C").
     pub fn note(&self, message: &str) {
         match (&self.mode, &self.bars) {
-            (ProgressMode::Bars, Some((_, overall))) => overall.set_message(message.to_string()),
+            (ProgressMode::Bars(_), Some((_, overall))) => overall.set_message(message.to_string()),
             (ProgressMode::Log, _) => tracing::info!(target: PROGRESS_TARGET, "{message}"),
             _ => {}
         }
@@ -178,16 +180,8 @@ impl Progress {
                 line.finish_and_clear();
             }
             overall.finish_and_clear();
+            mp.remove(overall);
             let _ = mp.clear();
-            crate::logging::set_progress_bars(None);
-        }
-    }
-}
-
-impl Drop for Progress {
-    fn drop(&mut self) {
-        if self.bars.is_some() {
-            crate::logging::set_progress_bars(None);
         }
     }
 }

@@ -29,34 +29,17 @@ pub mod stats;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-use clap::{Args, Parser, Subcommand};
-
 use machine::RunInfo;
 use stats::Summary;
 
-/// Measure azmove's plan and apply against the simulator and against the
-/// baselines a user would otherwise use, and write docs/benchmarks.md.
-#[derive(Debug, Parser)]
-#[command(name = "azmove-bench", max_term_width = 100)]
-pub struct BenchCli {
-    #[command(subcommand)]
-    pub suite: Suite,
-    #[command(flatten)]
-    pub options: Options,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+/// Which suite to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Suite {
-    /// Every suite, then the report.
     All,
-    /// Plan at scale: requests, wall time, CPU time and peak RSS.
     Plan,
-    /// Apply: makespan against the lower bound, requests per moved server,
-    /// naive per-server polling.
     Apply,
-    /// The classic procedure scripted with the `openstack` CLI.
     Baseline,
-    /// Write docs/benchmarks.md from the last results of each suite.
+    /// Only write docs/benchmarks.md from the last results.
     Report,
 }
 
@@ -72,48 +55,18 @@ impl Suite {
     }
 }
 
-#[derive(Debug, Clone, Args)]
+/// The benchmark options (documented on the `azmove-bench` flags).
+#[derive(Debug, Clone)]
 pub struct Options {
-    /// Runs per figure (min/median/max are reported).
-    #[arg(long, default_value_t = 3, global = true, value_parser = clap::value_parser!(u32).range(1..))]
     pub runs: u32,
-    /// Simulator speed-up for the request counts and the baselines
-    /// (operations take their cloud duration divided by this).
-    #[arg(long, default_value_t = 50.0, global = true)]
     pub time_scale: f64,
-    /// Simulator speed-up for the makespan measurement: lower, so that
-    /// real milliseconds of HTTP and CPU stay small against the scaled
-    /// operation times.
-    #[arg(long, default_value_t = 20.0, global = true)]
     pub makespan_time_scale: f64,
-    /// Plan sizes (servers to move; 10% more unrelated servers are added).
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "100,1000,10000",
-        global = true
-    )]
     pub sizes: Vec<u32>,
-    /// Servers moved in the makespan measurement.
-    #[arg(long, default_value_t = 500, global = true)]
     pub apply_servers: u32,
-    /// Servers in the requests-per-server and baseline comparisons.
-    #[arg(long, default_value_t = 100, global = true)]
     pub compare_servers: u32,
-    /// Servers the `openstack` CLI baseline moves per run (it is strictly
-    /// sequential, so its time per server is extrapolated to the others).
-    #[arg(long, default_value_t = 5, global = true)]
     pub baseline_servers: u32,
-    /// The azmove binary to measure (default: built with `cargo build`
-    /// next to this binary, same profile).
-    #[arg(long, value_name = "PATH", global = true)]
     pub azmove: Option<PathBuf>,
-    /// The `openstack` executable for the baseline (default: a venv under
-    /// target/ with python-openstackclient, created if missing).
-    #[arg(long, value_name = "PATH", global = true)]
     pub openstack: Option<PathBuf>,
-    /// Where the report goes, relative to the repository.
-    #[arg(long, default_value = "docs/benchmarks.md", global = true)]
     pub out: PathBuf,
 }
 
@@ -199,10 +152,10 @@ pub fn summary_of<T>(runs: &[T], f: impl Fn(&T) -> f64) -> Result<Summary, Bench
         .ok_or_else(|| BenchError::Setup("no runs were made".into()))
 }
 
-/// Entry point of the `azmove-bench` binary.
-pub fn main() -> ExitCode {
-    let cli = BenchCli::parse();
-    match run(&cli) {
+/// Run `suite` (`args`: the command line's arguments, to print the
+/// command that reproduces the figures).
+pub fn main(suite: Suite, options: Options, args: Vec<String>) -> ExitCode {
+    match run(suite, &options, args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("azmove-bench: {e}");
@@ -211,14 +164,14 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn run(cli: &BenchCli) -> Result<(), BenchError> {
+fn run(suite: Suite, options: &Options, args: Vec<String>) -> Result<(), BenchError> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    if cli.suite == Suite::Report {
-        return report::write_report(&root, &root.join(&cli.options.out));
+    if suite == Suite::Report {
+        return report::write_report(&root, &root.join(&options.out));
     }
     for (flag, v) in [
-        ("--time-scale", cli.options.time_scale),
-        ("--makespan-time-scale", cli.options.makespan_time_scale),
+        ("--time-scale", options.time_scale),
+        ("--makespan-time-scale", options.makespan_time_scale),
     ] {
         if !(v.is_finite() && v > 0.0) {
             return Err(BenchError::Setup(format!(
@@ -232,7 +185,7 @@ fn run(cli: &BenchCli) -> Result<(), BenchError> {
             "azmove-bench: warning: this is a {profile} build; figures for docs/ come from --release"
         );
     }
-    let azmove = match &cli.options.azmove {
+    let azmove = match &options.azmove {
         // Children run in scratch directories: a relative path would break.
         Some(p) => std::fs::canonicalize(p).map_err(|e| BenchError::io(p, e))?,
         None => build_azmove(&root, &profile)?,
@@ -241,15 +194,14 @@ fn run(cli: &BenchCli) -> Result<(), BenchError> {
     let stamp = machine::now_rfc3339().replace([':', '-'], "");
     let work = root
         .join("target/bench")
-        .join(format!("{}-{stamp}", cli.suite.name()));
+        .join(format!("{}-{stamp}", suite.name()));
     std::fs::create_dir_all(&work).map_err(|e| BenchError::io(&work, e))?;
-    let args: Vec<String> = std::env::args().skip(1).collect();
     let ctx = Context {
         root: root.clone(),
         azmove,
         profile: profile.clone(),
         work,
-        options: cli.options.clone(),
+        options: options.clone(),
         command: format!(
             "cargo run{} --bin azmove-bench -- {}",
             if profile == "release" {
@@ -265,7 +217,7 @@ fn run(cli: &BenchCli) -> Result<(), BenchError> {
         ctx.azmove.display(),
         ctx.work.display()
     );
-    let want = |s: Suite| cli.suite == Suite::All || cli.suite == s;
+    let want = |s: Suite| suite == Suite::All || suite == s;
     let mut failures = Vec::new();
     if want(Suite::Plan) {
         match plan_suite::run(&ctx) {
@@ -285,7 +237,7 @@ fn run(cli: &BenchCli) -> Result<(), BenchError> {
             Err(e) => failures.push(format!("baseline: {e}")),
         }
     }
-    report::write_report(&root, &root.join(&cli.options.out))?;
+    report::write_report(&root, &root.join(&options.out))?;
     if failures.is_empty() {
         Ok(())
     } else {

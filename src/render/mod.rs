@@ -6,15 +6,29 @@
 
 pub mod json;
 pub mod markdown;
+pub mod terminal;
 pub mod text;
 
 use std::fmt::Write as _;
 
 use similar::{ChangeTag, TextDiff};
 
-use crate::cli::OutputFormat;
 use crate::plan::changeset::{Changeset, PlannedMove, ServerSpec, Step};
 use crate::plan::file::{SourceAfter, Strategy};
+
+pub use terminal::Colors;
+
+/// Output format of plans, saved plans and plan diffs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutputFormat {
+    /// For a terminal: Terraform-like `+`/`~`/`-` lines.
+    #[default]
+    Text,
+    /// For a pull-request comment: summary table and collapsible details.
+    Markdown,
+    /// Machine-readable, schema in schemas/changeset.schema.json.
+    Json,
+}
 
 /// Render a changeset in the chosen format. `color` only affects text (ANSI
 /// colours; pass `true` only when stdout is a terminal).

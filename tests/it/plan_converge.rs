@@ -8,10 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use azmove::apply::{ApplyOptions, PollConfig, PollMode, RunInput, execute};
-use azmove::cli::CloudArgs;
-use azmove::commands::plan::make_plan;
+use azmove::connect::CloudChoice;
 use azmove::observe::observe;
-use azmove::openstack::Env;
+use azmove::ops::plan::make_plan;
 use azmove::plan::changeset::Action;
 use azmove::plan::planner;
 use azmove::render::text;
@@ -49,13 +48,11 @@ async fn move_then_replan(source_after: &str) {
     let plan_path = dir.path().join("seed.yaml");
     std::fs::write(&plan_path, plan_text).unwrap();
 
-    let args = CloudArgs {
+    let args = CloudChoice {
         sim: Some(cloud),
         ..Default::default()
     };
-    let planned = make_plan(&plan_path, &args, None, &Env::new(), Path::new(ROOT))
-        .await
-        .unwrap();
+    let planned = make_plan(&plan_path, &args).await.unwrap();
     assert_eq!(planned.changeset.summary.to_move, 1);
 
     let input = RunInput {

@@ -2,13 +2,11 @@
 //! bound is asserted (from the client's counter and the simulator's own
 //! statistics); plan time and peak memory are printed, never asserted.
 
-use std::path::Path;
 use std::time::Instant;
 
-use azmove::cli::CloudArgs;
+use azmove::connect::CloudChoice;
 use azmove::connect::{self, Target};
 use azmove::observe::observe;
-use azmove::openstack::Env;
 use azmove::plan::planner;
 use azmove::render::text;
 
@@ -67,19 +65,17 @@ async fn ten_thousand_servers_are_planned_in_a_bounded_number_of_requests() {
     std::fs::write(&cloud, FLEET).unwrap();
     std::fs::write(&plan, PLAN).unwrap();
 
-    let (file, digest) = azmove::commands::plan::load(&plan).unwrap();
-    let args = CloudArgs {
+    let azmove::ops::plan::Loaded {
+        plan: file, digest, ..
+    } = azmove::ops::plan::load(&plan).unwrap();
+    let args = CloudChoice {
         sim: Some(cloud),
         ..Default::default()
     };
-    let env = Env::new();
     let target = Target {
         cloud: &args,
         plan_cloud: None,
         plan_region: None,
-        sim_user: None,
-        env: &env,
-        cwd: Path::new("."),
     };
     let connection = connect::connect(&target, connect::client_options(&file.limits))
         .await

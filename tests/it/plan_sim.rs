@@ -6,9 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use azmove::cli::CloudArgs;
-use azmove::commands::plan::{Planned, make_plan};
-use azmove::openstack::Env;
+use azmove::connect::CloudChoice;
+use azmove::ops::plan::{Planned, make_plan};
 use azmove::plan::changeset::{Action, Blocker, Changeset};
 use azmove::render::{json, markdown, text};
 use regex::Regex;
@@ -20,11 +19,11 @@ fn root(p: &str) -> PathBuf {
 }
 
 async fn plan_with(plan: &Path, scenario: &Path) -> Planned {
-    let cloud = CloudArgs {
+    let cloud = CloudChoice {
         sim: Some(scenario.to_path_buf()),
         ..Default::default()
     };
-    make_plan(plan, &cloud, None, &Env::new(), Path::new(ROOT))
+    make_plan(plan, &cloud)
         .await
         .expect("plans against the simulator")
 }
@@ -79,6 +78,42 @@ fn azmove() -> Command {
         .env_remove("OS_AUTH_URL")
         .env("NO_COLOR", "1");
     c
+}
+
+/// One colour decision for plan's stdout: `--color always` colours even
+/// with NO_COLOR set; without `--color`, NO_COLOR wins over CLICOLOR_FORCE
+/// (which alone colours a pipe).
+#[test]
+fn plan_stdout_colour_follows_the_flag_then_no_color() {
+    let plan = |extra: &[&str], env: &[(&str, &str)], no_color: bool| {
+        let mut c = azmove();
+        if !no_color {
+            c.env_remove("NO_COLOR");
+        }
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let out = c
+            .args(["plan", "plans/seed.yaml", "--sim", "plans/seed-cloud.yaml"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().contains('\x1b')
+    };
+    assert!(plan(&["--color", "always"], &[], true));
+    assert!(!plan(&[], &[("CLICOLOR_FORCE", "1")], true));
+    assert!(plan(&[], &[("CLICOLOR_FORCE", "1")], false));
+    assert!(!plan(
+        &["--color", "never"],
+        &[("CLICOLOR_FORCE", "1")],
+        false
+    ));
 }
 
 #[test]
@@ -353,14 +388,12 @@ fn member_plans_without_hosts_and_reads_ports_only_when_needed() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let cloud_args = CloudArgs {
+        let cloud_args = CloudChoice {
             sim: Some(cloud.clone()),
             sim_user: Some("member".into()),
             ..Default::default()
         };
-        let planned = make_plan(&plan_path, &cloud_args, None, &Env::new(), Path::new(ROOT))
-            .await
-            .unwrap();
+        let planned = make_plan(&plan_path, &cloud_args).await.unwrap();
         let cs = &planned.changeset;
         assert!(!cs.capabilities.is_admin);
         let app = cs.moves.iter().find(|m| m.display_name() == "app").unwrap();
@@ -425,14 +458,12 @@ async fn auto_chooses_per_caller_and_per_server_on_one_plan() {
     let (plan_path, cloud) = small_files(dir.path(), plan);
     let mut chosen = Vec::new();
     for user in ["admin", "member"] {
-        let cloud_args = CloudArgs {
+        let cloud_args = CloudChoice {
             sim: Some(cloud.clone()),
             sim_user: Some(user.into()),
             ..Default::default()
         };
-        let planned = make_plan(&plan_path, &cloud_args, None, &Env::new(), Path::new(ROOT))
-            .await
-            .unwrap();
+        let planned = make_plan(&plan_path, &cloud_args).await.unwrap();
         let cs = &planned.changeset;
         let app = cs.moves.iter().find(|m| m.display_name() == "app").unwrap();
         assert_eq!(app.action, Action::Move, "{user}");
@@ -460,20 +491,14 @@ async fn the_mixed_fleet_example_gets_a_strategy_per_server_and_per_caller() {
     use azmove::plan::file::Strategy::{Cold, Live, Shelve, Snapshot};
     let mut got = Vec::new();
     for user in ["admin", "alice"] {
-        let cloud_args = CloudArgs {
+        let cloud_args = CloudChoice {
             sim: Some(root("plans/mixed-cloud.yaml")),
             sim_user: Some(user.into()),
             ..Default::default()
         };
-        let planned = make_plan(
-            &root("plans/mixed.yaml"),
-            &cloud_args,
-            None,
-            &Env::new(),
-            Path::new(ROOT),
-        )
-        .await
-        .unwrap();
+        let planned = make_plan(&root("plans/mixed.yaml"), &cloud_args)
+            .await
+            .unwrap();
         let cs = &planned.changeset;
         assert_eq!(cs.summary.to_move, 5, "{user}: {}", cs.summary.line());
         let by_name: Vec<(String, _)> = cs

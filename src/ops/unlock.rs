@@ -24,10 +24,9 @@ use crate::apply::claims::rules::{
     CLAIM, Claim, Liveness, LocalProcesses, RUN, RUN_RECORD, RunRecord,
 };
 use crate::apply::claims::{DEFAULT_LEASE, describe_record, read_liveness};
-use crate::cli::{GlobalArgs, UnlockArgs};
-use crate::connect::{self, Target};
+use crate::connect::{self, CloudChoice, Target};
 use crate::exit::Exit;
-use crate::openstack::{ClientOptions, Error, env_from_process};
+use crate::openstack::{ClientOptions, Error};
 
 /// What was found of a run, before anything is removed.
 #[derive(Debug)]
@@ -149,38 +148,25 @@ pub fn refusal(run: &str, beat_age: Duration, lease: Duration, who: &str, claims
     )
 }
 
-pub fn run(global: &GlobalArgs, args: &UnlockArgs) -> Exit {
-    crate::logging::init(global);
-    let env = env_from_process();
-    let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("azmove: cannot start the async runtime: {e}");
-            return Exit::Failure;
-        }
+/// `azmove unlock RUN_ID` against `cloud`.
+pub fn run(run: &str, cloud: &CloudChoice) -> Exit {
+    let Some(runtime) = super::runtime(Some(2)) else {
+        return Exit::Failure;
     };
     runtime.block_on(async {
         let target = Target {
-            cloud: &args.cloud,
+            cloud,
             plan_cloud: None,
             plan_region: None,
-            sim_user: args.cloud.sim_user.as_deref(),
-            env: &env,
-            cwd: &cwd,
         };
         let connection = match connect::connect(&target, ClientOptions::default()).await {
             Ok(c) => c,
             Err(e) => {
-                eprintln!("azmove: {e}");
+                super::error(format_args!("{e}"));
                 return Exit::Failure;
             }
         };
-        let exit = unlock(&connection.client, &args.run).await;
+        let exit = unlock(&connection.client, run).await;
         connection.shutdown().await;
         exit
     })
@@ -191,7 +177,7 @@ async fn unlock(cloud: &dyn Cloud, run: &str) -> Exit {
     let found = match find(cloud, run, &ThisMachine::detect()).await {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("azmove: could not read the records of run {run}: {e}");
+            super::error(format_args!("could not read the records of run {run}: {e}"));
             return Exit::Failure;
         }
     };
@@ -209,7 +195,10 @@ async fn unlock(cloud: &dyn Cloud, run: &str) -> Exit {
             who,
             claims,
         } => {
-            eprintln!("azmove: {}", refusal(run, beat_age, lease, &who, claims));
+            super::error(format_args!(
+                "{}",
+                refusal(run, beat_age, lease, &who, claims)
+            ));
             Exit::Failure
         }
         Found::Dead {

@@ -4,16 +4,25 @@
 //! Exits 0 whether or not there are differences (the output says which);
 //! 1 when a file cannot be read or parsed, or git fails.
 
-use std::io::{IsTerminal, Write};
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::validate::{anstream_choice, use_color};
-use crate::cli::{DiffArgs, GlobalArgs, OutputFormat};
 use crate::exit::Exit;
 use crate::plan::diff::{diff_plans, render_json, render_markdown, render_text};
 use crate::plan::file::{Limits, Options, PLAN_VERSION, PlanFile};
 use crate::plan::yaml::{self, Diagnostic, MAX_PLAN_BYTES, PlanErrors};
+use crate::render::{Colors, OutputFormat};
+
+/// What `azmove diff` was asked.
+#[derive(Debug, Clone)]
+pub struct DiffSettings {
+    /// `OLD NEW`, or `NEW` alone with `git`.
+    pub files: Vec<PathBuf>,
+    /// Compare NEW with its version at this git revision.
+    pub git: Option<String>,
+    pub format: OutputFormat,
+}
 
 /// The old side: a plan, or nothing when the file is new at that revision.
 enum Old {
@@ -21,11 +30,10 @@ enum Old {
     Absent,
 }
 
-pub fn run(global: &GlobalArgs, args: &DiffArgs) -> Exit {
-    let color_err = use_color(global.color, std::io::stderr().is_terminal());
-    let mut stderr = anstream::AutoStream::new(std::io::stderr(), anstream_choice(global.color));
-    let report = |errors: PlanErrors, stderr: &mut dyn Write| {
-        let _ = write!(stderr, "{}", errors.render(color_err));
+pub fn run(args: &DiffSettings, colors: Colors) -> Exit {
+    let mut stderr = colors.stderr();
+    let report = |errors: PlanErrors| {
+        super::plan_errors(&errors, colors);
         Exit::Failure
     };
 
@@ -43,24 +51,21 @@ pub fn run(global: &GlobalArgs, args: &DiffArgs) -> Exit {
     let (old_name, old) = match (old_path, &args.git) {
         (Some(path), _) => match read_plan(path) {
             Ok(p) => (path.display().to_string(), Old::Plan(Box::new(p))),
-            Err(e) => return report(e, &mut stderr),
+            Err(e) => return report(e),
         },
         (None, Some(rev)) => {
             let name = format!("{rev}:{}", new_path.display());
             match git_show(rev, new_path) {
                 Ok(Some(bytes)) => match yaml::parse_plan(&name, &bytes) {
                     Ok((p, _)) => (name, Old::Plan(Box::new(p))),
-                    Err(e) => return report(e, &mut stderr),
+                    Err(e) => return report(e),
                 },
                 Ok(None) => (name, Old::Absent),
                 Err(d) => {
-                    return report(
-                        PlanErrors {
-                            file: name,
-                            diagnostics: vec![*d],
-                        },
-                        &mut stderr,
-                    );
+                    return report(PlanErrors {
+                        file: name,
+                        diagnostics: vec![*d],
+                    });
                 }
             }
         }
@@ -69,7 +74,7 @@ pub fn run(global: &GlobalArgs, args: &DiffArgs) -> Exit {
     let new_name = new_path.display().to_string();
     let new = match read_plan(new_path) {
         Ok(p) => p,
-        Err(e) => return report(e, &mut stderr),
+        Err(e) => return report(e),
     };
     let old = match old {
         Old::Plan(p) => *p,
@@ -85,10 +90,7 @@ pub fn run(global: &GlobalArgs, args: &DiffArgs) -> Exit {
 
     let diff = diff_plans(&old, &new);
     let out = match args.format {
-        OutputFormat::Text => {
-            let color = use_color(global.color, std::io::stdout().is_terminal());
-            render_text(&diff, &old_name, &new_name, color)
-        }
+        OutputFormat::Text => render_text(&diff, &old_name, &new_name, colors.stdout),
         OutputFormat::Markdown => render_markdown(&diff, &old_name, &new_name),
         OutputFormat::Json => {
             let mut s = serde_json::to_string_pretty(&render_json(&diff, &old_name, &new_name))
@@ -97,9 +99,7 @@ pub fn run(global: &GlobalArgs, args: &DiffArgs) -> Exit {
             s
         }
     };
-    let mut stdout = anstream::AutoStream::new(std::io::stdout(), anstream_choice(global.color));
-    let _ = stdout.write_all(out.as_bytes());
-    let _ = stdout.flush();
+    let _ = super::print(&out, colors);
     Exit::Success
 }
 

@@ -1,30 +1,12 @@
 //! `azmove validate FILE…`: check plan files offline and report every
 //! problem with file:line:column.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{Read, Write};
+use std::path::PathBuf;
 
-use crate::cli::{ColorChoice, GlobalArgs, ValidateArgs};
 use crate::exit::Exit;
 use crate::plan::validate::validate_file;
-
-/// Whether to colour output on a stream, per `--color` (and, for `auto`,
-/// whether the stream is a terminal). `NO_COLOR`/`CLICOLOR` are honoured by
-/// the `anstream` writer the output goes through.
-pub(crate) fn use_color(choice: ColorChoice, is_terminal: bool) -> bool {
-    match choice {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => is_terminal,
-    }
-}
-
-pub(crate) fn anstream_choice(choice: ColorChoice) -> anstream::ColorChoice {
-    match choice {
-        ColorChoice::Always => anstream::ColorChoice::Always,
-        ColorChoice::Never => anstream::ColorChoice::Never,
-        ColorChoice::Auto => anstream::ColorChoice::Auto,
-    }
-}
+use crate::render::Colors;
 
 /// The first line that marks a simulator scenario file.
 pub const SCENARIO_HEADER: &str = "# azmove simulator scenario";
@@ -51,12 +33,12 @@ fn scenario_servers(s: &crate::sim::Scenario) -> u64 {
         .sum()
 }
 
-pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> Exit {
-    let color = use_color(global.color, std::io::stderr().is_terminal());
-    let mut stderr = anstream::AutoStream::new(std::io::stderr(), anstream_choice(global.color));
+pub fn run(files: &[PathBuf], colors: Colors) -> Exit {
+    let color = colors.stderr;
+    let mut stderr = colors.stderr();
     let mut stdout = std::io::stdout();
     let mut failed = 0usize;
-    for file in &args.files {
+    for file in files {
         let name = file.display();
         if is_scenario(file) {
             // Simulator scenarios live beside plans (plans/seed-cloud.yaml);
@@ -103,12 +85,8 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> Exit {
     if failed == 0 {
         Exit::Success
     } else {
-        if args.files.len() > 1 {
-            let _ = writeln!(
-                stderr,
-                "{failed} of {} files have problems",
-                args.files.len()
-            );
+        if files.len() > 1 {
+            let _ = writeln!(stderr, "{failed} of {} files have problems", files.len());
         }
         Exit::Failure
     }

@@ -3,38 +3,33 @@
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
 
 use secrecy::ExposeSecret;
 
-use crate::cli::{GlobalArgs, SimCommand};
+use super::shell_word;
 use crate::exit::Exit;
 use crate::sim::{self, Credentials, Scenario};
 
-pub fn run(_global: &GlobalArgs, cmd: &SimCommand) -> Exit {
-    let SimCommand::Serve { scenario, port } = cmd;
+/// Serve the simulated cloud of `scenario` on 127.0.0.1:`port` (a free
+/// port when `None`) until interrupted.
+pub fn serve(scenario: &Path, port: Option<u16>) -> Exit {
     let loaded = match Scenario::load(scenario) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("azmove: {e}");
+            super::error(format_args!("{e}"));
             return Exit::Failure;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("azmove: cannot start the async runtime: {e}");
-            return Exit::Failure;
-        }
+    let Some(runtime) = super::runtime(None) else {
+        return Exit::Failure;
     };
     runtime.block_on(async {
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port.unwrap_or(0)));
         let handle = match sim::start(loaded, addr).await {
             Ok(h) => h,
             Err(e) => {
-                eprintln!("azmove: {e}");
+                super::error(format_args!("{e}"));
                 return Exit::Failure;
             }
         };
@@ -78,11 +73,6 @@ async fn wait_for_signal() {
     }
 }
 
-/// Single-quote a value for a POSIX shell.
-fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
-}
-
 /// A YAML double-quoted scalar (JSON strings are valid YAML).
 fn yaml_quote(s: &str) -> String {
     serde_json::Value::String(s.to_owned()).to_string()
@@ -107,7 +97,7 @@ fn banner(base_url: &str, scenario: &str, users: &[Credentials]) -> String {
             ("OS_REGION_NAME", first.region.as_str()),
             ("OS_INTERFACE", "public"),
         ] {
-            s.push_str(&format!("export {k}={}\n", shell_quote(v)));
+            s.push_str(&format!("export {k}={}\n", shell_word(v)));
         }
     }
     s.push_str("\n# clouds.yaml\nclouds:\n");
@@ -142,7 +132,10 @@ mod tests {
 
     #[test]
     fn shell_and_yaml_quoting_survive_odd_passwords() {
-        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        assert_eq!(
+            shlex::split(&shell_word("it's")),
+            Some(vec!["it's".to_string()])
+        );
         assert_eq!(yaml_quote("a\"b"), "\"a\\\"b\"");
     }
 
@@ -162,7 +155,7 @@ mod tests {
             "s.yaml",
             &[cred("admin"), cred("demo")],
         );
-        assert!(text.contains("export OS_USERNAME='admin'"));
+        assert!(text.contains("export OS_USERNAME=admin\n"));
         assert!(text.contains("  azmove-sim:\n"));
         assert!(text.contains("  azmove-sim-demo:\n"));
     }

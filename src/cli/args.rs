@@ -1,13 +1,11 @@
-//! The command line: parses arguments (clap derive) and dispatches to
-//! `commands::<name>::run`. No logic of its own lives here.
+//! Every clap type of azmove, and only here: the rest of the crate sees the
+//! plain settings [`super::settings`] resolves from them.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
-use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::commands;
-use crate::exit::{EXIT_CODES_HELP, Exit};
+use crate::exit::EXIT_CODES_HELP;
 
 /// Move OpenStack servers between availability zones, declaratively.
 ///
@@ -235,39 +233,4 @@ pub enum SimCommand {
         #[arg(long)]
         port: Option<u16>,
     },
-}
-
-/// Entry point of the binary.
-pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            let code = match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
-                    Exit::Success
-                }
-                _ => Exit::Usage,
-            };
-            let _ = e.print();
-            return code.into();
-        }
-    };
-    run(cli).into()
-}
-
-/// Dispatch a parsed command line.
-pub fn run(cli: Cli) -> Exit {
-    match cli.command {
-        Command::Validate(args) => commands::validate::run(&cli.global, &args),
-        Command::Plan(args) => commands::plan::run(&cli.global, &args),
-        Command::Apply(args) => commands::apply::run(&cli.global, &args),
-        Command::Unlock(args) => commands::unlock::run(&cli.global, &args),
-        Command::Show(args) => commands::show::run(&cli.global, &args),
-        Command::Diff(args) => commands::diff::run(&cli.global, &args),
-        Command::Sim(cmd) => commands::sim::run(&cli.global, &cmd),
-        Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "azmove", &mut std::io::stdout());
-            Exit::Success
-        }
-    }
 }
