@@ -17,7 +17,6 @@ pub mod glance;
 pub mod keystone;
 pub mod neutron;
 pub mod nova;
-pub mod nova_moves;
 
 use std::sync::Arc;
 use std::time::Instant;
