@@ -29,6 +29,7 @@ use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::support::apply::*;
+use crate::support::scenario::ScenarioBuilder;
 use azmove::sim::model::VmState;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
@@ -230,8 +231,8 @@ fn plan_yaml(strategy: Strategy, plan: Plan, prefix: &str) -> String {
 }
 
 /// The cloud of one test: every server of every trial, ACTIVE in nova.
-fn cloud_for(strategy: Strategy, prefixes: &[(String, usize)]) -> TwoZones {
-    let mut c = TwoZones::new(strategy.seed(), TIME_SCALE)
+fn cloud_for(strategy: Strategy, prefixes: &[(String, usize)]) -> ScenarioBuilder {
+    let mut c = ScenarioBuilder::two_zones(strategy.seed(), TIME_SCALE)
         .timing("boot", "4s")
         .timing("stop", "2s")
         .timing("start", "2s")
@@ -248,7 +249,7 @@ fn cloud_for(strategy: Strategy, prefixes: &[(String, usize)]) -> TwoZones {
         .timing("live_migration_throughput_mb_s", "500");
     for (prefix, n) in prefixes {
         for name in server_names(prefix, *n) {
-            c = c.server(&name, strategy.user());
+            c = c.server_of(&name, "nova", strategy.user());
         }
     }
     c
@@ -954,7 +955,7 @@ fn concurrent_case(strategy: Strategy, mode: Mode) {
         .map(|t| (format!("t{t:02}"), mode.servers()))
         .collect();
     let rt = runtime();
-    let cloud = rt.block_on(start(cloud_for(strategy, &prefixes).scenario(), None));
+    let cloud = rt.block_on(start(cloud_for(strategy, &prefixes).build(), None));
     let env = os_env_as(&cloud.sim, Some(strategy.user()));
     let dir = tempfile::tempdir().expect("tempdir");
     let seed = strategy.seed() * 100
@@ -1102,7 +1103,7 @@ fn killed_case(strategy: Strategy) {
     let t0 = Instant::now();
     let prefixes: Vec<(String, usize)> = (0..trials).map(|t| (format!("k{t:02}"), 3)).collect();
     let rt = runtime();
-    let cloud = rt.block_on(start(cloud_for(strategy, &prefixes).scenario(), None));
+    let cloud = rt.block_on(start(cloud_for(strategy, &prefixes).build(), None));
     let env = os_env_as(&cloud.sim, Some(strategy.user()));
     let dir = tempfile::tempdir().expect("tempdir");
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(strategy.seed() * 100 + 99);
@@ -1263,7 +1264,7 @@ fn person_case(case: &str, act: Act, steps: &[&str], source_ok: fn(&ModelServer)
     let t0 = Instant::now();
     let rt = runtime();
     let cloud = rt.block_on(start(
-        cloud_for(Strategy::SnapshotDelete, &[("person".into(), 1)]).scenario(),
+        cloud_for(Strategy::SnapshotDelete, &[("person".into(), 1)]).build(),
         None,
     ));
     let env = os_env_as(&cloud.sim, Some("admin"));

@@ -23,34 +23,22 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use crate::support::apply::*;
+use crate::support::scenario::ScenarioBuilder;
 use azmove::plan::inventory::{Server, tags};
 use azmove::sim::model::Model;
 
-const CLOUD: &str = r#"
-seed: 3
-time_scale: 5
-timings:
-  boot: 10s
-  stop: 4s
-  delete: 2s
-  snapshot_overhead: 4s
-  snapshot_throughput_mb_s: 100
-availability_zones:
-  - {name: nova,  hosts: [{name: node-27, vcpus: 256, ram_mb: 524288, disk_gb: 10000}]}
-  - {name: nova2, hosts: [{name: node-31, vcpus: 256, ram_mb: 524288, disk_gb: 10000}]}
-flavors:
-  - {name: m1.tiny, id: "1", vcpus: 1, ram_mb: 512, disk_gb: 1}
-images:
-  - {name: cirros, size_mb: 20}
-projects:
-  - {name: admin, quota: {instances: 1000, cores: 1000, ram_mb: 1024000}}
-users:
-  - {name: admin, password: secret, project: admin, roles: [admin, member, reader]}
-networks:
-  - {name: net1, shared: true, subnets: [{name: sub1, cidr: 10.0.0.0/16}]}
-servers:
-  - generate: {count: 50, name: "vm-{i:02}", availability_zone: nova, flavor: m1.tiny, image: cirros, networks: [net1]}
-"#;
+/// 50 servers in nova, to be moved to nova2.
+fn cloud() -> ScenarioBuilder {
+    ScenarioBuilder::new(3)
+        .time_scale(5.0)
+        .timing("boot", "10s")
+        .timing("stop", "4s")
+        .timing("delete", "2s")
+        .timing("snapshot_overhead", "4s")
+        .timing("snapshot_throughput_mb_s", "100")
+        .quota(1000, 1000, 1_024_000)
+        .servers(50, "vm-{i:02}", "nova")
+}
 
 const PLAN: &str = r#"
 version: 1
@@ -262,7 +250,7 @@ async fn kill_at(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_thirty_times_mid_move_then_finished_without_duplicates_or_losses() {
     let t0 = Instant::now();
-    let cloud = start(scenario(CLOUD), None).await;
+    let cloud = start(cloud().build(), None).await;
     let originals = servers(&cloud.client).await;
     assert_eq!(originals.len(), 50);
     let ids: Vec<String> = originals.iter().map(|s| s.id.clone()).collect();

@@ -6,45 +6,32 @@
 use std::collections::BTreeSet;
 
 use crate::support::apply::*;
+use crate::support::scenario::ScenarioBuilder;
 use azmove::apply::ServerOutcome;
 use azmove::plan::inventory::tags;
 
-const CLOUD: &str = r#"
-seed: 5
-time_scale: 10
-timings:
-  api_latency: 2ms
-  boot: 10s
-  stop: 3s
-  snapshot_overhead: 3s
-  snapshot_throughput_mb_s: 200
-availability_zones:
-  - {name: nova,  hosts: [{name: node-27, vcpus: 256, ram_mb: 524288, disk_gb: 10000}]}
-  - {name: nova2, hosts: [{name: node-31, vcpus: 256, ram_mb: 524288, disk_gb: 10000}]}
-flavors:
-  - {name: m1.tiny, id: "1", vcpus: 1, ram_mb: 512, disk_gb: 1}
-images:
-  - {name: cirros, size_mb: 20}
-projects:
-  - {name: admin, quota: {instances: 1000, cores: 1000, ram_mb: 1024000}}
-users:
-  - {name: admin, password: secret, project: admin, roles: [admin, member, reader]}
-networks:
-  - {name: net1, shared: true, subnets: [{name: sub1, cidr: 10.0.0.0/16}]}
-servers:
-  - generate: {count: 38, name: "vm-{i:02}", availability_zone: nova, flavor: m1.tiny, image: cirros, networks: [net1]}
-  - {name: doomed, availability_zone: nova, flavor: m1.tiny, image: cirros, networks: [net1]}
-  - {name: follower, availability_zone: nova, flavor: m1.tiny, image: cirros, networks: [net1]}
-faults:
-  - snapshot_killed: {probability: 0.1}
-  - boot_error: {probability: 0.1}
-  # Every boot of `doomed` fails: it must end restarted, cleaned up, reported.
-  - boot_error: {server: "^doomed$", probability: 1.0}
-  - http_error: {status: 429, retry_after: 1s, probability: 0.03}
-  - http_error: {status: 429, probability: 0.03}
-  - http_error: {status: 503, service: compute, calls: {from: 80, to: 95}}
-  - token_expiry: {after: 4s, advertised: 1h}
-"#;
+/// 40 servers in nova, and every kind of fault.
+fn cloud() -> ScenarioBuilder {
+    ScenarioBuilder::new(5)
+        .time_scale(10.0)
+        .timing("api_latency", "2ms")
+        .timing("boot", "10s")
+        .timing("stop", "3s")
+        .timing("snapshot_overhead", "3s")
+        .timing("snapshot_throughput_mb_s", "200")
+        .quota(1000, 1000, 1_024_000)
+        .servers(38, "vm-{i:02}", "nova")
+        .server("doomed", "nova")
+        .server("follower", "nova")
+        .fault("snapshot_killed: {probability: 0.1}")
+        .fault("boot_error: {probability: 0.1}")
+        // Every boot of `doomed` fails: it must end restarted, cleaned up, reported.
+        .fault("boot_error: {server: \"^doomed$\", probability: 1.0}")
+        .fault("http_error: {status: 429, retry_after: 1s, probability: 0.03}")
+        .fault("http_error: {status: 429, probability: 0.03}")
+        .fault("http_error: {status: 503, service: compute, calls: {from: 80, to: 95}}")
+        .fault("token_expiry: {after: 4s, advertised: 1h}")
+}
 
 const PLAN: &str = r#"
 version: 1
@@ -67,7 +54,7 @@ moves:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_server_is_moved_or_left_intact_and_reported() {
-    let cloud = start(scenario(CLOUD), Some(40.0)).await;
+    let cloud = start(cloud().build(), Some(40.0)).await;
     let before = servers(&cloud.client).await;
     let (cs, report) = plan_and_apply(&cloud.client, PLAN, poll(10.0)).await;
     assert_eq!(cs.summary.to_move, 40, "{:?}", cs.summary);

@@ -14,39 +14,28 @@ use std::process::{Child, Command};
 use std::time::Duration;
 
 use crate::support::apply::*;
+use crate::support::scenario::ScenarioBuilder;
 
-const CLOUD: &str = r#"
-seed: 4
-time_scale: 4
-timings:
-  boot: 8s
-  stop: 2s
-  snapshot_overhead: 4s
-  snapshot_throughput_mb_s: 100
-availability_zones:
-  - {name: nova,  hosts: [{name: node-27, vcpus: 64, ram_mb: 131072, disk_gb: 2000}]}
-  - {name: nova2, hosts: [{name: node-31, vcpus: 64, ram_mb: 131072, disk_gb: 2000}]}
-flavors:
-  - {name: m1.tiny, id: "1", vcpus: 1, ram_mb: 512, disk_gb: 1}
-images:
-  - {name: cirros, size_mb: 20}
-projects:
-  - {name: admin, quota: {instances: 100, cores: 100, ram_mb: 102400}}
-users:
-  - {name: admin, password: secret, project: admin, roles: [admin, member, reader]}
-networks:
-  - {name: net1, shared: true, subnets: [{name: sub1, cidr: 10.0.0.0/24}]}
-servers:
-  - generate: {count: 10, name: "vm-{i:02}", availability_zone: nova, flavor: m1.tiny, image: cirros, networks: [net1]}
-faults:
-  # The first two server actions (the first two os-stop) take 3 s to answer,
-  # so that Ctrl-C finds calls in flight.
-  - latency: {delay: 3s, method: POST, path: "^/servers/[^/]+/action$", calls: {from: 1, to: 2}}
-"#;
+/// 10 servers in nova; the first two server actions (the first two
+/// os-stop) take 3 s to answer, so that Ctrl-C finds calls in flight.
+fn cloud() -> ScenarioBuilder {
+    ScenarioBuilder::new(4)
+        .time_scale(4.0)
+        .timing("boot", "8s")
+        .timing("stop", "2s")
+        .timing("snapshot_overhead", "4s")
+        .timing("snapshot_throughput_mb_s", "100")
+        .hosts_of(64, 131_072, 2000)
+        .quota(100, 100, 102_400)
+        .cidr("10.0.0.0/24")
+        .servers(10, "vm-{i:02}", "nova")
+        .fault(r#"latency: {delay: 3s, method: POST, path: "^/servers/[^/]+/action$", calls: {from: 1, to: 2}}"#)
+}
 
 /// The first list of servers — planning reading the cloud — is answered
 /// only after 30 s: a Ctrl-C sent once it has arrived comes mid-planning.
-const SLOW_PLANNING: &str = "  - latency: {delay: 30s, method: GET, path: \"^/servers/detail$\", calls: {from: 1, to: 1}}\n";
+const SLOW_PLANNING: &str =
+    r#"latency: {delay: 30s, method: GET, path: "^/servers/detail$", calls: {from: 1, to: 1}}"#;
 
 const PLAN: &str = r#"
 version: 1
@@ -160,7 +149,7 @@ async fn finish(dir: &Path, env: &[(String, String)], cloud: &TestCloud) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_ctrl_c_stops_gracefully_and_tells_how_to_resume() {
-    let cloud = start(scenario(CLOUD), None).await;
+    let cloud = start(cloud().build(), None).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let dir = dir.path();
     std::fs::write(dir.join("plan.yaml"), PLAN).expect("plan");
@@ -244,7 +233,7 @@ async fn first_ctrl_c_stops_gracefully_and_tells_how_to_resume() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn second_ctrl_c_exits_at_once_and_a_rerun_finishes() {
-    let cloud = start(scenario(CLOUD), None).await;
+    let cloud = start(cloud().build(), None).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let dir = dir.path();
     std::fs::write(dir.join("plan.yaml"), PLAN).expect("plan");
@@ -293,7 +282,7 @@ async fn second_ctrl_c_exits_at_once_and_a_rerun_finishes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_while_planning_exits_4_and_changes_nothing() {
-    let cloud = start(scenario(&format!("{CLOUD}{SLOW_PLANNING}")), None).await;
+    let cloud = start(cloud().fault(SLOW_PLANNING).build(), None).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let dir = dir.path();
     std::fs::write(dir.join("plan.yaml"), PLAN).expect("plan");

@@ -6,41 +6,32 @@
 //! `cargo test --test it apply_limits:: -- --ignored`.
 
 use crate::support::apply::*;
+use crate::support::scenario::ScenarioBuilder;
 use azmove::apply::ServerOutcome;
 
-/// Three independent AZ pairs, so that 3 per AZ would allow 9 at once and
-/// `concurrency: 8` is what binds.
-const CLOUD: &str = r#"
-seed: 11
-time_scale: 5
-timings:
-  boot: 20s
-  stop: 4s
-  snapshot_overhead: 4s
-  snapshot_throughput_mb_s: 100
-availability_zones:
-  - {name: nova,  hosts: [{name: n-1, vcpus: 256, ram_mb: 524288, disk_gb: 10000}]}
-  - {name: nova2, hosts: [{name: m-1, vcpus: 256, ram_mb: 524288, disk_gb: 10000}]}
-  - {name: nova3, hosts: [{name: p-1, vcpus: 256, ram_mb: 524288, disk_gb: 10000}]}
-  - {name: nova4, hosts: [{name: q-1, vcpus: 256, ram_mb: 524288, disk_gb: 10000}]}
-  - {name: nova5, hosts: [{name: r-1, vcpus: 256, ram_mb: 524288, disk_gb: 10000}]}
-  - {name: nova6, hosts: [{name: s-1, vcpus: 256, ram_mb: 524288, disk_gb: 10000}]}
-flavors:
-  - {name: m1.tiny, id: "1", vcpus: 1, ram_mb: 512, disk_gb: 1}
-images:
-  - {name: cirros, size_mb: 20}
-projects:
-  - {name: admin, quota: {instances: 1000, cores: 1000, ram_mb: 1024000}}
-users:
-  - {name: admin, password: secret, project: admin, roles: [admin, member, reader]}
-networks:
-  - {name: net1, shared: true, subnets: [{name: sub1, cidr: 10.0.0.0/16}]}
-servers:
-  - generate: {count: DB, name: "db-{i:03}", availability_zone: nova, flavor: m1.tiny, image: cirros, networks: [net1]}
-  - generate: {count: EACH, name: "app-{i:03}", availability_zone: nova, flavor: m1.tiny, image: cirros, networks: [net1]}
-  - generate: {count: EACH, name: "web-{i:03}", availability_zone: nova3, flavor: m1.tiny, image: cirros, networks: [net1]}
-  - generate: {count: EACH, name: "api-{i:03}", availability_zone: nova5, flavor: m1.tiny, image: cirros, networks: [net1]}
-"#;
+/// Six AZs of one host; `db` db and `each` app servers in nova, `each`
+/// web servers in nova3, `each` api servers in nova5.
+fn cloud(db: usize, each: usize) -> ScenarioBuilder {
+    ScenarioBuilder::new(11)
+        .time_scale(5.0)
+        .timing("boot", "20s")
+        .timing("stop", "4s")
+        .timing("snapshot_overhead", "4s")
+        .timing("snapshot_throughput_mb_s", "100")
+        .zones(&[
+            ("nova", &["n-1"]),
+            ("nova2", &["m-1"]),
+            ("nova3", &["p-1"]),
+            ("nova4", &["q-1"]),
+            ("nova5", &["r-1"]),
+            ("nova6", &["s-1"]),
+        ])
+        .quota(1000, 1000, 1_024_000)
+        .servers(db, "db-{i:03}", "nova")
+        .servers(each, "app-{i:03}", "nova")
+        .servers(each, "web-{i:03}", "nova3")
+        .servers(each, "api-{i:03}", "nova5")
+}
 
 const PLAN: &str = r#"
 version: 1
@@ -81,10 +72,7 @@ async fn two_hundred_servers_never_exceed_any_limit() {
 /// `db` db servers and `each` app, web and api servers.
 async fn fleet_within_limits(db: usize, each: usize) {
     let total = db + 3 * each;
-    let cloud_yaml = CLOUD
-        .replace("count: DB,", &format!("count: {db},"))
-        .replace("count: EACH,", &format!("count: {each},"));
-    let cloud = start(scenario(&cloud_yaml), Some(5.0)).await;
+    let cloud = start(cloud(db, each).build(), Some(5.0)).await;
     let (cs, report) = plan_and_apply(&cloud.client, PLAN, poll(5.0)).await;
     assert_eq!(cs.summary.to_move, total);
     assert!(report.is_success(), "{}", report.render_text());

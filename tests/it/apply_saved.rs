@@ -8,29 +8,20 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::support::apply::*;
+use crate::support::scenario::ScenarioBuilder;
 use azmove::plan::inventory::tags;
 
-const CLOUD: &str = r#"
-seed: 9
-time_scale: 20
-availability_zones:
-  - {name: nova,  hosts: [{name: node-27, vcpus: 64, ram_mb: 131072, disk_gb: 2000}]}
-  - {name: nova2, hosts: [{name: node-31, vcpus: 64, ram_mb: 131072, disk_gb: 2000}]}
-flavors:
-  - {name: m1.tiny, id: "1", vcpus: 1, ram_mb: 512, disk_gb: 1}
-images:
-  - {name: cirros, size_mb: 20}
-projects:
-  - {name: admin, quota: {instances: 100, cores: 100, ram_mb: 102400}}
-users:
-  - {name: admin, password: secret, project: admin, roles: [admin, member, reader]}
-networks:
-  - {name: net1, shared: true, subnets: [{name: sub1, cidr: 10.0.0.0/24}]}
-servers:
-  - {name: alpha, availability_zone: nova, flavor: m1.tiny, image: cirros, networks: [net1]}
-  - {name: bravo, availability_zone: nova, flavor: m1.tiny, image: cirros, networks: [net1]}
-  - {name: charlie, availability_zone: nova, flavor: m1.tiny, image: cirros, networks: [net1]}
-"#;
+/// alpha, bravo and charlie in nova.
+fn cloud() -> ScenarioBuilder {
+    ScenarioBuilder::new(9)
+        .time_scale(20.0)
+        .hosts_of(64, 131_072, 2000)
+        .quota(100, 100, 102_400)
+        .cidr("10.0.0.0/24")
+        .server("alpha", "nova")
+        .server("bravo", "nova")
+        .server("charlie", "nova")
+}
 
 const PLAN: &str = r#"
 version: 1
@@ -56,7 +47,7 @@ fn azmove(dir: &Path, env: &[(String, String)], args: &[&str]) -> std::process::
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_changed_since_the_saved_plan_is_refused_and_the_others_move() {
-    let cloud = start(scenario(CLOUD), None).await;
+    let cloud = start(cloud().build(), None).await;
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("plan.yaml"), PLAN).expect("plan");
     let env = os_env(&cloud.sim);

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::support::apply::*;
+use crate::support::scenario::ScenarioBuilder;
 use azmove::apply::{ApplyReport, ServerOutcome, execute, prepare};
 use azmove::openstack::{Client, ClientOptions, CloudConfig};
 use azmove::plan::changeset::{Changeset, Existing, Step};
@@ -26,50 +27,46 @@ use azmove::sim::SimHandle;
 use secrecy::ExposeSecret;
 
 /// Two AZs of two hosts each; an admin project and a member project.
-const CLOUD: &str = r#"
-seed: 9
-time_scale: 20
-timings:
-  boot: 4s
-  stop: 2s
-  start: 2s
-  shelve_offload: 2s
-  unshelve: 4s
-  snapshot_overhead: 2s
-  snapshot_throughput_mb_s: 200
-  migrate_overhead: 4s
-  migrate_throughput_mb_s: 200
-  confirm_resize: 1s
-  revert_resize: 2s
-  live_migration_overhead: 4s
-  live_migration_throughput_mb_s: 500
-availability_zones:
-  - name: nova
-    hosts:
-      - {name: node-27, vcpus: 16, ram_mb: 32768, disk_gb: 500}
-      - {name: node-28, vcpus: 16, ram_mb: 32768, disk_gb: 500}
-  - name: nova2
-    hosts:
-      - {name: node-31, vcpus: 16, ram_mb: 32768, disk_gb: 500}
-      - {name: node-32, vcpus: 16, ram_mb: 32768, disk_gb: 500}
-flavors:
-  - {name: m1.tiny, id: "1", vcpus: 1, ram_mb: 512, disk_gb: 1}
-images:
-  - {name: cirros, size_mb: 20}
-projects:
-  - {name: admin}
-  - {name: demo}
-users:
-  - {name: admin, password: secret, project: admin, roles: [admin, member, reader]}
-  - {name: demo, password: demo-secret, project: demo, roles: [member, reader]}
-networks:
-  - {name: net1, project: admin, shared: true, subnets: [{name: sub1, cidr: 10.0.0.0/24}]}
-servers:
-  - {name: web1, project: admin, availability_zone: nova, host: node-27, flavor: m1.tiny, image: cirros, networks: [net1], metadata: {role: web}}
-  - {name: web2, project: admin, availability_zone: nova, host: node-27, flavor: m1.tiny, image: cirros, networks: [net1]}
-  - {name: quiet, project: admin, availability_zone: nova, host: node-28, flavor: m1.tiny, image: cirros, networks: [net1], status: SHUTOFF}
-  - {name: tenant-vm, project: demo, user: demo, availability_zone: nova, host: node-28, flavor: m1.tiny, image: cirros, networks: [net1]}
-"#;
+fn cloud() -> ScenarioBuilder {
+    ScenarioBuilder::new(9)
+        .time_scale(20.0)
+        .timing("boot", "4s")
+        .timing("stop", "2s")
+        .timing("start", "2s")
+        .timing("shelve_offload", "2s")
+        .timing("unshelve", "4s")
+        .timing("snapshot_overhead", "2s")
+        .timing("snapshot_throughput_mb_s", "200")
+        .timing("migrate_overhead", "4s")
+        .timing("migrate_throughput_mb_s", "200")
+        .timing("confirm_resize", "1s")
+        .timing("revert_resize", "2s")
+        .timing("live_migration_overhead", "4s")
+        .timing("live_migration_throughput_mb_s", "500")
+        .zones(&[
+            ("nova", &["node-27", "node-28"]),
+            ("nova2", &["node-31", "node-32"]),
+        ])
+        .hosts_of(16, 32_768, 500)
+        .member("demo", "demo-secret")
+        .cidr("10.0.0.0/24")
+        .server_with(
+            "web1",
+            "nova",
+            "project: admin, host: node-27, metadata: {role: web}",
+        )
+        .server_with("web2", "nova", "project: admin, host: node-27")
+        .server_with(
+            "quiet",
+            "nova",
+            "project: admin, host: node-28, status: SHUTOFF",
+        )
+        .server_with(
+            "tenant-vm",
+            "nova",
+            "project: demo, user: demo, host: node-28",
+        )
+}
 
 const TIME_SCALE: f64 = 20.0;
 
@@ -230,7 +227,7 @@ fn assert_at_rest_in(after: &Server, status: &str, az: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_moves_by_shelve_keeping_uuid_ip_and_mac() {
-    let cloud = start(scenario(CLOUD), None).await;
+    let cloud = start(cloud().build(), None).await;
     let member = connect_as(&cloud.sim, "demo").await;
     let before = server(&member, "tenant-vm").await;
     assert_eq!(before.host, None, "members see no hosts");
@@ -278,7 +275,7 @@ async fn a_member_moves_by_shelve_keeping_uuid_ip_and_mac() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shutoff_server_moved_by_shelve_ends_shutoff() {
-    let cloud = start(scenario(CLOUD), None).await;
+    let cloud = start(cloud().build(), None).await;
     let before = server(&cloud.client, "quiet").await;
     let (_, report) = run(
         &cloud.client,
@@ -299,7 +296,7 @@ async fn a_shutoff_server_moved_by_shelve_ends_shutoff() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cold_moves_spread_over_the_target_hosts_and_keep_identity() {
-    let cloud = start(scenario(CLOUD), None).await;
+    let cloud = start(cloud().build(), None).await;
     let before: Vec<Server> = vec![
         server(&cloud.client, "web1").await,
         server(&cloud.client, "web2").await,
@@ -359,7 +356,7 @@ async fn cold_moves_spread_over_the_target_hosts_and_keep_identity() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_moves_keep_the_server_running() {
-    let cloud = start(scenario(CLOUD), None).await;
+    let cloud = start(cloud().build(), None).await;
     let before = server(&cloud.client, "web1").await;
     let (_, report) = run(
         &cloud.client,
@@ -392,7 +389,7 @@ async fn live_moves_keep_the_server_running() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_cannot_cold_migrate_and_is_told_why() {
-    let cloud = start(scenario(CLOUD), None).await;
+    let cloud = start(cloud().build(), None).await;
     let member = connect_as(&cloud.sim, "demo").await;
     let (_, report) = run(
         &member,
@@ -415,8 +412,13 @@ async fn a_member_cannot_cold_migrate_and_is_told_why() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_live_migration_that_fails_once_is_tried_on_another_host() {
-    let faults = "faults:\n  - migration_error: {kind: live, nth: 1}\n";
-    let cloud = start(scenario(&format!("{CLOUD}{faults}")), None).await;
+    let cloud = start(
+        cloud()
+            .fault("migration_error: {kind: live, nth: 1}")
+            .build(),
+        None,
+    )
+    .await;
     let before = server(&cloud.client, "web1").await;
     let (_, report) = run(
         &cloud.client,
@@ -446,8 +448,7 @@ async fn a_live_migration_that_fails_once_is_tried_on_another_host() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_migration_nova_cannot_schedule_leaves_the_server_pinned_on_its_source() {
-    let faults = "faults:\n  - migration_error: {kind: cold}\n";
-    let cloud = start(scenario(&format!("{CLOUD}{faults}")), None).await;
+    let cloud = start(cloud().fault("migration_error: {kind: cold}").build(), None).await;
     let before = server(&cloud.client, "web1").await;
     let (_, report) = run(
         &cloud.client,
@@ -497,8 +498,13 @@ async fn a_migration_nova_cannot_schedule_leaves_the_server_pinned_on_its_source
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_unshelve_brings_the_server_back_into_its_source_az() {
-    let faults = "faults:\n  - unshelve_error: {availability_zone: nova2}\n";
-    let cloud = start(scenario(&format!("{CLOUD}{faults}")), None).await;
+    let cloud = start(
+        cloud()
+            .fault("unshelve_error: {availability_zone: nova2}")
+            .build(),
+        None,
+    )
+    .await;
     let member = connect_as(&cloud.sim, "demo").await;
     let before = server(&member, "tenant-vm").await;
     let (_, report) = run(
@@ -522,8 +528,13 @@ async fn a_failed_unshelve_brings_the_server_back_into_its_source_az() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hanging_live_migration_is_aborted_and_the_server_pinned_where_it_is() {
-    let faults = "faults:\n  - live_migration_hang: {server: \"^web1$\"}\n";
-    let cloud = start(scenario(&format!("{CLOUD}{faults}")), None).await;
+    let cloud = start(
+        cloud()
+            .fault(r#"live_migration_hang: {server: "^web1$"}"#)
+            .build(),
+        None,
+    )
+    .await;
     let before = server(&cloud.client, "web1").await;
     let (_, report) = run(
         &cloud.client,
@@ -555,7 +566,7 @@ async fn a_hanging_live_migration_is_aborted_and_the_server_pinned_where_it_is()
 /// A run that stopped after `done` steps (as a killed run leaves the
 /// cloud), then a run with the whole list: it converges.
 async fn stopped_then_resumed(strategy: Strategy, name: &str, done: usize, expect: &str) {
-    let cloud = start(scenario(CLOUD), None).await;
+    let cloud = start(cloud().build(), None).await;
     let before = server(&cloud.client, name).await;
     let all = steps_of(strategy);
     let made = servers_made(&cloud.sim);
@@ -598,7 +609,7 @@ async fn an_unpinned_server_in_the_target_is_repinned_on_the_next_run() {
 /// The engine cut off (its task dropped, as `kill -9` would) when the
 /// server reaches `when`, then a run with the whole list.
 async fn cut_then_resumed(strategy: Strategy, when: fn(&Server) -> bool) {
-    let cloud = start(scenario(CLOUD), None).await;
+    let cloud = start(cloud().build(), None).await;
     let before = server(&cloud.client, "web1").await;
     let made = servers_made(&cloud.sim);
     let (cs, inventory) = plan(&cloud.client, &plan_yaml("web1", "")).await;
@@ -684,7 +695,7 @@ async fn plan_and_apply_as(client: &Client, yaml: &str) -> (Changeset, ApplyRepo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auto_moves_an_admin_by_migration_and_a_member_by_shelve_on_the_same_plan() {
-    let cloud = start(scenario(CLOUD), None).await;
+    let cloud = start(cloud().build(), None).await;
     let member = connect_as(&cloud.sim, "demo").await;
     let yaml = strategy_plan("auto", "*");
     let made = servers_made(&cloud.sim);
@@ -735,7 +746,7 @@ async fn auto_moves_an_admin_by_migration_and_a_member_by_shelve_on_the_same_pla
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_plan_refuses_cold_and_live_with_the_reason() {
-    let cloud = start(scenario(CLOUD), None).await;
+    let cloud = start(cloud().build(), None).await;
     let member = connect_as(&cloud.sim, "demo").await;
     for strategy in ["cold", "live"] {
         let (cs, _) = plan(&member, &strategy_plan(strategy, "tenant-vm")).await;
@@ -775,7 +786,7 @@ fn os_env_of(sim: &SimHandle, user: &str) -> Vec<(String, String)> {
 /// run again once: the server is moved, with its UUID, and no second
 /// server exists.
 async fn killed_then_run_again(strategy: &str, user: &str, name: &str, when: fn(&Server) -> bool) {
-    let cloud = start(scenario(CLOUD), None).await;
+    let cloud = start(cloud().build(), None).await;
     let client = connect_as(&cloud.sim, user).await;
     let before = server(&client, name).await;
     let made = servers_made(&cloud.sim);

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::support::apply::*;
+use crate::support::scenario::ScenarioBuilder;
 use azmove::apply::Cloud;
 use azmove::apply::claims::local::ThisMachine;
 use azmove::apply::claims::rules::{self, LocalProcesses, ProcKey};
@@ -70,11 +71,11 @@ async fn azmove(dir: &Path, env: &[(String, String)], args: &[&str], label: &str
 /// A cloud with vm-a, vm-b, vm-c in `nova`, and the server ids by name.
 async fn cloud() -> (TestCloud, BTreeMap<String, String>) {
     let cloud = start(
-        TwoZones::new(7, 1.0)
-            .server("vm-a", "admin")
-            .server("vm-b", "admin")
-            .server("vm-c", "admin")
-            .scenario(),
+        ScenarioBuilder::two_zones(7, 1.0)
+            .server_of("vm-a", "nova", "admin")
+            .server_of("vm-b", "nova", "admin")
+            .server_of("vm-c", "nova", "admin")
+            .build(),
         None,
     )
     .await;

@@ -10,34 +10,9 @@ use azmove::observe::observe;
 use azmove::plan::planner;
 use azmove::render::text;
 
-const SERVERS: u64 = 10_000;
+use crate::support::scenario::ScenarioBuilder;
 
-const FLEET: &str = r#"
-seed: 11
-availability_zones:
-  - name: nova
-    hosts:
-      - {name: node-1, vcpus: 4096, ram_mb: 4194304, disk_gb: 100000}
-      - {name: node-2, vcpus: 4096, ram_mb: 4194304, disk_gb: 100000}
-      - {name: node-3, vcpus: 4096, ram_mb: 4194304, disk_gb: 100000}
-  - name: nova2
-    hosts:
-      - {name: node-4, vcpus: 4096, ram_mb: 4194304, disk_gb: 100000}
-flavors:
-  - {name: m1.tiny, vcpus: 1, ram_mb: 512, disk_gb: 1}
-images:
-  - {name: cirros}
-projects:
-  - {name: admin, quota: {instances: -1, cores: -1, ram_mb: -1}}
-users:
-  - {name: admin, password: secret, project: admin, roles: [admin]}
-networks:
-  - name: net1
-    shared: true
-    subnets: [{name: sub1, cidr: 10.0.0.0/16}]
-servers:
-  - generate: {count: 10000, name: "vm-{i:05}", availability_zone: nova, flavor: m1.tiny, image: cirros, networks: [net1]}
-"#;
+const SERVERS: u64 = 10_000;
 
 const PLAN: &str = r#"
 version: 1
@@ -62,7 +37,7 @@ async fn ten_thousand_servers_are_planned_in_a_bounded_number_of_requests() {
     let dir = tempfile::tempdir().unwrap();
     let cloud = dir.path().join("fleet.yaml");
     let plan = dir.path().join("plan.yaml");
-    std::fs::write(&cloud, FLEET).unwrap();
+    std::fs::write(&cloud, ScenarioBuilder::fleet(11, SERVERS as usize).yaml()).unwrap();
     std::fs::write(&plan, PLAN).unwrap();
 
     let azmove::ops::plan::Loaded {

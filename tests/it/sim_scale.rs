@@ -5,35 +5,10 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
-use azmove::sim::{self, Scenario};
+use azmove::sim;
 use serde_json::Value;
 
-const FLEET: &str = r#"
-seed: 3
-availability_zones:
-  - name: nova
-    hosts:
-      - {name: node-1, vcpus: 4096, ram_mb: 4194304, disk_gb: 100000}
-      - {name: node-2, vcpus: 4096, ram_mb: 4194304, disk_gb: 100000}
-      - {name: node-3, vcpus: 4096, ram_mb: 4194304, disk_gb: 100000}
-  - name: nova2
-    hosts:
-      - {name: node-4, vcpus: 4096, ram_mb: 4194304, disk_gb: 100000}
-flavors:
-  - {name: m1.tiny, vcpus: 1, ram_mb: 512, disk_gb: 1}
-images:
-  - {name: cirros}
-projects:
-  - {name: admin, quota: {instances: -1, cores: -1, ram_mb: -1}}
-users:
-  - {name: admin, password: secret, project: admin, roles: [admin]}
-networks:
-  - name: net1
-    shared: true
-    subnets: [{name: sub1, cidr: 10.0.0.0/16}]
-servers:
-  - generate: {count: 10000, name: "vm-{i:05}", availability_zone: nova, flavor: m1.tiny, image: cirros, networks: [net1]}
-"#;
+use crate::support::scenario::ScenarioBuilder;
 
 fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -47,7 +22,7 @@ fn peak_rss_kib() -> Option<u64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_servers_load_and_list_completely() {
     let t0 = Instant::now();
-    let scenario = Scenario::from_yaml(FLEET).unwrap();
+    let scenario = ScenarioBuilder::fleet(3, 10_000).build();
     let handle = sim::start(scenario, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();

@@ -41,10 +41,6 @@ pub struct SimThread {
     _stop: std::sync::mpsc::Sender<()>,
 }
 
-pub fn scenario(yaml: &str) -> Scenario {
-    Scenario::from_yaml(yaml).expect("valid scenario")
-}
-
 /// The OS_* variables that point a client (the azmove binary) at `sim`.
 pub fn os_env(sim: &SimHandle) -> Vec<(String, String)> {
     let c = sim.credentials(None).expect("an admin user");
@@ -358,91 +354,6 @@ pub async fn wait_for<T>(limit: Duration, what: &str, mut probe: impl FnMut() ->
 // ------------------------------------------------------------------
 // Helpers of the tests that run several `azmove` processes at once
 // (tests/it/apply_concurrent.rs); usable by any apply test.
-
-/// A simulated cloud of two AZs — `nova` (node-27, node-28) and `nova2`
-/// (node-31, node-32), roomy enough for hundreds of m1.tiny servers —
-/// with the image `cirros`, the shared network `net1`, the admin user
-/// `admin` (project admin) and the member `demo` (project demo), compute
-/// microversion 2.104 (cold and live need it), and the servers the test
-/// lists, ACTIVE in `nova` from the start.
-#[derive(Debug, Clone)]
-pub struct TwoZones {
-    seed: u64,
-    time_scale: f64,
-    timings: Vec<(String, String)>,
-    /// (name, owner user)
-    servers: Vec<(String, String)>,
-}
-
-impl TwoZones {
-    pub fn new(seed: u64, time_scale: f64) -> TwoZones {
-        TwoZones {
-            seed,
-            time_scale,
-            timings: Vec::new(),
-            servers: Vec::new(),
-        }
-    }
-
-    /// One `timings` entry of the scenario, e.g. `("boot", "4s")`.
-    pub fn timing(mut self, key: &str, value: &str) -> TwoZones {
-        self.timings.push((key.to_owned(), value.to_owned()));
-        self
-    }
-
-    /// A server in `nova` owned by `user` (`admin` or `demo`).
-    pub fn server(mut self, name: &str, user: &str) -> TwoZones {
-        self.servers.push((name.to_owned(), user.to_owned()));
-        self
-    }
-
-    pub fn yaml(&self) -> String {
-        let mut y = format!(
-            "seed: {}\ntime_scale: {}\nmax_microversion: \"2.104\"\n",
-            self.seed, self.time_scale
-        );
-        if !self.timings.is_empty() {
-            y.push_str("timings:\n");
-            for (k, v) in &self.timings {
-                y.push_str(&format!("  {k}: {v}\n"));
-            }
-        }
-        let host =
-            |name: &str| format!("{{name: {name}, vcpus: 4096, ram_mb: 8388608, disk_gb: 100000}}");
-        y.push_str(&format!(
-            "availability_zones:\n  - {{name: nova, hosts: [{}, {}]}}\n  - {{name: nova2, hosts: [{}, {}]}}\n",
-            host("node-27"),
-            host("node-28"),
-            host("node-31"),
-            host("node-32")
-        ));
-        y.push_str(concat!(
-            "flavors:\n  - {name: m1.tiny, id: \"1\", vcpus: 1, ram_mb: 512, disk_gb: 1}\n",
-            "images:\n  - {name: cirros, size_mb: 20}\n",
-            "projects:\n",
-            "  - {name: admin, quota: {instances: 100000, cores: 100000, ram_mb: 100000000}}\n",
-            "  - {name: demo, quota: {instances: 100000, cores: 100000, ram_mb: 100000000}}\n",
-            "users:\n",
-            "  - {name: admin, password: secret, project: admin, roles: [admin, member, reader]}\n",
-            "  - {name: demo, password: demo-secret, project: demo, roles: [member, reader]}\n",
-            "networks:\n",
-            "  - {name: net1, project: admin, shared: true, subnets: [{name: sub1, cidr: 10.0.0.0/16}]}\n",
-        ));
-        if !self.servers.is_empty() {
-            y.push_str("servers:\n");
-            for (name, user) in &self.servers {
-                y.push_str(&format!(
-                    "  - {{name: \"{name}\", project: {user}, user: {user}, availability_zone: nova, flavor: m1.tiny, image: cirros, networks: [net1]}}\n"
-                ));
-            }
-        }
-        y
-    }
-
-    pub fn scenario(&self) -> Scenario {
-        scenario(&self.yaml())
-    }
-}
 
 /// The OS_* variables that point a client (the azmove binary) at `sim`
 /// as `user` (`None`: the first admin).

@@ -1,4 +1,5 @@
 //! Helpers shared by the test modules.
 
 pub mod apply;
+pub mod scenario;
 pub mod sim;
