@@ -104,6 +104,7 @@ impl Settings {
             lease_ttl: args.lease_ttl,
             progress,
             user: self.env.get("USER").filter(|u| !u.is_empty()).cloned(),
+            interactive: std::io::stdin().is_terminal(),
         }
     }
 

@@ -3,7 +3,7 @@
 //! what was reviewed with `plan -o`, refusing entries whose server changed
 //! since. Both print a summary table and can write a JSON report.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,6 +48,8 @@ pub struct ApplySettings {
     pub progress: ProgressMode,
     /// Who runs this (`USER`), for the run record other people read.
     pub user: Option<String>,
+    /// Whether stdin is a terminal someone can answer the question on.
+    pub interactive: bool,
 }
 
 /// How servers are waited on (hidden flags, for benchmarks and tests).
@@ -241,7 +243,7 @@ async fn apply_plan_file(
         return Exit::Success;
     }
     if !args.yes {
-        match confirm(changeset.summary.to_move, &stop).await {
+        match confirm(changeset.summary.to_move, args.interactive, &stop).await {
             Confirmation::Yes => {}
             Confirmation::Interrupted => {
                 return interrupted_before_applying(args, Some(connection)).await;
@@ -435,8 +437,8 @@ enum Confirmation {
     Interrupted,
 }
 
-async fn confirm(count: usize, stop: &StopSignal) -> Confirmation {
-    if !std::io::stdin().is_terminal() {
+async fn confirm(count: usize, interactive: bool, stop: &StopSignal) -> Confirmation {
+    if !interactive {
         return Confirmation::NotATerminal;
     }
     eprint!(
