@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::client::Client;
 use super::error::{Error, Service};
-use super::paging::{Link, Page, PageParser, marker_from_links};
+use super::paging::{Link, Page, PageParser};
 use super::transport::ApiRequest;
 use crate::plan::inventory::Port;
 
@@ -96,12 +96,11 @@ fn non_empty(s: Option<String>) -> Option<String> {
 /// Parses `GET /v2.0/ports`.
 pub fn parse_port_list(body: &[u8]) -> Result<Page<PortInfo>, serde_json::Error> {
     let wire: PortsWire = serde_json::from_slice(body)?;
-    let last = wire.ports.last().map(|p| p.id.clone());
-    let next_marker = marker_from_links(&wire.ports_links, last.as_deref());
-    let items = wire
-        .ports
-        .into_iter()
-        .map(|p| PortInfo {
+    Ok(Page::linked(
+        wire.ports,
+        &wire.ports_links,
+        |p| Some(p.id.clone()),
+        |p| PortInfo {
             device_id: non_empty(p.device_id),
             device_owner: non_empty(p.device_owner),
             status: p.status,
@@ -112,9 +111,8 @@ pub fn parse_port_list(body: &[u8]) -> Result<Page<PortInfo>, serde_json::Error>
                 fixed_ips: p.fixed_ips.into_iter().map(|f| f.ip_address).collect(),
                 security_group_ids: p.security_groups,
             },
-        })
-        .collect();
-    Ok(Page { items, next_marker })
+        },
+    ))
 }
 
 #[derive(Deserialize)]
@@ -142,21 +140,19 @@ struct NetworkWire {
 /// Parses `GET /v2.0/networks`.
 pub fn parse_network_list(body: &[u8]) -> Result<Page<Network>, serde_json::Error> {
     let wire: NetworksWire = serde_json::from_slice(body)?;
-    let last = wire.networks.last().map(|n| n.id.clone());
-    let next_marker = marker_from_links(&wire.networks_links, last.as_deref());
-    let items = wire
-        .networks
-        .into_iter()
-        .map(|n| Network {
+    Ok(Page::linked(
+        wire.networks,
+        &wire.networks_links,
+        |n| Some(n.id.clone()),
+        |n| Network {
             id: n.id,
             name: n.name,
             status: n.status,
             shared: n.shared,
             external: n.external,
             availability_zones: n.availability_zones,
-        })
-        .collect();
-    Ok(Page { items, next_marker })
+        },
+    ))
 }
 
 #[derive(Deserialize)]
@@ -180,18 +176,16 @@ struct SecurityGroupWire {
 /// Parses `GET /v2.0/security-groups`.
 pub fn parse_security_group_list(body: &[u8]) -> Result<Page<SecurityGroup>, serde_json::Error> {
     let wire: SecurityGroupsWire = serde_json::from_slice(body)?;
-    let last = wire.security_groups.last().map(|g| g.id.clone());
-    let next_marker = marker_from_links(&wire.security_groups_links, last.as_deref());
-    let items = wire
-        .security_groups
-        .into_iter()
-        .map(|g| SecurityGroup {
+    Ok(Page::linked(
+        wire.security_groups,
+        &wire.security_groups_links,
+        |g| Some(g.id.clone()),
+        |g| SecurityGroup {
             id: g.id,
             name: g.name,
             project_id: g.project_id.or(g.tenant_id),
-        })
-        .collect();
-    Ok(Page { items, next_marker })
+        },
+    ))
 }
 
 #[derive(Deserialize)]
@@ -235,12 +229,12 @@ impl From<FloatingIpWire> for FloatingIp {
 /// Parses `GET /v2.0/floatingips`.
 pub fn parse_floating_ip_list(body: &[u8]) -> Result<Page<FloatingIp>, serde_json::Error> {
     let wire: FloatingIpsWire = serde_json::from_slice(body)?;
-    let last = wire.floatingips.last().map(|f| f.id.clone());
-    let next_marker = marker_from_links(&wire.floatingips_links, last.as_deref());
-    Ok(Page {
-        items: wire.floatingips.into_iter().map(FloatingIp::from).collect(),
-        next_marker,
-    })
+    Ok(Page::linked(
+        wire.floatingips,
+        &wire.floatingips_links,
+        |f| Some(f.id.clone()),
+        FloatingIp::from,
+    ))
 }
 
 /// Parses `GET`/`PUT /v2.0/floatingips/{id}`.

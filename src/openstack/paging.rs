@@ -19,9 +19,27 @@ pub struct Page<T> {
     pub next_marker: Option<String>,
 }
 
+impl<T> Page<T> {
+    /// The page holding `wire`'s items, each made by `item`. The links say
+    /// whether a next page follows; its marker is the link's, else the id
+    /// of the last item (`id`: an id is a string or, in older APIs, a number).
+    pub(crate) fn linked<W>(
+        wire: Vec<W>,
+        links: &[Link],
+        id: impl Fn(&W) -> Option<String>,
+        item: impl FnMut(W) -> T,
+    ) -> Page<T> {
+        let last = wire.last().and_then(id);
+        Page {
+            next_marker: marker_from_links(links, last.as_deref()),
+            items: wire.into_iter().map(item).collect(),
+        }
+    }
+}
+
 /// An entry of `*_links` (`{"rel": "next", "href": …}`).
 #[derive(Debug, Clone, Deserialize)]
-pub struct Link {
+pub(crate) struct Link {
     pub href: String,
     pub rel: String,
 }
@@ -31,14 +49,14 @@ pub struct Link {
 /// The marker is read from the link rather than the link followed: behind
 /// proxies the link's host is often one the client cannot reach (the
 /// upstream samples say `openstack.example.com`).
-pub fn marker_from_links(links: &[Link], last_id: Option<&str>) -> Option<String> {
+fn marker_from_links(links: &[Link], last_id: Option<&str>) -> Option<String> {
     let next = links.iter().find(|l| l.rel == "next")?;
     marker_from_url(&next.href).or_else(|| last_id.map(str::to_owned))
 }
 
 /// The `marker` query parameter of a URL, absolute or relative
 /// (`/v2/images?marker=…`, as Glance writes it).
-pub fn marker_from_url(href: &str) -> Option<String> {
+pub(crate) fn marker_from_url(href: &str) -> Option<String> {
     let url = Url::parse(href)
         .or_else(|_| Url::parse("http://relative.invalid/")?.join(href))
         .ok()?;

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::paging::{Link, Page, marker_from_links};
+use super::paging::{Link, Page};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Volume {
@@ -77,12 +77,11 @@ fn bool_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
 /// Parses `GET /volumes/detail`.
 pub fn parse_volume_list(body: &[u8]) -> Result<Page<Volume>, serde_json::Error> {
     let wire: VolumesWire = serde_json::from_slice(body)?;
-    let last = wire.volumes.last().map(|v| v.id.clone());
-    let next_marker = marker_from_links(&wire.volumes_links, last.as_deref());
-    let items = wire
-        .volumes
-        .into_iter()
-        .map(|v| Volume {
+    Ok(Page::linked(
+        wire.volumes,
+        &wire.volumes_links,
+        |v| Some(v.id.clone()),
+        |v| Volume {
             id: v.id,
             name: v.name.filter(|n| !n.is_empty()),
             availability_zone: v.availability_zone.filter(|z| !z.is_empty()),
@@ -99,7 +98,6 @@ pub fn parse_volume_list(body: &[u8]) -> Result<Page<Volume>, serde_json::Error>
                     device: a.device,
                 })
                 .collect(),
-        })
-        .collect();
-    Ok(Page { items, next_marker })
+        },
+    ))
 }

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::openstack::client::Client;
 use crate::openstack::error::Error;
-use crate::openstack::paging::{Link, Page, marker_from_links};
+use crate::openstack::paging::{Link, Page};
 use crate::plan::inventory::{Flavor, Quota, QuotaUse};
 
 #[derive(Deserialize)]
@@ -39,12 +39,11 @@ fn yes() -> bool {
 /// empty before.
 pub fn parse_flavor_list(body: &[u8]) -> Result<Page<Flavor>, serde_json::Error> {
     let wire: FlavorListWire = serde_json::from_slice(body)?;
-    let last = wire.flavors.last().map(|f| f.id.clone());
-    let next_marker = marker_from_links(&wire.flavors_links, last.as_deref());
-    let items = wire
-        .flavors
-        .into_iter()
-        .map(|f| Flavor {
+    Ok(Page::linked(
+        wire.flavors,
+        &wire.flavors_links,
+        |f| Some(f.id.clone()),
+        |f| Flavor {
             id: f.id,
             name: f.name,
             vcpus: f.vcpus,
@@ -63,9 +62,8 @@ pub fn parse_flavor_list(body: &[u8]) -> Result<Page<Flavor>, serde_json::Error>
                     (k, v)
                 })
                 .collect(),
-        })
-        .collect();
-    Ok(Page { items, next_marker })
+        },
+    ))
 }
 
 #[derive(Deserialize)]

@@ -15,7 +15,7 @@ use super::non_empty;
 use crate::openstack::client::Client;
 use crate::openstack::error::Error;
 use crate::openstack::microversion::features;
-use crate::openstack::paging::{Link, Page, marker_from_links};
+use crate::openstack::paging::{Link, Page};
 use crate::plan::inventory::{Address, FlavorRef, Server};
 
 #[derive(Deserialize)]
@@ -245,12 +245,12 @@ impl From<ServerWire> for Server {
 /// from 2.96), so no version is needed to read it.
 pub fn parse_server_list(body: &[u8]) -> Result<Page<Server>, serde_json::Error> {
     let wire: ServerListWire = serde_json::from_slice(body)?;
-    let last = wire.servers.last().map(|s| s.id.clone());
-    let next_marker = marker_from_links(&wire.servers_links, last.as_deref());
-    Ok(Page {
-        items: wire.servers.into_iter().map(Server::from).collect(),
-        next_marker,
-    })
+    Ok(Page::linked(
+        wire.servers,
+        &wire.servers_links,
+        |s| Some(s.id.clone()),
+        Server::from,
+    ))
 }
 
 /// Parses `GET /servers/{id}` (and the `PUT` answer).

@@ -11,7 +11,7 @@ use super::non_empty;
 use crate::openstack::client::Client;
 use crate::openstack::error::Error;
 use crate::openstack::microversion::features;
-use crate::openstack::paging::{Link, Page, marker_from_links};
+use crate::openstack::paging::{Link, Page};
 use crate::plan::inventory::{AvailabilityZone, Host};
 
 #[derive(Deserialize)]
@@ -164,16 +164,15 @@ struct HypervisorServiceWire {
 /// Parses `GET /os-hypervisors/detail` (any microversion).
 fn parse_hypervisors(body: &[u8]) -> Result<Page<Hypervisor>, serde_json::Error> {
     let wire: HypervisorsWire = serde_json::from_slice(body)?;
-    let last_id = wire.hypervisors.last().and_then(|h| match &h.id {
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        _ => None,
-    });
-    let next_marker = marker_from_links(&wire.hypervisors_links, last_id.as_deref());
-    let items = wire
-        .hypervisors
-        .into_iter()
-        .map(|h| Hypervisor {
+    Ok(Page::linked(
+        wire.hypervisors,
+        &wire.hypervisors_links,
+        |h| match &h.id {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        },
+        |h| Hypervisor {
             hostname: h.hypervisor_hostname.unwrap_or_default(),
             service_host: h.service.and_then(|s| non_empty(s.host)),
             state: h.state,
@@ -184,9 +183,8 @@ fn parse_hypervisors(body: &[u8]) -> Result<Page<Hypervisor>, serde_json::Error>
             vcpus: h.vcpus,
             vcpus_used: h.vcpus_used,
             free_disk_gb: h.free_disk_gb,
-        })
-        .collect();
-    Ok(Page { items, next_marker })
+        },
+    ))
 }
 
 impl Client {
