@@ -57,30 +57,6 @@ const TAG_STOPPED: &str = "azmove_stopped";
 const TAG_CLAIM: &str = "azmove_claim";
 const TAG_RUN_RECORD: &str = "azmove_run_record";
 
-/// The steps of a move as the journal names them (docs/apply.md).
-const MOVE_STEPS: &[&str] = &[
-    "stop source",
-    "snapshot",
-    "wait image active",
-    "boot in target AZ",
-    "wait ACTIVE",
-    "verify",
-    "delete snapshot",
-    "handle source",
-    "mark moving",
-    "shelve",
-    "shelve offload",
-    "unshelve in target AZ",
-    "unpin AZ",
-    "cold migrate",
-    "confirm migration",
-    "live migrate",
-    "re-pin AZ",
-    "restore power state",
-    "finish",
-    "rollback",
-];
-
 // ------------------------------------------------------------ the cases
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -407,21 +383,6 @@ impl Drop for Run {
     fn drop(&mut self) {
         self.kill();
     }
-}
-
-/// Every JSON line of every journal file in `dir`.
-fn journal_events(dir: &Path) -> Vec<Value> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for e in entries.flatten() {
-        if let Ok(text) = std::fs::read_to_string(e.path()) {
-            // a line being written when we read may be cut: skip it
-            out.extend(text.lines().filter_map(|l| serde_json::from_str(l).ok()));
-        }
-    }
-    out
 }
 
 /// The last move step the journal shows started for `server`, if the

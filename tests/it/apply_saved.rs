@@ -4,7 +4,6 @@
 //! lives in this test process, so both commands see the same cloud.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use crate::support::apply::*;
@@ -34,12 +33,8 @@ moves:
 "#;
 
 fn azmove(dir: &Path, env: &[(String, String)], args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_azmove"))
-        .current_dir(dir)
+    azmove_in(dir, env)
         .args(args)
-        .env_clear()
-        .envs(env.iter().cloned())
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("NO_COLOR", "1")
         .output()
         .expect("runs azmove")

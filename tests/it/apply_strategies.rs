@@ -19,7 +19,7 @@ use std::time::Duration;
 use crate::support::apply::*;
 use crate::support::scenario::ScenarioBuilder;
 use azmove::apply::{ApplyReport, ServerOutcome, execute, prepare};
-use azmove::openstack::{Client, ClientOptions, CloudConfig};
+use azmove::openstack::Client;
 use azmove::plan::changeset::{Changeset, Existing, Step};
 use azmove::plan::file::Strategy;
 use azmove::plan::inventory::{Inventory, Server, tags};
@@ -114,26 +114,6 @@ fn in_place(mut cs: Changeset, strategy: Strategy, steps: &[Step]) -> Changeset 
         m.existing = Existing::default();
     }
     cs
-}
-
-async fn connect_as(sim: &SimHandle, user: &str) -> Client {
-    let c = sim.credentials(Some(user)).expect("the user exists");
-    let config = CloudConfig::password(
-        c.auth_url.clone(),
-        c.username.clone(),
-        c.password.expose_secret().to_string(),
-        c.project.clone(),
-        c.domain.clone(),
-    )
-    .with_region(c.region.clone());
-    let options = ClientOptions {
-        retry_base_delay: Duration::from_millis(50),
-        retry_max_delay: Duration::from_secs(2),
-        ..ClientOptions::default()
-    };
-    Client::connect(config, options)
-        .await
-        .expect("logs in to the simulator")
 }
 
 /// Plan `yaml` (snapshot), turn it into `strategy` with `steps`, apply.

@@ -10,6 +10,7 @@ use azmove::observe::observe;
 use azmove::plan::planner;
 use azmove::render::text;
 
+use crate::support::peak_rss_kib;
 use crate::support::scenario::ScenarioBuilder;
 
 const SERVERS: u64 = 10_000;
@@ -22,15 +23,6 @@ moves:
     select: {name: "vm-*", availability_zone: nova}
     to: nova2
 "#;
-
-fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_servers_are_planned_in_a_bounded_number_of_requests() {

@@ -8,16 +8,8 @@ use std::time::Instant;
 use azmove::sim;
 use serde_json::Value;
 
+use crate::support::peak_rss_kib;
 use crate::support::scenario::ScenarioBuilder;
-
-fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_servers_load_and_list_completely() {

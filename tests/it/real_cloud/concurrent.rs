@@ -235,7 +235,7 @@ async fn trials(world: &World, tag: &str, case: Case, made: &Mutex<Made>) {
             let run = r.finish(RUN_LIMIT).await;
             println!("{trial}: `{}` exited {:?}", run.command, run.code);
             made.lock().unwrap_or_else(|e| e.into_inner()).runs.extend(
-                super::e2e::journal_events(&journal)
+                crate::support::apply::journal_events(&journal)
                     .iter()
                     .filter_map(|e| e["run"].as_str().map(str::to_owned)),
             );

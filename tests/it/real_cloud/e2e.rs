@@ -16,6 +16,8 @@ use futures::FutureExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::support::apply::journal_events;
+
 use super::os_http::{CloudsYaml, Res, Session, compact, poll};
 
 /// The day-1 world created by `tests/cloud/cloud up` (tests/cloud/README.md).
@@ -773,21 +775,6 @@ impl Drop for Running {
     fn drop(&mut self) {
         self.kill();
     }
-}
-
-/// Every JSON line of every journal file in `dir`.
-pub fn journal_events(dir: &Path) -> Vec<Value> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for e in entries.flatten() {
-        if let Ok(text) = std::fs::read_to_string(e.path()) {
-            // a line being written when we read may be cut: skip what does not parse
-            out.extend(text.lines().filter_map(|l| serde_json::from_str(l).ok()));
-        }
-    }
-    out
 }
 
 /// The harness world, or `None` after printing the SKIPPED line.

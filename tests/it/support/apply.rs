@@ -43,16 +43,7 @@ pub struct SimThread {
 
 /// The OS_* variables that point a client (the azmove binary) at `sim`.
 pub fn os_env(sim: &SimHandle) -> Vec<(String, String)> {
-    let c = sim.credentials(None).expect("an admin user");
-    vec![
-        ("OS_AUTH_URL".into(), c.auth_url.clone()),
-        ("OS_USERNAME".into(), c.username.clone()),
-        ("OS_PASSWORD".into(), c.password.expose_secret().to_string()),
-        ("OS_PROJECT_NAME".into(), c.project.clone()),
-        ("OS_USER_DOMAIN_NAME".into(), c.domain.clone()),
-        ("OS_PROJECT_DOMAIN_NAME".into(), c.domain.clone()),
-        ("OS_REGION_NAME".into(), c.region.clone()),
-    ]
+    os_env_as(sim, None)
 }
 
 pub async fn start(scenario: Scenario, requests_per_second: Option<f64>) -> TestCloud {
@@ -89,15 +80,6 @@ fn start_on_own_thread(scenario: Scenario) -> (SimHandle, SimThread) {
 }
 
 pub async fn connect(sim: &SimHandle, requests_per_second: Option<f64>) -> Client {
-    let c = sim.credentials(None).expect("an admin user");
-    let config = CloudConfig::password(
-        c.auth_url.clone(),
-        c.username.clone(),
-        c.password.expose_secret().to_string(),
-        c.project.clone(),
-        c.domain.clone(),
-    )
-    .with_region(c.region.clone());
     // Paced the way `azmove apply` paces a plan's `requests_per_second`.
     let paced = requests_per_second.map(|rps| {
         let limits = azmove::plan::file::Limits {
@@ -108,8 +90,32 @@ pub async fn connect(sim: &SimHandle, requests_per_second: Option<f64>) -> Clien
             .requests_per_second
             .unwrap_or(rps)
     });
+    log_in(sim, None, paced).await
+}
+
+/// azmove's client logged in to `sim` as `user`, with the client's default pacing.
+pub async fn connect_as(sim: &SimHandle, user: &str) -> Client {
+    log_in(
+        sim,
+        Some(user),
+        ClientOptions::default().requests_per_second,
+    )
+    .await
+}
+
+/// `user` (`None`: the first admin) logs in to `sim`.
+async fn log_in(sim: &SimHandle, user: Option<&str>, requests_per_second: Option<f64>) -> Client {
+    let c = sim.credentials(user).expect("the user exists");
+    let config = CloudConfig::password(
+        c.auth_url.clone(),
+        c.username.clone(),
+        c.password.expose_secret().to_string(),
+        c.project.clone(),
+        c.domain.clone(),
+    )
+    .with_region(c.region.clone());
     let options = ClientOptions {
-        requests_per_second: paced,
+        requests_per_second,
         retry_base_delay: Duration::from_millis(50),
         retry_max_delay: Duration::from_secs(2),
         ..ClientOptions::default()
@@ -210,9 +216,20 @@ pub fn spawn_apply_journaled(
     )
 }
 
-fn spawn_apply_with(dir: &Path, env: &[(String, String)], extra: &[&str]) -> std::process::Child {
-    std::process::Command::new(env!("CARGO_BIN_EXE_azmove"))
+/// The `azmove` binary of this build, run in `dir` with only `env` and PATH:
+/// nothing of the test process's own environment reaches it.
+pub fn azmove_in(dir: &Path, env: &[(String, String)]) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_azmove"));
+    command
         .current_dir(dir)
+        .env_clear()
+        .envs(env.iter().cloned())
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    command
+}
+
+fn spawn_apply_with(dir: &Path, env: &[(String, String)], extra: &[&str]) -> std::process::Child {
+    azmove_in(dir, env)
         .args([
             "apply",
             "plan.yaml",
@@ -224,9 +241,6 @@ fn spawn_apply_with(dir: &Path, env: &[(String, String)], extra: &[&str]) -> std
             "400ms",
         ])
         .args(extra)
-        .env_clear()
-        .envs(env.iter().cloned())
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -382,12 +396,8 @@ pub fn spawn_azmove(
     let file = |ext: &str| {
         std::fs::File::create(dir.join(format!("{label}.{ext}"))).expect("an output file")
     };
-    std::process::Command::new(env!("CARGO_BIN_EXE_azmove"))
-        .current_dir(dir)
+    azmove_in(dir, env)
         .args(args)
-        .env_clear()
-        .envs(env.iter().cloned())
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("NO_COLOR", "1")
         .stdin(std::process::Stdio::null())
         .stdout(file("out"))
