@@ -19,3 +19,4 @@ pub mod ops;
 pub mod plan;
 pub mod render;
 pub mod sim;
+pub mod yaml;

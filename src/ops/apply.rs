@@ -22,7 +22,7 @@ use crate::apply::{
 use crate::connect::{self, CloudChoice, Connection, Target};
 use crate::exit::Exit;
 use crate::plan::changeset::Changeset;
-use crate::plan::yaml::{MAX_PLAN_BYTES, PlanErrors};
+use crate::plan::parse::{MAX_PLAN_BYTES, PlanErrors};
 use crate::render::{self, Colors, OutputFormat};
 
 /// Largest saved plan read (a plan of 10,000 servers is a few tens of MB).

@@ -11,8 +11,9 @@ use std::process::Command;
 use crate::exit::Exit;
 use crate::plan::diff::{diff_plans, render_json, render_markdown, render_text};
 use crate::plan::file::{Limits, Options, PLAN_VERSION, PlanFile};
-use crate::plan::yaml::{self, Diagnostic, MAX_PLAN_BYTES, PlanErrors};
+use crate::plan::parse::{MAX_PLAN_BYTES, PlanErrors, parse_plan};
 use crate::render::{Colors, OutputFormat};
+use crate::yaml::{self, Diagnostic};
 
 /// What `azmove diff` was asked.
 #[derive(Debug, Clone)]
@@ -56,7 +57,7 @@ pub fn run(args: &DiffSettings, colors: Colors) -> Exit {
         (None, Some(rev)) => {
             let name = format!("{rev}:{}", new_path.display());
             match git_show(rev, new_path) {
-                Ok(Some(bytes)) => match yaml::parse_plan(&name, &bytes) {
+                Ok(Some(bytes)) => match parse_plan(&name, &bytes) {
                     Ok((p, _)) => (name, Old::Plan(Box::new(p))),
                     Err(e) => return report(e),
                 },
@@ -105,7 +106,7 @@ pub fn run(args: &DiffSettings, colors: Colors) -> Exit {
 
 fn read_plan(path: &Path) -> Result<PlanFile, PlanErrors> {
     let bytes = yaml::read_source(path, MAX_PLAN_BYTES)?;
-    yaml::parse_plan(&path.display().to_string(), &bytes).map(|(p, _)| p)
+    parse_plan(&path.display().to_string(), &bytes).map(|(p, _)| p)
 }
 
 fn empty_plan() -> PlanFile {

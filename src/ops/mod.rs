@@ -16,7 +16,7 @@ pub mod validate;
 
 use std::io::Write;
 
-use crate::plan::yaml::PlanErrors;
+use crate::plan::parse::PlanErrors;
 use crate::render::Colors;
 
 /// The async runtime of a command that talks to a cloud (`None`: it could

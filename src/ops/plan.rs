@@ -15,10 +15,11 @@ use crate::observe::{ObserveError, observe};
 use crate::plan::changeset::Changeset;
 use crate::plan::file::PlanFile;
 use crate::plan::inventory::Inventory;
+use crate::plan::parse::{MAX_PLAN_BYTES, PlanErrors};
 use crate::plan::planner;
 use crate::plan::validate::validate_bytes;
-use crate::plan::yaml::{MAX_PLAN_BYTES, PlanErrors, read_source};
 use crate::render::{self, Colors, OutputFormat};
+use crate::yaml::read_source;
 
 /// What `azmove plan` was asked.
 #[derive(Debug, Clone)]

@@ -5,8 +5,10 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use crate::exit::Exit;
-use crate::plan::validate::validate_file;
+use crate::plan::parse::MAX_PLAN_BYTES;
+use crate::plan::validate::{Report, validate_bytes};
 use crate::render::Colors;
+use crate::yaml::read_source;
 
 /// The first line that marks a simulator scenario file.
 pub const SCENARIO_HEADER: &str = "# azmove simulator scenario";
@@ -57,7 +59,14 @@ pub fn run(files: &[PathBuf], colors: Colors) -> Exit {
             }
             continue;
         }
-        let report = validate_file(file);
+        let report = match read_source(file, MAX_PLAN_BYTES) {
+            Ok(bytes) => validate_bytes(&name.to_string(), &bytes),
+            Err(e) => Report {
+                file: name.to_string(),
+                plan: None,
+                diagnostics: e.diagnostics,
+            },
+        };
         match (&report.plan, report.diagnostics.is_empty()) {
             (Some(plan), true) => {
                 let n = plan.moves.len();

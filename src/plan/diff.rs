@@ -532,7 +532,7 @@ pub fn render_json(d: &PlanDiff, old_name: &str, new_name: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::yaml::parse_plan;
+    use crate::plan::parse::parse_plan;
 
     fn plan(text: &str) -> PlanFile {
         parse_plan("t.yaml", text).unwrap().0

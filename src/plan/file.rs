@@ -2,7 +2,7 @@
 //!
 //! These types are the single source of truth for the plan format: the JSON
 //! Schema in `schemas/plan.schema.json` is generated from them, the loader in
-//! `yaml.rs` fills them, and the planner reads them. They carry no I/O.
+//! `parse.rs` fills them, and the planner reads them. They carry no I/O.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

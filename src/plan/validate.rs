@@ -2,20 +2,18 @@
 //! wrong without asking the cloud. Every problem is collected (not just the
 //! first) and each points at the line and column of the offending value.
 //!
-//! Syntax and type errors come from `yaml.rs`; this module adds the checks of
+//! Syntax and type errors come from `parse.rs`; this module adds the checks of
 //! meaning: references and cycles in `after`, duplicate entries, entries that
 //! name both or neither of `server`/`select`, selectors, globs, the order of
 //! strategies `auto` chooses from, limits, durations and name templates.
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::Path;
 use std::time::Duration;
 
 use crate::plan::file::{Limits, MoveEntry, Options, PlanFile, Strategy};
 use crate::plan::graph::{DependencyGraph, GraphProblem};
-use crate::plan::yaml::{
-    self, Diagnostic, MAX_PLAN_BYTES, PathSeg, Position, SourceMap, did_you_mean,
-};
+use crate::plan::parse::parse_plan_lenient;
+use crate::yaml::{Diagnostic, PathSeg, Position, SourceMap, did_you_mean, path_text};
 
 use PathSeg::{Index as I, Key as K};
 
@@ -38,22 +36,9 @@ impl Report {
     }
 }
 
-/// Read and check one plan file.
-pub fn validate_file(path: &Path) -> Report {
-    let name = path.display().to_string();
-    match yaml::read_source(path, MAX_PLAN_BYTES) {
-        Ok(bytes) => validate_bytes(&name, &bytes),
-        Err(e) => Report {
-            file: name,
-            plan: None,
-            diagnostics: e.diagnostics,
-        },
-    }
-}
-
 /// Check the contents of a plan file called `name`.
 pub fn validate_bytes(name: &str, bytes: &[u8]) -> Report {
-    let parsed = yaml::parse_plan_lenient(name, bytes);
+    let parsed = parse_plan_lenient(name, bytes);
     let mut diagnostics = parsed.diagnostics;
     if let (Some(plan), Some(map)) = (&parsed.plan, &parsed.map) {
         diagnostics.extend(check(plan, map, &parsed.dropped_keys));
@@ -301,7 +286,7 @@ fn check_entry(map: &SourceMap, i: usize, e: &MoveEntry, out: &mut Vec<Diagnosti
         (Some(_), Some(_)) => {
             let d = map
                 .diagnostic_at("plan::server-and-select", map.key_position(&at(&entry, &[K("select")])), "this entry has both `server` and `select`")
-                .with_path(yaml::path_text(&entry))
+                .with_path(path_text(&entry))
                 .with_label("`select` here")
                 .with_help("an entry names one server or selects many; split it into two entries");
             out.push(match map.key_position(&at(&entry, &[K("server")])) {
@@ -548,7 +533,7 @@ fn cycle_diag(
                 Some(pos),
                 format!("`after` forms a cycle: {pretty}"),
             )
-            .with_path(yaml::path_text(&path))
+            .with_path(path_text(&path))
             .with_label(label),
         None => map.diagnostic_at(
             "plan::after-cycle",

@@ -903,7 +903,7 @@ impl Scenario {
 /// The only place YAML is parsed for the simulator: the same loader as
 /// plan files, so scenario errors come with line, column and a snippet.
 fn parse_yaml(name: &str, text: &str) -> Result<Scenario, String> {
-    crate::plan::yaml::from_yaml_str::<Scenario>(name, text).map_err(|e| e.to_string())
+    crate::yaml::from_yaml_str::<Scenario>(name, text).map_err(|e| e.to_string())
 }
 
 /// Expand a fleet name template: `{i}` → 7, `{i:05}` → 00007.

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use azmove::plan::schema::{plan_schema, plan_schema_text};
-use azmove::plan::yaml::from_yaml_str;
+use azmove::yaml::from_yaml_str;
 use serde_json::{Value, json};
 
 const SCHEMA_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/plan.schema.json");

@@ -10,7 +10,8 @@ use assert_cmd::Command;
 use azmove::plan::file::{
     Limits, MoveEntry, Options, PlanFile, Selector, SourceAfter, Strategy as MoveStrategy, Timeouts,
 };
-use azmove::plan::yaml::{MAX_PLAN_BYTES, parse_plan, parse_plan_lenient, to_yaml_string};
+use azmove::plan::parse::{MAX_PLAN_BYTES, parse_plan, parse_plan_lenient};
+use azmove::yaml::to_yaml_string;
 use predicates::prelude::*;
 use proptest::prelude::*;
 

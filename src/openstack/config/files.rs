@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::env::Env;
 use super::error::ConfigError;
-use crate::plan::yaml::{YamlOptions, from_yaml_slice};
+use crate::yaml::{YamlOptions, from_yaml_slice};
 
 const CONFIG_NAMES: &[&str] = &["clouds.yaml", "clouds.yml", "clouds.json"];
 const SECURE_NAMES: &[&str] = &["secure.yaml", "secure.yml", "secure.json"];
