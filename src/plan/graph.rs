@@ -1,56 +1,63 @@
-//! Ordering of moves: the `after` relation as a DAG (petgraph).
+//! Ordering of moves: the `after` relation as a DAG (petgraph). All graph
+//! code of the plan is here.
 //!
+//! Nodes are typed: `validate` builds the graph over entry keys (`&str`),
+//! the planner over entry indexes and over its own move and barrier nodes.
 //! Used by `validate` (unknown references, cycles) and by the planner
-//! (topological levels: entries in one level are independent of each other).
+//! (cycles through each entry, topological levels: entries in one level are
+//! independent of each other).
 
-use std::collections::BTreeMap;
+use std::borrow::Borrow;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 
-/// A dependency graph over named nodes; an edge `a → b` means "b after a".
+/// A dependency graph over nodes of type `N`; an edge `a → b` means "b after a".
 #[derive(Debug, Clone)]
-pub struct DependencyGraph {
-    graph: DiGraph<String, ()>,
-    index: BTreeMap<String, NodeIndex>,
+pub struct DependencyGraph<N> {
+    graph: DiGraph<N, ()>,
+    index: BTreeMap<N, NodeIndex>,
 }
 
 /// Something is wrong with the `after` relation.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GraphProblem {
+pub enum GraphProblem<N> {
     /// `node` says `after: [missing]`, and nothing has that key.
-    UnknownReference { node: String, missing: String },
+    UnknownReference { node: N, missing: N },
     /// The nodes of a cycle, in order, the first repeated at the end.
-    Cycle(Vec<String>),
+    Cycle(Vec<N>),
 }
 
-impl DependencyGraph {
-    /// Build the graph from nodes (in file order) and their `after` lists.
-    /// Unknown references are reported and left out of the graph.
-    pub fn build<'a, I>(nodes: I) -> (Self, Vec<GraphProblem>)
+impl<N: Clone + Ord> DependencyGraph<N> {
+    /// Build the graph from nodes (in insertion order) and what each comes
+    /// after. Unknown references are reported and left out of the graph.
+    pub fn build<I, A>(nodes: I) -> (Self, Vec<GraphProblem<N>>)
     where
-        I: IntoIterator<Item = (&'a str, &'a [String])>,
+        I: IntoIterator<Item = (N, A)>,
+        A: IntoIterator<Item = N>,
     {
-        let nodes: Vec<(&str, &[String])> = nodes.into_iter().collect();
+        let nodes: Vec<(N, Vec<N>)> = nodes
+            .into_iter()
+            .map(|(n, after)| (n, after.into_iter().collect()))
+            .collect();
         let mut graph = DiGraph::new();
         let mut index = BTreeMap::new();
         for (name, _) in &nodes {
             index
-                .entry(name.to_string())
-                .or_insert_with(|| graph.add_node(name.to_string()));
+                .entry(name.clone())
+                .or_insert_with(|| graph.add_node(name.clone()));
         }
         let mut problems = Vec::new();
         for (name, after) in &nodes {
-            let to = index[*name];
-            for dep in after.iter() {
-                match index.get(dep.as_str()) {
+            let to = index[name];
+            for dep in after {
+                match index.get(dep) {
                     Some(&from) => {
-                        if !graph.contains_edge(from, to) {
-                            graph.add_edge(from, to, ());
-                        }
+                        graph.update_edge(from, to, ());
                     }
                     None => problems.push(GraphProblem::UnknownReference {
-                        node: name.to_string(),
+                        node: name.clone(),
                         missing: dep.clone(),
                     }),
                 }
@@ -63,7 +70,7 @@ impl DependencyGraph {
 
     /// Every cycle (one per strongly connected component), each as a path
     /// that starts and ends at the same node, so it can be printed as-is.
-    pub fn cycles(&self) -> Vec<Vec<String>> {
+    pub fn cycles(&self) -> Vec<Vec<N>> {
         let mut out = Vec::new();
         // A node that comes after itself is a cycle of its own.
         for n in self.graph.node_indices() {
@@ -111,10 +118,66 @@ impl DependencyGraph {
         out
     }
 
+    /// For every node on a cycle, the shortest cycle through it, from the
+    /// node back to itself. Every member of a strongly connected component
+    /// is on a cycle, so each gets a path it can recognise; among paths of
+    /// one length the one through earlier-inserted nodes wins.
+    pub fn shortest_cycles(&self) -> BTreeMap<N, Vec<N>> {
+        let g = &self.graph;
+        let mut out = BTreeMap::new();
+        for scc in tarjan_scc(g) {
+            let cyclic = scc.len() > 1 || scc.first().is_some_and(|n| g.contains_edge(*n, *n));
+            if !cyclic {
+                continue;
+            }
+            let members: BTreeSet<NodeIndex> = scc.iter().copied().collect();
+            for &start in &scc {
+                // Breadth-first from `start` inside the component until it comes back.
+                let mut prev: BTreeMap<NodeIndex, NodeIndex> = BTreeMap::new();
+                let mut queue = VecDeque::from([start]);
+                let mut closing = None;
+                while let Some(n) = queue.pop_front() {
+                    let mut succ: Vec<NodeIndex> =
+                        g.neighbors(n).filter(|s| members.contains(s)).collect();
+                    succ.sort();
+                    for s in succ {
+                        if s == start {
+                            closing = Some(n);
+                            break;
+                        }
+                        if let std::collections::btree_map::Entry::Vacant(v) = prev.entry(s) {
+                            v.insert(n);
+                            queue.push_back(s);
+                        }
+                    }
+                    if closing.is_some() {
+                        break;
+                    }
+                }
+                let Some(mut cur) = closing else { continue };
+                let mut back = vec![cur];
+                while cur != start {
+                    match prev.get(&cur) {
+                        Some(&p) => {
+                            cur = p;
+                            back.push(cur);
+                        }
+                        None => break,
+                    }
+                }
+                back.reverse();
+                let mut path: Vec<N> = back.iter().map(|n| g[*n].clone()).collect();
+                path.push(g[start].clone());
+                out.insert(g[start].clone(), path);
+            }
+        }
+        out
+    }
+
     /// Nodes grouped in topological levels: level 0 depends on nothing, level
     /// k only on earlier levels. Nodes on a cycle are left out. Within a level
     /// nodes keep their insertion order, so the result is deterministic.
-    pub fn levels(&self) -> Vec<Vec<String>> {
+    pub fn levels(&self) -> Vec<Vec<N>> {
         let n = self.graph.node_count();
         let mut indeg: Vec<usize> = (0..n)
             .map(|i| {
@@ -146,11 +209,14 @@ impl DependencyGraph {
     }
 
     /// The direct prerequisites of `name` (what it comes `after`).
-    pub fn prerequisites(&self, name: &str) -> Vec<String> {
+    pub fn prerequisites<Q: Ord + ?Sized>(&self, name: &Q) -> Vec<N>
+    where
+        N: Borrow<Q>,
+    {
         let Some(&i) = self.index.get(name) else {
             return Vec::new();
         };
-        let mut v: Vec<String> = self
+        let mut v: Vec<N> = self
             .graph
             .neighbors_directed(i, petgraph::Direction::Incoming)
             .map(|p| self.graph[p].clone())
@@ -160,7 +226,10 @@ impl DependencyGraph {
     }
 
     /// Everything that comes after `name`, directly or not.
-    pub fn dependents(&self, name: &str) -> Vec<String> {
+    pub fn dependents<Q: Ord + ?Sized>(&self, name: &Q) -> Vec<N>
+    where
+        N: Borrow<Q>,
+    {
         let Some(&i) = self.index.get(name) else {
             return Vec::new();
         };
@@ -185,12 +254,11 @@ impl DependencyGraph {
 mod tests {
     use super::*;
 
-    fn build(spec: &[(&str, &[&str])]) -> (DependencyGraph, Vec<GraphProblem>) {
-        let owned: Vec<(String, Vec<String>)> = spec
-            .iter()
-            .map(|(n, a)| (n.to_string(), a.iter().map(|s| s.to_string()).collect()))
-            .collect();
-        DependencyGraph::build(owned.iter().map(|(n, a)| (n.as_str(), a.as_slice())))
+    fn build(spec: &[(&str, &[&str])]) -> (DependencyGraph<String>, Vec<GraphProblem<String>>) {
+        DependencyGraph::build(
+            spec.iter()
+                .map(|(n, a)| (n.to_string(), a.iter().map(|s| s.to_string()))),
+        )
     }
 
     #[test]

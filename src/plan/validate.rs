@@ -458,10 +458,9 @@ fn check_after(
         }
     }
     // Cycles: only entries with keys can be referred to, so only they can be on one.
-    let nodes: Vec<(&str, &[String])> = moves
+    let nodes = moves
         .iter()
-        .filter_map(|e| e.key().map(|k| (k, e.after.as_slice())))
-        .collect();
+        .filter_map(|e| e.key().map(|k| (k, e.after.iter().map(String::as_str))));
     let (_, problems) = DependencyGraph::build(nodes);
     for p in problems {
         let GraphProblem::Cycle(cycle) = p else {
@@ -505,7 +504,7 @@ fn cycle_diag(
     map: &SourceMap,
     moves: &[MoveEntry],
     keys: &HashMap<&str, usize>,
-    cycle: &[String],
+    cycle: &[&str],
 ) -> Diagnostic {
     // The reference that closes each edge: in entry `b`, the `after` item naming `a`.
     let edge_pos = |a: &str, b: &str| -> Option<(Vec<PathSeg<'static>>, Position)> {
@@ -525,7 +524,7 @@ fn cycle_diag(
     // One label per edge of the cycle; the first edge found is the primary one.
     let mut labelled = cycle
         .windows(2)
-        .filter_map(|w| edge_pos(&w[0], &w[1]).map(|(path, pos)| (path, pos, waits(&w[0], &w[1]))));
+        .filter_map(|w| edge_pos(w[0], w[1]).map(|(path, pos)| (path, pos, waits(w[0], w[1]))));
     let mut d = match labelled.next() {
         Some((path, pos, label)) => map
             .diagnostic_at(

@@ -179,6 +179,10 @@ impl<'a> NodeDe<'a> {
     }
 
     /// Deserialize `node`, reached from this node by `step`.
+    #[expect(
+        clippy::result_large_err,
+        reason = "returns what serde's access traits return"
+    )]
     fn child<'de, T: DeserializeSeed<'de>>(
         &self,
         node: &Node,

@@ -1,9 +1,13 @@
 //! Unit tests of the pure planner, on inventories built in code.
 
 use super::*;
+use crate::plan::changeset::user_data_digest;
 use crate::plan::file::Selector;
+use crate::plan::file::{MoveEntry, Strategy};
 pub(crate) use crate::plan::fixtures::*;
-use crate::plan::inventory::{Address, FlavorRef, Host, Microversion, Port, Quota, QuotaUse};
+use crate::plan::inventory::{
+    Address, AvailabilityZone, Flavor, FlavorRef, Host, Microversion, Port, Quota, QuotaUse, tags,
+};
 
 fn run(f: &PlanFile, inv: &Inventory) -> Changeset {
     plan(f, "plan.yaml", DIGEST, inv)

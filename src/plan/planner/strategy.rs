@@ -16,7 +16,8 @@
 //! their progress is read from the server: its status, AZ, pinned AZ and
 //! azmove's tags (see [`crate::plan::inventory::tags`]).
 
-use super::{EntryCtx, Index};
+use super::entry::EntryCtx;
+use super::index::Index;
 use crate::plan::changeset::{Blocker, Step};
 use crate::plan::file::Strategy;
 use crate::plan::inventory::{Capabilities, Microversion, Server, tags};

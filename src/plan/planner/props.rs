@@ -10,7 +10,8 @@ use proptest::{prop_assert, prop_assert_eq, prop_oneof, proptest};
 use super::tests::{entry, file, inventory, select, server};
 use super::*;
 use crate::plan::file::Selector;
-use crate::plan::inventory::Microversion;
+use crate::plan::file::Strategy;
+use crate::plan::inventory::{Image, Microversion, tags};
 
 /// What apply's steps do to the cloud, as far as the planner can see it.
 pub(crate) fn apply_steps(inv: &mut Inventory, m: &PlannedMove, n: usize) {
