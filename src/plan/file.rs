@@ -137,7 +137,8 @@ pub struct Timeouts {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        with = "humantime_opt"
+        serialize_with = "humantime_serde::serialize",
+        deserialize_with = "duration::optional"
     )]
     #[schemars(with = "Option<String>")]
     pub stop: Option<Duration>,
@@ -145,7 +146,8 @@ pub struct Timeouts {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        with = "humantime_opt"
+        serialize_with = "humantime_serde::serialize",
+        deserialize_with = "duration::optional"
     )]
     #[schemars(with = "Option<String>")]
     pub snapshot: Option<Duration>,
@@ -153,7 +155,8 @@ pub struct Timeouts {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        with = "humantime_opt"
+        serialize_with = "humantime_serde::serialize",
+        deserialize_with = "duration::optional"
     )]
     #[schemars(with = "Option<String>")]
     pub boot: Option<Duration>,
@@ -161,7 +164,8 @@ pub struct Timeouts {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        with = "humantime_opt"
+        serialize_with = "humantime_serde::serialize",
+        deserialize_with = "duration::optional"
     )]
     #[schemars(with = "Option<String>")]
     pub source: Option<Duration>,
@@ -340,16 +344,28 @@ pub struct Effective {
     pub server_name: String,
     pub snapshot_name: String,
     pub retries: u32,
-    #[serde(with = "humantime_serde_dur")]
+    #[serde(
+        serialize_with = "humantime_serde::serialize",
+        deserialize_with = "duration::required"
+    )]
     #[schemars(with = "String")]
     pub timeout_stop: Duration,
-    #[serde(with = "humantime_serde_dur")]
+    #[serde(
+        serialize_with = "humantime_serde::serialize",
+        deserialize_with = "duration::required"
+    )]
     #[schemars(with = "String")]
     pub timeout_snapshot: Duration,
-    #[serde(with = "humantime_serde_dur")]
+    #[serde(
+        serialize_with = "humantime_serde::serialize",
+        deserialize_with = "duration::required"
+    )]
     #[schemars(with = "String")]
     pub timeout_boot: Duration,
-    #[serde(with = "humantime_serde_dur")]
+    #[serde(
+        serialize_with = "humantime_serde::serialize",
+        deserialize_with = "duration::required"
+    )]
     #[schemars(with = "String")]
     pub timeout_source: Duration,
 }
@@ -425,38 +441,19 @@ impl PlanFile {
     }
 }
 
-/// Serde glue for `Option<Duration>` as a human duration string.
-mod humantime_opt {
-    use serde::{Deserialize, Deserializer, Serializer};
+/// Reading durations: `humantime_serde` writes them, but reading goes through
+/// [`parse_duration`] so that a wrong unit is named in the message.
+mod duration {
+    use serde::{Deserialize, Deserializer};
     use std::time::Duration;
 
-    pub fn serialize<S: Serializer>(v: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match v {
-            Some(d) => s.serialize_str(&humantime::format_duration(*d).to_string()),
-            None => s.serialize_none(),
-        }
+    pub fn optional<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|s| super::parse_duration(&s).map_err(serde::de::Error::custom))
+            .transpose()
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        let s: Option<String> = Option::deserialize(d)?;
-        match s {
-            None => Ok(None),
-            Some(s) => super::parse_duration(&s)
-                .map(Some)
-                .map_err(serde::de::Error::custom),
-        }
-    }
-}
-
-mod humantime_serde_dur {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub fn serialize<S: Serializer>(v: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&humantime::format_duration(*v).to_string())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    pub fn required<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let s = String::deserialize(d)?;
         super::parse_duration(&s).map_err(serde::de::Error::custom)
     }
