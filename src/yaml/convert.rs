@@ -7,8 +7,8 @@ use serde::de::DeserializeOwned;
 use super::MAX_DIAGNOSTICS;
 use super::de::{ConvError, ConvKind, NodeDe, Step, Trail};
 use super::diagnostic::Diagnostic;
+use super::path::{Seg, seg_path};
 use super::source::{Source, sanitize};
-use super::source_map::{Seg, seg_path};
 use super::suggest::did_you_mean;
 use super::tree::{Kind, Node};
 

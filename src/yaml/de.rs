@@ -1,14 +1,14 @@
 //! The second stage of reading: serde's `Deserializer` over the node tree.
 //! Every error it raises carries the path and position of the node it came
-//! from, which is what lets [`super::convert`] report it and carry on.
+//! from, which is what lets the conversion loop (`convert.rs`) report it and carry on.
 
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
 
 use super::diagnostic::Position;
+use super::path::Seg;
 use super::source::sanitize;
-use super::source_map::Seg;
 use super::tree::{Kind, Node};
 
 /// The path to the node being converted, as a chain of borrowed links so

@@ -8,8 +8,9 @@ use serde::de::DeserializeOwned;
 use super::YamlOptions;
 use super::convert::convert;
 use super::diagnostic::Diagnostic;
+use super::path::{PathSeg, Seg};
 use super::source::decode;
-use super::source_map::{PathSeg, Seg, SourceMap};
+use super::source_map::SourceMap;
 use super::tree::{Kind, Node, check_keys, parse_tree};
 
 /// A parsed, untyped document and the problems found in it so far.

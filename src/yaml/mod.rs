@@ -6,8 +6,8 @@
 //! Reading happens in two stages. The text first becomes a tree of nodes that
 //! remember where they came from (line, column, byte span); this is where the
 //! budgets against alias bombs, deep nesting and huge inputs apply, and where
-//! duplicate keys are found ([`tree`]). The tree is then turned into the typed
-//! value by serde ([`de`], [`convert`]). When that fails, the offending key or
+//! duplicate keys are found (`tree.rs`). The tree is then turned into the typed
+//! value by serde (`de.rs`, `convert.rs`). When that fails, the offending key or
 //! list item is dropped and the conversion runs again, so one run reports every
 //! mistake in the file rather than only the first. The tree is kept as a
 //! [`SourceMap`], which lets later checks (plan validation) point at the exact
@@ -20,6 +20,7 @@ mod convert;
 mod de;
 mod diagnostic;
 mod document;
+mod path;
 mod read;
 mod source;
 mod source_map;
@@ -35,8 +36,9 @@ use serde::de::DeserializeOwned;
 
 pub use diagnostic::{Diagnostic, Note, Position, YamlErrors};
 pub use document::{Converted, Document, Removed};
+pub use path::{PathSeg, path_text};
 pub use read::read_source;
-pub use source_map::{PathSeg, SourceMap, path_text};
+pub use source_map::SourceMap;
 pub use suggest::did_you_mean;
 
 /// Largest document accepted unless the caller says otherwise. Inputs are

@@ -8,6 +8,27 @@ use miette::NamedSource;
 use super::YamlOptions;
 use super::diagnostic::{Diagnostic, Position};
 
+/// Marker for "byte offset not known yet"; fixed up from line/column.
+pub(super) const UNKNOWN_OFFSET: usize = usize::MAX;
+
+/// The parser's idea of a place, as a [`Position`]; the byte offset may be
+/// [`UNKNOWN_OFFSET`] until [`Source::fix_offset`] fixes it up.
+pub(super) fn position_of(loc: &serde_saphyr::Location) -> Position {
+    let span = loc.span();
+    Position {
+        line: loc.line() as usize,
+        column: loc.column() as usize,
+        offset: span
+            .byte_offset()
+            .and_then(|o| usize::try_from(o).ok())
+            .unwrap_or(UNKNOWN_OFFSET),
+        len: span
+            .byte_len()
+            .and_then(|l| usize::try_from(l).ok())
+            .unwrap_or(0),
+    }
+}
+
 /// Everything diagnostics of one document share: its name and text, and
 /// whether the text may be shown.
 #[derive(Clone)]
@@ -67,6 +88,15 @@ impl Source {
         }
         while !self.text.is_char_boundary(p.offset + p.len) {
             p.len += 1;
+        }
+        p
+    }
+
+    /// `p` with its byte offset worked out from line and column when the
+    /// parser did not give it.
+    pub(super) fn fix_offset(&self, mut p: Position) -> Position {
+        if p.offset == UNKNOWN_OFFSET {
+            p.offset = self.offset_of(p.line, p.column);
         }
         p
     }

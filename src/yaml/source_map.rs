@@ -4,15 +4,9 @@
 use std::fmt;
 
 use super::diagnostic::{Diagnostic, Position};
+use super::path::{PathSeg, path_text};
 use super::source::Source;
 use super::tree::Node;
-
-/// One step of a path into a document, for [`SourceMap`] lookups.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PathSeg<'a> {
-    Key(&'a str),
-    Index(usize),
-}
 
 /// Where every value of a parsed document came from, so that checks run
 /// after parsing can point at the line and column of what they reject.
@@ -118,43 +112,4 @@ impl SourceMap {
     pub fn show_value(&self, value: &str) -> String {
         self.src.show_value(value)
     }
-}
-
-/// `moves[3].after[0]` for a path.
-pub fn path_text(path: &[PathSeg]) -> String {
-    let mut out = String::new();
-    for s in path {
-        match s {
-            PathSeg::Key(k) => {
-                if !out.is_empty() {
-                    out.push('.');
-                }
-                out.push_str(k);
-            }
-            PathSeg::Index(i) => out.push_str(&format!("[{i}]")),
-        }
-    }
-    out
-}
-
-/// An owned [`PathSeg`], for paths kept beyond the tree they point into
-/// (error places, removed nodes).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Seg {
-    Key(String),
-    Index(usize),
-}
-
-impl Seg {
-    pub(super) fn borrowed(&self) -> PathSeg<'_> {
-        match self {
-            Seg::Key(k) => PathSeg::Key(k),
-            Seg::Index(i) => PathSeg::Index(*i),
-        }
-    }
-}
-
-/// [`path_text`] of an owned path.
-pub(super) fn seg_path(segs: &[Seg]) -> String {
-    path_text(&segs.iter().map(Seg::borrowed).collect::<Vec<_>>())
 }

@@ -3,8 +3,7 @@
 //! and advice.
 
 use super::diagnostic::{Diagnostic, Position};
-use super::source::{Source, sanitize};
-use super::tree::{fix_offset, position_of};
+use super::source::{Source, position_of, sanitize};
 use super::{MAX_ALIAS_REPLAY, MAX_DEPTH};
 /// Translate a parser error into our wording.
 pub(super) fn syntax_diag(src: &Source, err: &serde_saphyr::Error) -> Diagnostic {
@@ -24,7 +23,7 @@ pub(super) fn syntax_diag(src: &Source, err: &serde_saphyr::Error) -> Diagnostic
                 len: p.len.max(1),
                 ..p
             };
-            src.clamp(fix_offset(src, p))
+            src.clamp(src.fix_offset(p))
         });
     let alias_bomb = || {
         src.diag(

@@ -9,12 +9,10 @@ use serde::Deserialize;
 use serde::de::{self, Visitor};
 
 use super::diagnostic::{Diagnostic, Position};
-use super::source::{Source, sanitize};
-use super::source_map::{PathSeg, Seg, seg_path};
+use super::path::{PathSeg, Seg, seg_path};
+use super::source::{Source, position_of, sanitize};
 use super::syntax::syntax_diag;
 use super::{MAX_ALIAS_REPLAY, MAX_DEPTH};
-/// Marker for "byte offset not known yet"; fixed up from line/column.
-pub(super) const UNKNOWN_OFFSET: usize = usize::MAX;
 
 /// A YAML node with its position.
 #[derive(Debug, Clone)]
@@ -188,24 +186,6 @@ impl<'de> Deserialize<'de> for Kind {
     }
 }
 
-/// The parser's idea of a place, as a [`Position`]; the byte offset may be
-/// [`UNKNOWN_OFFSET`] until [`parse_tree`] fixes it up.
-pub(super) fn position_of(loc: &serde_saphyr::Location) -> Position {
-    let span = loc.span();
-    Position {
-        line: loc.line() as usize,
-        column: loc.column() as usize,
-        offset: span
-            .byte_offset()
-            .and_then(|o| usize::try_from(o).ok())
-            .unwrap_or(UNKNOWN_OFFSET),
-        len: span
-            .byte_len()
-            .and_then(|l| usize::try_from(l).ok())
-            .unwrap_or(0),
-    }
-}
-
 fn saphyr_options() -> serde_saphyr::Options {
     serde_saphyr::options! {
         budget: serde_saphyr::budget! {
@@ -247,7 +227,7 @@ pub(super) fn parse_tree(src: &Source) -> Result<Node, Box<Diagnostic>> {
         let pos = (!blank).then(|| {
             src.clamp(Position {
                 len: 1,
-                ..fix_offset(src, root.pos)
+                ..src.fix_offset(root.pos)
             })
         });
         return Err(Box::new(
@@ -260,15 +240,8 @@ pub(super) fn parse_tree(src: &Source) -> Result<Node, Box<Diagnostic>> {
     Ok(root)
 }
 
-pub(super) fn fix_offset(src: &Source, mut p: Position) -> Position {
-    if p.offset == UNKNOWN_OFFSET {
-        p.offset = src.offset_of(p.line, p.column);
-    }
-    p
-}
-
 fn fix_offsets(src: &Source, node: &mut Node) {
-    node.pos = fix_offset(src, node.pos);
+    node.pos = src.fix_offset(node.pos);
     match &mut node.kind {
         Kind::Seq(items) => items.iter_mut().for_each(|n| fix_offsets(src, n)),
         Kind::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
