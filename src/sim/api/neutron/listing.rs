@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::sim::api::{json, query_pairs, str_field};
 use crate::sim::errors::ApiError;
-use crate::sim::model::Caller;
+use crate::sim::model::{Caller, Model};
 
 const NON_FILTERS: &[&str] = &[
     "limit",
@@ -142,4 +142,35 @@ pub(super) fn respond(
 
 pub(super) fn owned_or_admin(caller: &Caller, project_id: &str) -> bool {
     caller.is_admin || caller.project_id == project_id
+}
+
+/// The items `0..count` the caller may see (`visible`), as Neutron lists
+/// the collection `name` served at `/v2.0/{path}`.
+pub(super) fn list_of(
+    m: &Model,
+    raw: Option<String>,
+    (name, path): (&str, &str),
+    count: usize,
+    visible: impl Fn(usize) -> bool,
+    view: impl Fn(usize) -> Value,
+) -> Response {
+    let items = (0..count).filter(|i| visible(*i)).map(view).collect();
+    respond(
+        name,
+        items,
+        raw,
+        format!("{}/v2.0/{path}", m.cfg.network_url()),
+    )
+}
+
+/// One item under `key`, or Neutron's 404 when the caller cannot see it.
+pub(super) fn one_of(
+    key: &str,
+    found: Option<Value>,
+    missing: impl FnOnce() -> ApiError,
+) -> Response {
+    match found {
+        Some(v) => json(StatusCode::OK, &json!({ key: v })),
+        None => missing().into_response(),
+    }
 }

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::listing::{owned_or_admin, respond};
+use super::listing::{list_of, one_of, owned_or_admin};
 use super::ports::port_not_found;
 use super::views::{floating_ip_json, network_json, security_group_json, subnet_json};
 use crate::sim::api::{AppState, json, parse_json, str_field};
@@ -19,15 +19,13 @@ pub(super) async fn networks(
     RawQuery(q): RawQuery,
 ) -> Response {
     let m = sim.lock();
-    let items = (0..m.networks.len())
-        .filter(|n| m.network_visible(*n, &caller))
-        .map(|n| network_json(&m, n))
-        .collect();
-    respond(
-        "networks",
-        items,
+    list_of(
+        &m,
         q,
-        format!("{}/v2.0/networks", m.cfg.network_url()),
+        ("networks", "networks"),
+        m.networks.len(),
+        |n| m.network_visible(n, &caller),
+        |n| network_json(&m, n),
     )
 }
 
@@ -37,20 +35,19 @@ pub(super) async fn network(
     Path(id): Path<String>,
 ) -> Response {
     let m = sim.lock();
-    match m
+    let found = m
         .networks
         .iter()
         .position(|n| n.id == id)
         .filter(|n| m.network_visible(*n, &caller))
-    {
-        Some(n) => json(StatusCode::OK, &json!({"network": network_json(&m, n)})),
-        None => ApiError::neutron(
+        .map(|n| network_json(&m, n));
+    one_of("network", found, || {
+        ApiError::neutron(
             404,
             "NetworkNotFound",
             format!("Network {id} could not be found."),
         )
-        .into_response(),
-    }
+    })
 }
 
 pub(super) async fn subnets(
@@ -59,15 +56,13 @@ pub(super) async fn subnets(
     RawQuery(q): RawQuery,
 ) -> Response {
     let m = sim.lock();
-    let items = (0..m.subnets.len())
-        .filter(|s| m.network_visible(m.subnets[*s].network, &caller))
-        .map(|s| subnet_json(&m, s))
-        .collect();
-    respond(
-        "subnets",
-        items,
+    list_of(
+        &m,
         q,
-        format!("{}/v2.0/subnets", m.cfg.network_url()),
+        ("subnets", "subnets"),
+        m.subnets.len(),
+        |s| m.network_visible(m.subnets[s].network, &caller),
+        |s| subnet_json(&m, s),
     )
 }
 
@@ -77,20 +72,19 @@ pub(super) async fn subnet(
     Path(id): Path<String>,
 ) -> Response {
     let m = sim.lock();
-    match m
+    let found = m
         .subnets
         .iter()
         .position(|s| s.id == id)
         .filter(|s| m.network_visible(m.subnets[*s].network, &caller))
-    {
-        Some(s) => json(StatusCode::OK, &json!({"subnet": subnet_json(&m, s)})),
-        None => ApiError::neutron(
+        .map(|s| subnet_json(&m, s));
+    one_of("subnet", found, || {
+        ApiError::neutron(
             404,
             "SubnetNotFound",
             format!("Subnet {id} could not be found."),
         )
-        .into_response(),
-    }
+    })
 }
 
 pub(super) async fn security_groups(
@@ -99,15 +93,13 @@ pub(super) async fn security_groups(
     RawQuery(q): RawQuery,
 ) -> Response {
     let m = sim.lock();
-    let items = (0..m.security_groups.len())
-        .filter(|g| owned_or_admin(&caller, &m.security_groups[*g].project_id))
-        .map(|g| security_group_json(&m, g))
-        .collect();
-    respond(
-        "security_groups",
-        items,
+    list_of(
+        &m,
         q,
-        format!("{}/v2.0/security-groups", m.cfg.network_url()),
+        ("security_groups", "security-groups"),
+        m.security_groups.len(),
+        |g| owned_or_admin(&caller, &m.security_groups[g].project_id),
+        |g| security_group_json(&m, g),
     )
 }
 
@@ -117,23 +109,19 @@ pub(super) async fn security_group(
     Path(id): Path<String>,
 ) -> Response {
     let m = sim.lock();
-    match m
+    let found = m
         .security_groups
         .iter()
         .position(|g| g.id == id)
         .filter(|g| owned_or_admin(&caller, &m.security_groups[*g].project_id))
-    {
-        Some(g) => json(
-            StatusCode::OK,
-            &json!({"security_group": security_group_json(&m, g)}),
-        ),
-        None => ApiError::neutron(
+        .map(|g| security_group_json(&m, g));
+    one_of("security_group", found, || {
+        ApiError::neutron(
             404,
             "SecurityGroupNotFound",
             format!("Security group {id} does not exist"),
         )
-        .into_response(),
-    }
+    })
 }
 
 pub(super) async fn floating_ips(
@@ -142,15 +130,13 @@ pub(super) async fn floating_ips(
     RawQuery(q): RawQuery,
 ) -> Response {
     let m = sim.lock();
-    let items = (0..m.floating_ips.len())
-        .filter(|f| owned_or_admin(&caller, &m.floating_ips[*f].project_id))
-        .map(|f| floating_ip_json(&m, f))
-        .collect();
-    respond(
-        "floatingips",
-        items,
+    list_of(
+        &m,
         q,
-        format!("{}/v2.0/floatingips", m.cfg.network_url()),
+        ("floatingips", "floatingips"),
+        m.floating_ips.len(),
+        |f| owned_or_admin(&caller, &m.floating_ips[f].project_id),
+        |f| floating_ip_json(&m, f),
     )
 }
 
