@@ -9,24 +9,9 @@ use super::Env;
 use crate::sim::clock::iso_seconds;
 use crate::sim::errors::ApiError;
 use crate::sim::model::{
-    Caller, FlavorRec, Model, NetRequest, Server, Step, VmState, Volume, hostname_of,
+    BootVolume, Caller, FlavorRec, Model, NetRequest, Server, Step, VmState, Volume, hostname_of,
 };
 use crate::sim::stats::OpSide;
-
-/// How a new server gets its boot disk when it has no image.
-#[derive(Debug, Clone)]
-pub enum BootVolume {
-    /// Cinder creates a volume from this image (or blank) in the server's AZ.
-    New {
-        image: Option<usize>,
-        size_gb: u64,
-        delete_on_termination: bool,
-    },
-    Existing {
-        volume: usize,
-        delete_on_termination: bool,
-    },
-}
 
 /// A validated `POST /servers`, in model terms.
 #[derive(Debug, Clone)]

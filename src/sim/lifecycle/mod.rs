@@ -24,8 +24,9 @@ use super::faults::Faults;
 use super::model::{FlavorRec, Model};
 use super::stats::{Collector, OpSide};
 
+pub use crate::sim::model::BootVolume;
 pub use actions::{SimpleAction, UnshelveRequest};
-pub use boot::{BootRequest, BootVolume};
+pub use boot::BootRequest;
 pub(crate) use state::{LostRace, check_lock, check_state};
 pub use state::{UNEXPECTED_API_ERROR, invalid_state, unexpected_api_error};
 

@@ -21,7 +21,6 @@ use rand_chacha::ChaCha8Rng;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use crate::sim::lifecycle::BootVolume;
 use crate::sim::scenario;
 
 pub use compute::{FlavorRec, Host, Keypair, ServerGroup};
@@ -30,7 +29,7 @@ pub use images::Image;
 pub use migration::{Migration, MigrationKind};
 pub use network::{FloatingIp, Network, Port, SecurityGroup, Subnet, ipv4};
 pub use server::{Fault, NetRequest, Server, ServerVolume, VmState, hostname_of};
-pub use volumes::{Volume, VolumeAttachment};
+pub use volumes::{BootVolume, Volume, VolumeAttachment};
 
 /// Settings fixed for the life of the simulator.
 #[derive(Debug, Clone)]

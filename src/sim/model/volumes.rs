@@ -4,6 +4,21 @@ use time::OffsetDateTime;
 
 use crate::sim::model::{Model, ServerVolume};
 
+/// How a new server gets its boot disk when it has no image.
+#[derive(Debug, Clone)]
+pub enum BootVolume {
+    /// Cinder creates a volume from this image (or blank) in the server's AZ.
+    New {
+        image: Option<usize>,
+        size_gb: u64,
+        delete_on_termination: bool,
+    },
+    Existing {
+        volume: usize,
+        delete_on_termination: bool,
+    },
+}
+
 #[derive(Debug, Clone)]
 pub struct VolumeAttachment {
     pub server_id: String,
