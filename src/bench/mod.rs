@@ -14,6 +14,8 @@
 //! - [`apply_suite`]: apply makespan against the lower bound ([`bound`]),
 //!   requests per moved server, and naive per-server polling.
 //! - [`baseline`]: the classic procedure with the `openstack` CLI.
+//! - [`real_cloud`]: apply against the real OpenStack of `tests/cloud`,
+//!   judged by Nova's own records, and the CLI procedure beside it.
 //! - [`report`]: the results files and docs/benchmarks.md.
 
 pub mod apply_suite;
@@ -23,6 +25,7 @@ pub mod fleet;
 pub mod machine;
 pub mod plan_suite;
 pub mod process;
+pub mod real_cloud;
 pub mod report;
 pub mod stats;
 
@@ -39,6 +42,9 @@ pub enum Suite {
     Plan,
     Apply,
     Baseline,
+    /// Against the real cloud of `tests/cloud` (never part of `All`: it
+    /// needs that cloud running).
+    RealCloud,
     /// Only write docs/benchmarks.md from the last results.
     Report,
 }
@@ -50,6 +56,7 @@ impl Suite {
             Suite::Plan => "plan",
             Suite::Apply => "apply",
             Suite::Baseline => "baseline",
+            Suite::RealCloud => "real-cloud",
             Suite::Report => "report",
         }
     }
@@ -67,6 +74,9 @@ pub struct Options {
     pub baseline_servers: u32,
     pub azmove: Option<PathBuf>,
     pub openstack: Option<PathBuf>,
+    pub cloud_servers: Vec<u32>,
+    pub seed_servers: u32,
+    pub cloud_dir: Option<PathBuf>,
     pub out: PathBuf,
 }
 
@@ -180,7 +190,8 @@ fn run(suite: Suite, options: &Options, args: Vec<String>) -> Result<(), BenchEr
         }
     }
     let profile = own_profile();
-    if profile != "release" {
+    // On the real cloud, Nova's seconds dwarf azmove's own: any build will do.
+    if profile != "release" && suite != Suite::RealCloud {
         eprintln!(
             "azmove-bench: warning: this is a {profile} build; figures for docs/ come from --release"
         );
@@ -235,6 +246,12 @@ fn run(suite: Suite, options: &Options, args: Vec<String>) -> Result<(), BenchEr
         match baseline::run(&ctx) {
             Ok(r) => report::save(&ctx.results_dir(), "baseline", &r)?,
             Err(e) => failures.push(format!("baseline: {e}")),
+        }
+    }
+    if suite == Suite::RealCloud {
+        match real_cloud::run(&ctx) {
+            Ok(r) => report::save_file(&root.join(real_cloud::RESULTS_FILE), &r)?,
+            Err(e) => failures.push(format!("real cloud: {e}")),
         }
     }
     report::write_report(&root, &root.join(&options.out))?;

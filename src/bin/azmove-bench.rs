@@ -32,6 +32,11 @@ enum SuiteArg {
     Apply,
     /// The classic procedure scripted with the `openstack` CLI.
     Baseline,
+    /// Against the real OpenStack of `tests/cloud` (start it first with
+    /// `tests/cloud/cloud up`): every strategy on fresh servers, judged by
+    /// Nova's instance actions, and the `openstack` CLI procedure; results
+    /// in benches/real-cloud.json.
+    RealCloud,
     /// Write docs/benchmarks.md from the last results of each suite.
     Report,
 }
@@ -76,6 +81,17 @@ struct OptionsArgs {
     /// target/ with python-openstackclient, created if missing).
     #[arg(long, value_name = "PATH", global = true)]
     openstack: Option<PathBuf>,
+    /// real-cloud: fleet sizes (each moved with concurrency N, once per
+    /// strategy).
+    #[arg(long, value_delimiter = ',', default_value = "8,16", global = true)]
+    cloud_servers: Vec<u32>,
+    /// real-cloud: servers the `openstack` CLI procedure moves (0: skip it).
+    #[arg(long, default_value_t = 8, global = true)]
+    seed_servers: u32,
+    /// real-cloud: the harness state directory (default: target/minicloud,
+    /// or $AZMOVE_CLOUD_DIR).
+    #[arg(long, value_name = "DIR", global = true)]
+    cloud_dir: Option<PathBuf>,
     /// Where the report goes, relative to the repository.
     #[arg(long, default_value = "docs/benchmarks.md", global = true)]
     out: PathBuf,
@@ -88,6 +104,7 @@ fn main() -> ExitCode {
         SuiteArg::Plan => Suite::Plan,
         SuiteArg::Apply => Suite::Apply,
         SuiteArg::Baseline => Suite::Baseline,
+        SuiteArg::RealCloud => Suite::RealCloud,
         SuiteArg::Report => Suite::Report,
     };
     let o = cli.options;
@@ -101,6 +118,11 @@ fn main() -> ExitCode {
         baseline_servers: o.baseline_servers,
         azmove: o.azmove,
         openstack: o.openstack,
+        cloud_servers: o.cloud_servers,
+        seed_servers: o.seed_servers,
+        cloud_dir: o
+            .cloud_dir
+            .or_else(|| std::env::var_os("AZMOVE_CLOUD_DIR").map(PathBuf::from)),
         out: o.out,
     };
     bench::main(suite, options, std::env::args().skip(1).collect())

@@ -30,13 +30,19 @@ pub const PLAN_RSS_TARGET_MB: f64 = 200.0;
 const REAL_CLOUD_FILE: &str = "benches/real-cloud.md";
 
 pub fn save<T: Serialize>(dir: &Path, suite: &str, results: &T) -> Result<(), BenchError> {
-    std::fs::create_dir_all(dir).map_err(|e| BenchError::io(dir, e))?;
-    let path = dir.join(format!("{suite}.json"));
+    save_file(&dir.join(format!("{suite}.json")), results)
+}
+
+/// Write `results` as pretty JSON to `path`, creating its directory.
+pub fn save_file<T: Serialize>(path: &Path, results: &T) -> Result<(), BenchError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| BenchError::io(dir, e))?;
+    }
     let text = serde_json::to_string_pretty(results).map_err(|e| BenchError::Json {
-        path: path.clone(),
+        path: path.to_path_buf(),
         source: e,
     })?;
-    std::fs::write(&path, text + "\n").map_err(|e| BenchError::io(&path, e))
+    std::fs::write(path, text + "\n").map_err(|e| BenchError::io(path, e))
 }
 
 fn load<T: DeserializeOwned>(dir: &Path, suite: &str) -> Result<Option<T>, BenchError> {
