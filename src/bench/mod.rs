@@ -249,9 +249,9 @@ fn run(suite: Suite, options: &Options, args: Vec<String>) -> Result<(), BenchEr
         }
     }
     if suite == Suite::RealCloud {
-        match real_cloud::run(&ctx) {
-            Ok(r) => report::save_file(&root.join(real_cloud::RESULTS_FILE), &r)?,
-            Err(e) => failures.push(format!("real cloud: {e}")),
+        let file = root.join(real_cloud::RESULTS_FILE);
+        if let Err(e) = real_cloud::run(&ctx, |r| report::save_file(&file, r)) {
+            failures.push(format!("real cloud: {e}"));
         }
     }
     report::write_report(&root, &root.join(&options.out))?;

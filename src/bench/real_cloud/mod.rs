@@ -176,45 +176,51 @@ impl Cloud {
 }
 
 /// Run every strategy at every size, with the CLI procedure after the
-/// first size. A step that fails is noted and the others still run: an
-/// hour of cloud time is not thrown away for one failure.
-pub fn run(ctx: &Context) -> Result<RealCloudResults, BenchError> {
+/// first size. A step that fails is noted and the others still run, and
+/// the results so far are handed to `save` after every step: half an hour
+/// of cloud time is not thrown away for one failure or an interruption.
+pub fn run(
+    ctx: &Context,
+    save: impl Fn(&RealCloudResults) -> Result<(), BenchError>,
+) -> Result<RealCloudResults, BenchError> {
     let cloud = Cloud::find(ctx)?;
-    let mut info = ctx.run_info();
-    let mut rows = Vec::new();
-    let mut seed_row = None;
-    let mut failures = Vec::new();
+    let mut results = RealCloudResults {
+        info: ctx.run_info(),
+        cloud_dir: cloud.dir.display().to_string(),
+        rows: Vec::new(),
+        seed: None,
+        not_measured: Vec::new(),
+    };
     for (i, &n) in ctx.options.cloud_servers.iter().enumerate() {
         for s in STRATEGIES {
             eprintln!("azmove-bench: real cloud, {} of {n} servers", s.name);
             match one_apply(ctx, &cloud, s, n as usize) {
-                Ok(r) => rows.push(r),
-                Err(e) => failures.push(format!("{} of {n} servers: {e}", s.name)),
+                Ok(r) => results.rows.push(r),
+                Err(e) => results
+                    .not_measured
+                    .push(format!("{} of {n} servers: {e}", s.name)),
             }
+            results.info.finish();
+            save(&results)?;
         }
         let n = ctx.options.seed_servers;
         if i == 0 && n > 0 {
             eprintln!("azmove-bench: real cloud, the `openstack` CLI procedure on {n} servers");
             match seed(ctx, &cloud, n as usize) {
-                Ok(r) => seed_row = Some(r),
-                Err(e) => failures.push(format!("the CLI procedure: {e}")),
+                Ok(r) => results.seed = Some(r),
+                Err(e) => results.not_measured.push(format!("the CLI procedure: {e}")),
             }
+            results.info.finish();
+            save(&results)?;
         }
     }
-    info.finish();
-    if rows.is_empty() && seed_row.is_none() {
-        return Err(BenchError::Setup(failures.join("; ")));
-    }
-    for f in &failures {
+    for f in &results.not_measured {
         eprintln!("azmove-bench: not measured: {f}");
     }
-    Ok(RealCloudResults {
-        info,
-        cloud_dir: cloud.dir.display().to_string(),
-        rows,
-        seed: seed_row,
-        not_measured: failures,
-    })
+    if results.rows.is_empty() && results.seed.is_none() {
+        return Err(BenchError::Setup(results.not_measured.join("; ")));
+    }
+    Ok(results)
 }
 
 fn unix_now() -> f64 {

@@ -1,7 +1,10 @@
-//! Results files (target/bench/results/<suite>.json, one per suite, so that
-//! suites can be re-run one at a time) and docs/benchmarks.md, written from
-//! whichever results exist. Targets are judged here, in one place, and a
-//! figure that was not measured says so.
+//! Results files (benches/results/<suite>.json for the simulator, one per
+//! suite, so that suites can be re-run one at a time; benches/real-cloud.json
+//! for the real cloud) and docs/benchmarks.md, written from whichever
+//! results exist. Targets are judged here, in one place, on every row, and
+//! a figure that was not measured says so.
+
+mod real_cloud;
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -14,6 +17,7 @@ use super::apply_suite::{ApplyResults, ApplyRow};
 use super::baseline::BaselineResults;
 use super::machine::RunInfo;
 use super::plan_suite::{PlanResults, PlanRow};
+use super::real_cloud::{RESULTS_FILE as REAL_CLOUD_RESULTS, RealCloudResults};
 use super::stats::Summary;
 
 /// Requests per moved server azmove should stay under.
@@ -25,9 +29,15 @@ pub const SPEEDUP_TARGET: f64 = 20.0;
 pub const PLAN_CPU_TARGET_S: f64 = 1.0;
 pub const PLAN_RSS_TARGET_MB: f64 = 200.0;
 
-/// Section of the report kept by hand (real-cloud figures come from
-/// harness runs this suite cannot make).
-const REAL_CLOUD_FILE: &str = "benches/real-cloud.md";
+/// Where the simulator suites keep their results (committed, so that the
+/// page can be rewritten from them).
+pub const RESULTS_DIR: &str = "benches/results";
+/// Earlier real-cloud figures measured by hand (the CLI procedure at 6
+/// servers, the CI job's phases), kept as they were written.
+const EARLIER_FILE: &str = "benches/real-cloud.md";
+/// The simulator sections as the generator last wrote them, for when their
+/// results files are not in benches/results (they were not kept before).
+const EARLIER_SIMULATED_FILE: &str = "benches/simulated-2026-11-25.md";
 
 pub fn save<T: Serialize>(dir: &Path, suite: &str, results: &T) -> Result<(), BenchError> {
     save_file(&dir.join(format!("{suite}.json")), results)
@@ -46,7 +56,11 @@ pub fn save_file<T: Serialize>(path: &Path, results: &T) -> Result<(), BenchErro
 }
 
 fn load<T: DeserializeOwned>(dir: &Path, suite: &str) -> Result<Option<T>, BenchError> {
-    let path = dir.join(format!("{suite}.json"));
+    load_file(&dir.join(format!("{suite}.json")))
+}
+
+fn load_file<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, BenchError> {
+    let path = path.to_path_buf();
     match std::fs::read_to_string(&path) {
         Ok(text) => match serde_json::from_str(&text) {
             Ok(v) => Ok(Some(v)),
@@ -67,17 +81,23 @@ pub struct Results {
     pub plan: Option<PlanResults>,
     pub apply: Option<ApplyResults>,
     pub baseline: Option<BaselineResults>,
-    /// Text of the `## Real cloud` section.
-    pub real_cloud: Option<String>,
+    pub real_cloud: Option<RealCloudResults>,
+    /// Text of the earlier, hand-measured real-cloud figures.
+    pub earlier: Option<String>,
+    /// The simulator sections of the last page written before their
+    /// results were kept.
+    pub earlier_simulated: Option<String>,
 }
 
 pub fn write_report(root: &Path, out: &Path) -> Result<(), BenchError> {
-    let dir = root.join("target/bench/results");
+    let dir = root.join(RESULTS_DIR);
     let results = Results {
         plan: load(&dir, "plan")?,
         apply: load(&dir, "apply")?,
         baseline: load(&dir, "baseline")?,
-        real_cloud: std::fs::read_to_string(root.join(REAL_CLOUD_FILE)).ok(),
+        real_cloud: load_file(&root.join(REAL_CLOUD_RESULTS))?,
+        earlier: std::fs::read_to_string(root.join(EARLIER_FILE)).ok(),
+        earlier_simulated: std::fs::read_to_string(root.join(EARLIER_SIMULATED_FILE)).ok(),
     };
     let text = render(&results);
     std::fs::write(out, text).map_err(|e| BenchError::io(out, e))?;
@@ -128,7 +148,7 @@ pub fn speedup(baseline: &BaselineResults, azmove_wall: &Summary) -> Summary {
 
 /// The verdicts, with the figure each one is judged on (medians).
 pub fn targets(r: &Results) -> Vec<(String, String, Verdict)> {
-    let mut v = Vec::new();
+    let mut v = real_cloud::targets(&r.real_cloud);
     match &r.plan {
         Some(p) => {
             let over: Vec<&PlanRow> = p
@@ -155,19 +175,19 @@ pub fn targets(r: &Results) -> Vec<(String, String, Verdict)> {
                 })
                 .collect();
             v.push((
-                "plan: API requests ≤ ceil(N/1000) + 10".to_string(),
+                "simulated plan: API requests ≤ ceil(N/1000) + 10".to_string(),
                 figures.join("; "),
                 Verdict::of(over.is_empty()),
             ));
             let biggest: Vec<&PlanRow> = p.rows.iter().filter(|x| x.servers >= 10_000).collect();
             if biggest.is_empty() {
                 v.push((
-                    "plan: CPU < 1 s at 10,000 servers".into(),
+                    "simulated plan: CPU < 1 s at 10,000 servers".into(),
                     "no 10,000-server run".into(),
                     Verdict::NotMeasured,
                 ));
                 v.push((
-                    "plan: peak RSS < 200 MB at 10,000 servers".into(),
+                    "simulated plan: peak RSS < 200 MB at 10,000 servers".into(),
                     "no 10,000-server run".into(),
                     Verdict::NotMeasured,
                 ));
@@ -178,12 +198,12 @@ pub fn targets(r: &Results) -> Vec<(String, String, Verdict)> {
                     .map(|x| x.rss_mib.median * 1.048_576)
                     .fold(0.0, f64::max);
                 v.push((
-                    "plan: CPU < 1 s at 10,000 servers".into(),
+                    "simulated plan: CPU < 1 s at 10,000 servers".into(),
                     format!("{cpu:.2} s (worst plan shape)"),
                     Verdict::of(cpu < PLAN_CPU_TARGET_S),
                 ));
                 v.push((
-                    "plan: peak RSS < 200 MB at 10,000 servers".into(),
+                    "simulated plan: peak RSS < 200 MB at 10,000 servers".into(),
                     format!("{rss:.0} MB (worst plan shape)"),
                     Verdict::of(rss < PLAN_RSS_TARGET_MB),
                 ));
@@ -191,41 +211,44 @@ pub fn targets(r: &Results) -> Vec<(String, String, Verdict)> {
         }
         None => {
             for t in [
-                "plan: API requests ≤ ceil(N/1000) + 10",
-                "plan: CPU < 1 s at 10,000 servers",
-                "plan: peak RSS < 200 MB at 10,000 servers",
+                "simulated plan: API requests ≤ ceil(N/1000) + 10",
+                "simulated plan: CPU < 1 s at 10,000 servers",
+                "simulated plan: peak RSS < 200 MB at 10,000 servers",
             ] {
                 v.push((t.into(), "—".into(), Verdict::NotMeasured));
             }
         }
     }
-    match row(&r.apply, "makespan") {
-        Some(m) => v.push((
+    let apply_rows = r.apply.as_ref().map(|a| a.rows.as_slice()).unwrap_or(&[]);
+    for m in apply_rows {
+        v.push((
             format!(
-                "apply: makespan / lower bound ≤ {MAKESPAN_TARGET} ({} servers)",
-                m.servers
+                "simulated apply: makespan / lower bound ≤ {MAKESPAN_TARGET} ({}, {} servers, time scale {})",
+                m.label, m.servers, m.time_scale
             ),
             format!("{:.3}", m.ratio.median),
             Verdict::of(m.ratio.median <= MAKESPAN_TARGET),
-        )),
-        None => v.push((
-            format!("apply: makespan / lower bound ≤ {MAKESPAN_TARGET}"),
+        ));
+    }
+    if apply_rows.is_empty() {
+        v.push((
+            format!("simulated apply: makespan / lower bound ≤ {MAKESPAN_TARGET}"),
             "—".into(),
             Verdict::NotMeasured,
-        )),
+        ));
     }
     match (row(&r.apply, "short"), row(&r.apply, "long")) {
         (Some(s), Some(l)) => {
             let (a, b) = (s.requests_per_server.median, l.requests_per_server.median);
             let flat = b <= a * FLAT_TOLERANCE;
             v.push((
-                format!("apply: requests per moved server ≤ {REQUESTS_PER_SERVER_TARGET:.0}, flat with 10× longer snapshots (≤ {:.0}% more)", (FLAT_TOLERANCE - 1.0) * 100.0),
+                format!("simulated apply: requests per moved server ≤ {REQUESTS_PER_SERVER_TARGET:.0}, flat with 10× longer snapshots (≤ {:.0}% more)", (FLAT_TOLERANCE - 1.0) * 100.0),
                 format!("{a:.2} → {b:.2}"),
                 Verdict::of(a <= REQUESTS_PER_SERVER_TARGET && b <= REQUESTS_PER_SERVER_TARGET && flat),
             ));
         }
         _ => v.push((
-            format!("apply: requests per moved server ≤ {REQUESTS_PER_SERVER_TARGET:.0} and flat"),
+            format!("simulated apply: requests per moved server ≤ {REQUESTS_PER_SERVER_TARGET:.0} and flat"),
             "—".into(),
             Verdict::NotMeasured,
         )),
@@ -234,13 +257,13 @@ pub fn targets(r: &Results) -> Vec<(String, String, Verdict)> {
         (Some(b), Some(s)) => {
             let sp = speedup(b, &s.process_wall_s);
             v.push((
-                format!("speed-up over the `openstack` CLI procedure ≥ {SPEEDUP_TARGET:.0}× ({} servers, concurrency {})", b.scenario_servers, s.concurrency),
+                format!("simulated speed-up over the `openstack` CLI procedure ≥ {SPEEDUP_TARGET:.0}× ({} servers, concurrency {})", b.scenario_servers, s.concurrency),
                 format!("{:.0}×", sp.median),
                 Verdict::of(sp.median >= SPEEDUP_TARGET),
             ));
         }
         _ => v.push((
-            format!("speed-up over the `openstack` CLI procedure ≥ {SPEEDUP_TARGET:.0}×"),
+            format!("simulated speed-up over the `openstack` CLI procedure ≥ {SPEEDUP_TARGET:.0}×"),
             "—".into(),
             Verdict::NotMeasured,
         )),
@@ -253,11 +276,19 @@ pub fn render(r: &Results) -> String {
     let _ = writeln!(s, "# Benchmarks\n");
     let _ = writeln!(
         s,
-        "<!-- Written by azmove-bench (src/bench/); change the generator or benches/real-cloud.md, not this file. -->\n"
+        "<!-- Written by azmove-bench (src/bench/) from benches/real-cloud.json and benches/results/; change the generator or re-measure, not this file. -->\n"
     );
     let _ = writeln!(
         s,
-        "Every figure on this page is reproduced by one command, from the repository:\n"
+        "The headline figures are measured against a real OpenStack (section *Real cloud*, `-- real-cloud`). \
+The sections after it are **simulated**: azmove against its own simulator running faster than real time; \
+each says at which time scale, with the real-speed figure beside it.\n"
+    );
+    let _ = writeln!(
+        s,
+        "Every figure on this page is reproduced by one command per part, from the repository: \
+`cargo run --bin azmove-bench -- real-cloud` with the test cloud up (below), and for the simulated \
+sections:\n"
     );
     let _ = writeln!(
         s,
@@ -267,7 +298,7 @@ pub fn render(r: &Results) -> String {
         s,
         "Each suite also runs alone (`-- plan`, `-- apply`, `-- baseline`; `--runs N`, `--time-scale X`, \
 `--help` for the rest), and `-- report` rewrites this page from the last results of every suite \
-(kept in `target/bench/results/`). Scenarios and plans are generated at run time and kept, with every \
+(kept in `benches/results/` and `benches/real-cloud.json`, with the date, machine and commit). Scenarios and plans are generated at run time and kept, with every \
 process's output, under `target/bench/`.\n"
     );
     let _ = writeln!(
@@ -280,7 +311,6 @@ child's own CPU time (user + system) and peak RSS. API requests are counted by t
 with other work while measuring (see the load averages): ratios are the headline, absolute seconds are \
 context.\n"
     );
-    runs_table(&mut s, r);
     let _ = writeln!(s, "## Targets\n");
     let _ = writeln!(s, "| target | measured (median) | |\n|---|---|---|");
     for (t, m, verdict) in targets(r) {
@@ -288,21 +318,28 @@ context.\n"
     }
     let _ = writeln!(s);
     misses(&mut s, r);
+    real_cloud::section(&mut s, &r.real_cloud);
+    let _ = writeln!(s, "## Simulated runs\n");
+    runs_table(&mut s, r);
     plan_section(&mut s, r);
     apply_section(&mut s, r);
     requests_section(&mut s, r);
     baseline_section(&mut s, r);
-    let _ = writeln!(s, "## Real cloud\n");
-    match &r.real_cloud {
-        Some(text) => {
-            let _ = writeln!(s, "{}", text.trim_end());
-        }
-        None => {
+    if r.plan.is_none() && r.apply.is_none() && r.baseline.is_none() {
+        if let Some(text) = &r.earlier_simulated {
             let _ = writeln!(
                 s,
-                "No real-cloud figures are recorded ({REAL_CLOUD_FILE} is missing)."
+                "## Simulated, as measured earlier (their results files were not kept)\n\n{}\n",
+                text.trim_end()
             );
         }
+    }
+    if let Some(text) = &r.earlier {
+        let _ = writeln!(
+            s,
+            "## Earlier real-cloud measurements (by hand, {EARLIER_FILE})\n\n{}",
+            text.trim_end()
+        );
     }
     s
 }
@@ -321,7 +358,7 @@ fn runs_table(s: &mut String, r: &Results) {
     if infos.is_empty() {
         let _ = writeln!(
             s,
-            "No suite has been run yet: every figure below is \"not measured\".\n"
+            "No simulator suite's results are in {RESULTS_DIR}/: its figures below are \"not measured\".\n"
         );
         return;
     }
@@ -355,11 +392,11 @@ fn misses(s: &mut String, r: &Results) {
     }
     let _ = writeln!(s, "Missed targets, and what the figures say about why:\n");
     for (t, m, _) in missed {
-        let why = if t.starts_with("apply: makespan") {
+        let why = if t.starts_with("simulated apply: makespan") {
             row(&r.apply, "makespan")
                 .map(makespan_gap)
                 .unwrap_or_default()
-        } else if t.starts_with("apply: requests") {
+        } else if t.starts_with("simulated apply: requests") {
             request_split(
                 &[
                     row(&r.apply, "short"),
@@ -370,7 +407,8 @@ fn misses(s: &mut String, r: &Results) {
                 .flatten()
                 .collect::<Vec<_>>(),
             )
-        } else if t.starts_with("plan: CPU") || t.starts_with("plan: peak RSS") {
+        } else if t.starts_with("simulated plan: CPU") || t.starts_with("simulated plan: peak RSS")
+        {
             r.plan.as_ref().map(plan_cpu_split).unwrap_or_default()
         } else {
             String::new()
@@ -471,7 +509,7 @@ add {}.",
 }
 
 fn plan_section(s: &mut String, r: &Results) {
-    let _ = writeln!(s, "## 1. Plan at scale\n");
+    let _ = writeln!(s, "### 1. Plan at scale (simulated cloud)\n");
     let Some(p) = &r.plan else {
         let _ = writeln!(s, "Not measured (run `-- plan`).\n");
         return;
@@ -528,7 +566,10 @@ wall time is process start, authentication, loading the plan file and rendering 
 }
 
 fn apply_section(s: &mut String, r: &Results) {
-    let _ = writeln!(s, "## 2. Apply makespan against the lower bound\n");
+    let _ = writeln!(
+        s,
+        "### 2. Apply makespan against the lower bound (simulated)\n"
+    );
     let Some(m) = row(&r.apply, "makespan") else {
         let _ = writeln!(s, "Not measured (run `-- apply`).\n");
         return;
@@ -565,15 +606,17 @@ time scale. The makespan is the engine's run from its first step to its last (th
     );
     let _ = writeln!(
         s,
-        "| servers | bound s | makespan s | makespan / bound | whole process s | CPU s | peak RSS MiB | requests per server | most in flight (simulator) |"
+        "| servers | time scale | bound s | makespan s (simulated) | makespan at real speed s | makespan / bound | whole process s | CPU s | peak RSS MiB | requests per server | most in flight (simulator) |"
     );
-    let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     let _ = writeln!(
         s,
-        "| {} | {:.2} | {} | **{}** | {} | {} | {} | {} | {} |\n",
+        "| {} | {}× | {:.2} | {} | {:.0} | **{}** | {} | {} | {} | {} | {} |\n",
         m.servers,
+        m.time_scale,
         m.bound_wall_s,
         m.makespan_s.show(2),
+        m.makespan_s.median * m.time_scale,
         m.ratio.show(3),
         m.process_wall_s.show(2),
         m.cpu_s.show(2),
@@ -595,7 +638,7 @@ fn in_flight(m: &ApplyRow) -> String {
 }
 
 fn requests_section(s: &mut String, r: &Results) {
-    let _ = writeln!(s, "## 3. API requests per moved server\n");
+    let _ = writeln!(s, "### 3. API requests per moved server (simulated)\n");
     let (Some(short), Some(long)) = (row(&r.apply, "short"), row(&r.apply, "long")) else {
         let _ = writeln!(s, "Not measured (run `-- apply`).\n");
         return;
@@ -640,9 +683,9 @@ servers moved.\n",
 }
 
 fn baseline_section(s: &mut String, r: &Results) {
-    let _ = writeln!(s, "## 4. Baselines\n");
+    let _ = writeln!(s, "### 4. Baselines (simulated)\n");
     let short = row(&r.apply, "short");
-    let _ = writeln!(s, "### (a) The seed procedure with the `openstack` CLI\n");
+    let _ = writeln!(s, "#### (a) The seed procedure with the `openstack` CLI\n");
     match &r.baseline {
         None => {
             let _ = writeln!(s, "Not measured (run `-- baseline`).\n");
@@ -784,7 +827,7 @@ mod tests {
         }
     }
 
-    fn info() -> RunInfo {
+    pub(super) fn info() -> RunInfo {
         RunInfo {
             date: "2026-01-01T00:00:00Z".into(),
             command: "cargo run --release --bin azmove-bench -- all".into(),
@@ -889,16 +932,19 @@ mod tests {
         let t = targets(&r);
         let verdict = |prefix: &str| t.iter().find(|x| x.0.starts_with(prefix)).map(|x| x.2);
         // 25 requests > ceil(10000/1000) + 10 = 20.
-        assert_eq!(verdict("plan: API requests"), Some(Verdict::Missed));
-        assert_eq!(verdict("plan: CPU"), Some(Verdict::Missed));
-        assert_eq!(verdict("plan: peak RSS"), Some(Verdict::Met));
-        assert_eq!(verdict("apply: makespan"), Some(Verdict::Met));
-        // 9 > 8 and 9/6 is not flat.
         assert_eq!(
-            verdict("apply: requests per moved server"),
+            verdict("simulated plan: API requests"),
             Some(Verdict::Missed)
         );
-        assert_eq!(verdict("speed-up"), Some(Verdict::NotMeasured));
+        assert_eq!(verdict("simulated plan: CPU"), Some(Verdict::Missed));
+        assert_eq!(verdict("simulated plan: peak RSS"), Some(Verdict::Met));
+        assert_eq!(verdict("simulated apply: makespan"), Some(Verdict::Met));
+        // 9 > 8 and 9/6 is not flat.
+        assert_eq!(
+            verdict("simulated apply: requests per moved server"),
+            Some(Verdict::Missed)
+        );
+        assert_eq!(verdict("simulated speed-up"), Some(Verdict::NotMeasured));
         let text = render(&r);
         assert!(
             text.contains("**missed**") && text.contains("**met**"),
