@@ -152,7 +152,7 @@ impl Context {
     }
 
     pub fn results_dir(&self) -> PathBuf {
-        self.root.join("target/bench/results")
+        self.root.join(report::RESULTS_DIR)
     }
 }
 

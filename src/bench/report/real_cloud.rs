@@ -4,8 +4,8 @@
 
 use std::fmt::Write as _;
 
-use super::super::real_cloud::{RESULTS_FILE, RealCloudResults, Row};
 use super::{SPEEDUP_TARGET, Verdict};
+use crate::bench::real_cloud::{RESULTS_FILE, RealCloudResults, Row};
 
 /// The median idle time between consecutive Nova actions of a move.
 pub const GAP_TARGET_S: f64 = 1.0;
@@ -61,8 +61,8 @@ pub fn targets(rc: &Option<RealCloudResults>) -> Vec<(String, String, Verdict)> 
                     "{}: median gap between a server's Nova actions ≤ {GAP_TARGET_S:.0} s",
                     label(r)
                 ),
-                "no gap: one Nova action per server".into(),
-                Verdict::Met,
+                "nothing to measure: one Nova action per server".into(),
+                Verdict::NotMeasured,
             )),
         }
         v.push((
@@ -240,13 +240,13 @@ mod tests {
         let v = targets(&Some(rc));
         let verdicts: Vec<Verdict> = v.iter().map(|t| t.2).collect();
         // snapshot: gap 2 s missed; 40 > 1.2 × 20 + 3 = 27 missed.
-        // live: no gap; 20 ≤ 1.2 × 15 + 3 = 21 met. Speed-up 10× < 20×.
+        // live: no gap to judge; 20 ≤ 1.2 × 15 + 3 = 21 met. Speed-up 10× < 20×.
         assert_eq!(
             verdicts,
             [
                 Verdict::Missed,
                 Verdict::Missed,
-                Verdict::Met,
+                Verdict::NotMeasured,
                 Verdict::Met,
                 Verdict::Missed
             ]
