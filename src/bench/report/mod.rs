@@ -318,6 +318,17 @@ context.\n"
         let _ = writeln!(s, "| {t} | {m} | {} |", verdict.word());
     }
     let _ = writeln!(s);
+    if r.plan.is_none()
+        && r.apply.is_none()
+        && r.baseline.is_none()
+        && r.earlier_simulated.is_some()
+    {
+        let _ = writeln!(
+            s,
+            "The simulated targets are not judged here until `-- all` measures them again: the earlier \
+figures, and which of their rows miss a target, are at the end of the page.\n"
+        );
+    }
     misses(&mut s, r);
     real_cloud::section(&mut s, &r.real_cloud);
     let _ = writeln!(s, "## Simulated runs\n");
@@ -415,7 +426,7 @@ fn misses(s: &mut String, r: &Results) {
         {
             r.plan.as_ref().map(plan_cpu_split).unwrap_or_default()
         } else {
-            String::new()
+            real_cloud::why_missed(&t).to_string()
         };
         let _ = writeln!(s, "- {t}: measured {m}. {why}");
     }

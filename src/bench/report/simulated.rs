@@ -351,7 +351,7 @@ start-up, sets the ratio.\n",
             }
         }
     }
-    let _ = writeln!(s, "### (b) Naive per-server polling\n");
+    let _ = writeln!(s, "#### (b) Naive per-server polling\n");
     match (
         row(&r.apply, "naive-short"),
         row(&r.apply, "naive-long"),
