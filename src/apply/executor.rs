@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::claims::fence::FencedCloud;
@@ -50,7 +51,8 @@ pub struct ApplyOptions {
     pub poll: PollMode,
     pub progress: ProgressMode,
     pub journal: Arc<Journal>,
-    /// Raised on the first Ctrl-C.
+    /// Raised by Ctrl-C: the first stops gracefully, the second at once
+    /// (calls in flight are dropped; the report is still made).
     pub stop: StopSignal,
     /// The command that resumes this run, shown when something remains.
     pub resume_command: Option<String>,
@@ -165,6 +167,7 @@ pub async fn execute(cloud: Arc<dyn Cloud>, input: RunInput, options: ApplyOptio
         zone_hosts,
         host_book: Default::default(),
         run_id: claims.as_ref().map(|b| b.run().to_string()),
+        stop_now: options.stop.now().clone(),
     });
 
     let journal = options.journal.clone();
@@ -210,8 +213,9 @@ pub async fn execute(cloud: Arc<dyn Cloud>, input: RunInput, options: ApplyOptio
         );
     }
     let (tx, mut rx) = mpsc::unbounded_channel::<Finished>();
-    let mut stop = options.stop.clone();
+    let stop = options.stop.clone();
     let mut in_flight = 0usize;
+    let mut tasks = Vec::new();
     let mut releases = Vec::new();
 
     loop {
@@ -244,7 +248,8 @@ pub async fn execute(cloud: Arc<dyn Cloud>, input: RunInput, options: ApplyOptio
                 attempt,
             });
             in_flight += 1;
-            spawn_command(
+            tasks.retain(|t: &AbortHandle| !t.is_finished());
+            tasks.push(spawn_command(
                 cmd,
                 env.clone(),
                 claims.clone(),
@@ -254,12 +259,24 @@ pub async fn execute(cloud: Arc<dyn Cloud>, input: RunInput, options: ApplyOptio
                 tx.clone(),
                 label,
                 attempt,
-            );
+            ));
         }
         if dispatcher.is_finished() && in_flight == 0 {
             break;
         }
         tokio::select! {
+            biased;
+            // A second Ctrl-C: what is in flight is dropped where it is
+            // (every step is safe to resume), and the run ends now.
+            () = stop.now().cancelled() => {
+                if !dispatcher.is_interrupted() {
+                    interrupt(&mut dispatcher, &progress, &journal, t0.elapsed());
+                }
+                for t in &tasks {
+                    t.abort();
+                }
+                break;
+            }
             msg = rx.recv() => {
                 let Some(msg) = msg else { break };
                 in_flight = in_flight.saturating_sub(1);
@@ -276,22 +293,26 @@ pub async fn execute(cloud: Arc<dyn Cloud>, input: RunInput, options: ApplyOptio
                     releases.push(tokio::spawn(async move { book.release(&id).await }));
                 }
             }
-            _ = stop.stopped(), if !dispatcher.is_interrupted() => {
-                dispatcher.interrupt(t0.elapsed());
-                let remaining = dispatcher.jobs().iter().filter(|j| j.state != JobState::Done).count();
-                progress.note("stopping: no new server starts; letting calls in flight finish");
-                journal.record(Event::Interrupted { remaining });
+            () = stop.stopped(), if !dispatcher.is_interrupted() => {
+                interrupt(&mut dispatcher, &progress, &journal, t0.elapsed());
             }
         }
     }
     poller.abort();
+    // Stopped at once: nothing more is asked of the cloud. The claims stay
+    // as a killed run leaves them, for the next run to take over.
+    let at_once = stop.is_stopped_now();
     for r in releases {
-        let _ = r.await;
+        if at_once {
+            r.abort();
+        } else {
+            let _ = r.await;
+        }
     }
     if let Some(h) = heartbeat {
         h.abort();
     }
-    if let Some(book) = &claims {
+    if let Some(book) = claims.as_ref().filter(|_| !at_once) {
         let sets = ServerSets {
             plan: cs
                 .moves
@@ -347,6 +368,18 @@ pub async fn execute(cloud: Arc<dyn Cloud>, input: RunInput, options: ApplyOptio
     report
 }
 
+/// The first Ctrl-C: nothing new starts; calls in flight are let finish.
+fn interrupt(dispatcher: &mut Dispatcher, progress: &Progress, journal: &Journal, now: Duration) {
+    dispatcher.interrupt(now);
+    let remaining = dispatcher
+        .jobs()
+        .iter()
+        .filter(|j| j.state != JobState::Done)
+        .count();
+    progress.note("stopping: no new server starts; letting calls in flight finish");
+    journal.record(Event::Interrupted { remaining });
+}
+
 /// Share of the request budget (`requests_per_second`) that polls of one
 /// kind (servers, or images) may take at most.
 const POLL_SHARE: f64 = 0.1;
@@ -379,17 +412,17 @@ fn spawn_command(
     tx: mpsc::UnboundedSender<Finished>,
     label: String,
     attempt: u32,
-) {
+) -> AbortHandle {
     let key = cmd.key().to_string();
     let backup = ctx.clone();
     let started = Instant::now();
     let inner = tokio::spawn(async move {
         let mut ctx = ctx;
-        let mut stop = stop;
+        let graceful = stop.graceful().clone();
         // Before its first change, the move claims its server.
         if let (Command::Run { .. }, Some(book)) = (&cmd, &claims)
             && !ctx.claimed
-            && let Some(r) = gate::pass(&env, book, &mv, &mut ctx, &mut stop).await
+            && let Some(r) = gate::pass(&env, book, &mv, &mut ctx, &graceful).await
         {
             return (ctx, r);
         }
@@ -399,7 +432,7 @@ fn spawn_command(
                     env: &env,
                     mv: &mv,
                     ctx: &mut ctx,
-                    stop,
+                    stop: graceful,
                 };
                 strategy::run_step(job, step).await
             }
@@ -409,13 +442,14 @@ fn spawn_command(
                     env: &env,
                     mv: &mv,
                     ctx: &mut ctx,
-                    stop: StopSignal::never(),
+                    stop: stop.now().clone(),
                 };
                 strategy::rollback(job).await
             }
         };
         (ctx, result)
     });
+    let handle = inner.abort_handle();
     tokio::spawn(async move {
         let (ctx, result) = match inner.await {
             Ok(done) => done,
@@ -444,6 +478,7 @@ fn spawn_command(
             attempt,
         });
     });
+    handle
 }
 
 fn handle_finished(

@@ -2,77 +2,88 @@
 //!
 //! The first signal asks for a graceful stop: nothing new starts, waits are
 //! abandoned (they only observe), calls already sent are let finish, and
-//! the run ends with a list of what remains. The second signal exits at
-//! once. Both are safe to resume from, because everything azmove creates
+//! the run ends with a list of what remains. The second signal ends the
+//! run at once, without waiting for calls in flight; its report and
+//! journal are still written. Both are safe to resume from, because everything azmove creates
 //! is tagged and every step re-reads the cloud before it acts.
 
-use tokio::sync::watch;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
-/// A shared "please stop" flag that tasks can wait on.
+/// What Ctrl-C asks of a run, as two tokens: the first Ctrl-C cancels the
+/// graceful one (nothing new starts, waits end), the second the one that
+/// ends the run at once. Ending at once also ends gracefully, so whatever
+/// watches the graceful token stops on either.
+///
+/// The engine's steps see the graceful token; what must be seen through
+/// after a first Ctrl-C (a rollback, a source half-way to SHUTOFF) waits
+/// on [`StopSignal::now`] only.
 #[derive(Debug, Clone)]
 pub struct StopSignal {
-    rx: watch::Receiver<bool>,
-    /// Keeps the channel open for a signal nobody can raise.
-    _keep: Option<std::sync::Arc<watch::Sender<bool>>>,
+    now: CancellationToken,
+    graceful: CancellationToken,
 }
 
-/// The side that raises the flag.
-#[derive(Debug, Clone)]
-pub struct StopHandle {
-    tx: std::sync::Arc<watch::Sender<bool>>,
-}
-
-/// A flag nobody has raised yet, and the handle that raises it.
-pub fn stop_pair() -> (StopHandle, StopSignal) {
-    let (tx, rx) = watch::channel(false);
-    (
-        StopHandle {
-            tx: std::sync::Arc::new(tx),
-        },
-        StopSignal { rx, _keep: None },
-    )
-}
-
-impl StopHandle {
-    pub fn stop(&self) {
-        self.tx.send_replace(true);
-    }
-
-    pub fn signal(&self) -> StopSignal {
-        StopSignal {
-            rx: self.tx.subscribe(),
-            _keep: None,
-        }
+impl Default for StopSignal {
+    fn default() -> Self {
+        StopSignal::new()
     }
 }
 
 impl StopSignal {
-    /// A signal that is never raised.
-    pub fn never() -> StopSignal {
-        let (tx, rx) = watch::channel(false);
+    /// A signal nobody has raised yet.
+    pub fn new() -> StopSignal {
+        let now = CancellationToken::new();
         StopSignal {
-            rx,
-            _keep: Some(std::sync::Arc::new(tx)),
+            graceful: now.child_token(),
+            now,
         }
+    }
+
+    /// A signal that is never raised (nothing installs a handler for it).
+    pub fn never() -> StopSignal {
+        StopSignal::new()
+    }
+
+    /// Ask for a graceful stop.
+    pub fn stop(&self) {
+        self.graceful.cancel();
+    }
+
+    /// Ask to stop at once (a graceful stop is implied).
+    pub fn stop_now(&self) {
+        self.now.cancel();
     }
 
     pub fn is_stopped(&self) -> bool {
-        *self.rx.borrow()
+        self.graceful.is_cancelled()
     }
 
-    /// Resolves once a stop is asked for.
-    pub async fn stopped(&mut self) {
-        // An error means every handle is gone: nobody can ask any more.
-        if self.rx.wait_for(|v| *v).await.is_err() {
-            std::future::pending::<()>().await;
-        }
+    pub fn is_stopped_now(&self) -> bool {
+        self.now.is_cancelled()
+    }
+
+    /// Resolves once a stop (graceful or not) is asked for.
+    pub fn stopped(&self) -> WaitForCancellationFuture<'_> {
+        self.graceful.cancelled()
+    }
+
+    /// The token a graceful stop cancels.
+    pub fn graceful(&self) -> &CancellationToken {
+        &self.graceful
+    }
+
+    /// The token only a stop at once cancels.
+    pub fn now(&self) -> &CancellationToken {
+        &self.now
     }
 }
 
-/// Listen for Ctrl-C and SIGTERM: the first raises `handle`, the second
-/// prints `on_second` and exits the process with `exit_code`. The signals
-/// are caught from the moment this returns (it needs a tokio runtime).
-pub fn install(handle: StopHandle, on_second: String, exit_code: u8) {
+/// Listen for Ctrl-C and SIGTERM: the first asks `stop` to stop gracefully,
+/// the second prints `on_second` and asks it to stop at once; the run then
+/// ends through its normal path, so its report and journal are written.
+/// The signals are caught from the moment this returns (it needs a tokio
+/// runtime).
+pub fn install(stop: StopSignal, on_second: String) {
     let mut signals = Signals::register();
     tokio::spawn(async move {
         let mut count = 0u32;
@@ -85,10 +96,11 @@ pub fn install(handle: StopHandle, on_second: String, exit_code: u8) {
                 eprintln!(
                     "\nStopping: no new server starts; waiting for calls in flight to finish. Press Ctrl-C again to exit at once (still safe to resume)."
                 );
-                handle.stop();
+                stop.stop();
             } else {
                 eprintln!("\n{on_second}");
-                std::process::exit(i32::from(exit_code));
+                stop.stop_now();
+                return;
             }
         }
     });
@@ -146,12 +158,22 @@ mod tests {
 
     #[tokio::test]
     async fn a_stop_wakes_every_waiter() {
-        let (handle, mut a) = stop_pair();
-        let mut b = handle.signal();
+        let a = StopSignal::new();
+        let b = a.clone();
         assert!(!a.is_stopped());
-        handle.stop();
+        a.stop();
         a.stopped().await;
         b.stopped().await;
         assert!(b.is_stopped());
+        assert!(!b.is_stopped_now(), "a graceful stop is not a stop at once");
+    }
+
+    #[tokio::test]
+    async fn a_stop_at_once_is_also_graceful() {
+        let a = StopSignal::new();
+        a.stop_now();
+        a.stopped().await;
+        a.now().cancelled().await;
+        assert!(a.is_stopped());
     }
 }

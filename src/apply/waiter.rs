@@ -33,8 +33,8 @@ use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
 use super::cloud::Cloud;
-use super::signals::StopSignal;
 use crate::plan::inventory::{Image, Server, tags};
+use tokio_util::sync::CancellationToken;
 
 /// Tuning of the shared polls.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -484,7 +484,7 @@ impl Waiter {
         id: &str,
         kind: WaitKind,
         timeout: Duration,
-        stop: &mut StopSignal,
+        stop: &CancellationToken,
         done: impl Fn(Option<&Server>) -> Option<T>,
     ) -> Result<T, WaitError> {
         let status = |w: &Waiter| {
@@ -510,7 +510,7 @@ impl Waiter {
         id: &str,
         size_gb: Option<u64>,
         timeout: Duration,
-        stop: &mut StopSignal,
+        stop: &CancellationToken,
         done: impl Fn(Option<&Image>) -> Option<T>,
     ) -> Result<T, WaitError> {
         let status = |w: &Waiter| w.image(id).map(|i| i.status);
@@ -535,7 +535,7 @@ impl Waiter {
         kind: WaitKind,
         size_gb: Option<u64>,
         timeout: Duration,
-        stop: &mut StopSignal,
+        stop: &CancellationToken,
         status: impl Fn(&Waiter) -> Option<String>,
         check: impl Fn(&Waiter) -> Option<T>,
     ) -> Result<T, WaitError> {
@@ -585,7 +585,7 @@ impl Waiter {
                     }
                 }
                 _ = tokio::time::sleep_until(deadline) => return Err(WaitError::Timeout(timeout)),
-                _ = stop.stopped() => return Err(WaitError::Interrupted),
+                _ = stop.cancelled() => return Err(WaitError::Interrupted),
             }
             if let Some(v) = check(self) {
                 let mut st = self.lock();
@@ -1105,8 +1105,8 @@ mod tests {
                 }
                 let w = waiter.clone();
                 tasks.push(tokio::spawn(async move {
-                    let mut stop = StopSignal::never();
-                    w.wait_image(&id, Some(10), Duration::from_secs(7200), &mut stop, |i| {
+                    let stop = CancellationToken::new();
+                    w.wait_image(&id, Some(10), Duration::from_secs(7200), &stop, |i| {
                         i.filter(|i| i.status == "active").map(|_| ())
                     })
                     .await

@@ -15,7 +15,7 @@ use super::shell_word;
 use crate::apply::claims::{ClaimBook, RunIdentity};
 use crate::apply::journal::Journal;
 use crate::apply::prepare::{from_fresh_plan, from_saved_plan};
-use crate::apply::signals::{StopSignal, install, stop_pair};
+use crate::apply::signals::{StopSignal, install};
 use crate::apply::{
     ApplyOptions, ApplyReport, PollConfig, PollMode, ProgressMode, RunInput, execute,
 };
@@ -95,15 +95,14 @@ async fn run_async(args: &ApplySettings, colors: Colors) -> Exit {
     // Ctrl-C is handled from here on, before anything talks to the cloud:
     // the first one during planning (or at the question) ends the command
     // with exit 4 and nothing changed; during the moves it stops them
-    // gracefully; a second one exits at once.
-    let (handle, stop) = stop_pair();
+    // gracefully; a second one ends them at once (the report is still written).
+    let stop = StopSignal::new();
     install(
-        handle,
+        stop.clone(),
         format!(
             "Exiting now. Everything azmove made is tagged, so this is safe: run `{}` to continue.",
             resume_command(args)
         ),
-        Exit::Interrupted.code(),
     );
     match read_input(&args.file) {
         Ok(Input::Saved(cs)) => apply_saved(args, cs, stop).await,
@@ -124,10 +123,9 @@ async fn unless_stopped<F: std::future::Future>(stop: &StopSignal, f: F) -> Opti
     if stop.is_stopped() {
         return None;
     }
-    let mut stopped = stop.clone();
     tokio::select! {
         out = f => Some(out),
-        () = stopped.stopped() => None,
+        () = stop.stopped() => None,
     }
 }
 

@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use super::{ClaimBook, ClaimResult};
 use crate::apply::dispatcher::Yielded;
-use crate::apply::signals::StopSignal;
-use crate::apply::step::{JobCtx, RunEnv, StepResult, read_servers};
+use crate::apply::step::{JobCtx, ReadError, RunEnv, StepResult, read_servers};
 use crate::apply::strategy;
 use crate::plan::changeset::PlannedMove;
 use crate::plan::inventory::{Server, tags};
+use tokio_util::sync::CancellationToken;
 
 /// Claim the move's server. `None`: the move may go on; `Some`: how it ends.
 pub async fn pass(
@@ -19,7 +19,7 @@ pub async fn pass(
     book: &ClaimBook,
     mv: &PlannedMove,
     ctx: &mut JobCtx,
-    stop: &mut StopSignal,
+    stop: &CancellationToken,
 ) -> Option<StepResult> {
     let source = mv.source.as_ref()?;
     let project = env.waiter.server(&source.id).and_then(|s| s.tenant_id);
@@ -71,8 +71,8 @@ pub async fn pass(
     // after the claim was won.
     match read_servers(env, stop, Duration::ZERO).await {
         Ok(()) => {}
-        Err(None) => return Some(StepResult::interrupted()),
-        Err(Some(e)) => {
+        Err(ReadError::Interrupted) => return Some(StepResult::interrupted()),
+        Err(ReadError::Failed(e)) => {
             return Some(StepResult::failed(
                 format!("could not read the servers' state: {e}"),
                 false,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::apply::cloud::Cloud;
 use crate::apply::hosts::HostBook;
@@ -30,6 +31,9 @@ pub struct RunEnv {
     /// a source it stops and on a replacement it verifies, so that every
     /// later decision knows whose work it is.
     pub run_id: Option<String>,
+    /// Cancelled by a second Ctrl-C only: what a first one must not cut
+    /// short (a rollback, a source half-way to SHUTOFF) waits on it.
+    pub stop_now: CancellationToken,
 }
 
 impl RunEnv {

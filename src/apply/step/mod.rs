@@ -3,9 +3,9 @@
 //! ([`StepResult`]) and reading the cloud's state before acting.
 
 mod context;
-pub(crate) mod read;
+mod read;
 mod result;
 
 pub use context::{JobCtx, RunEnv};
-pub use read::read_servers;
+pub use read::{ReadError, read_images, read_servers};
 pub use result::StepResult;

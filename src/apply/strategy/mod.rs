@@ -18,10 +18,10 @@ mod snapshot;
 
 use futures::future::BoxFuture;
 
-use super::signals::StopSignal;
 use super::step::{JobCtx, RunEnv, StepResult};
 use crate::plan::changeset::{PlannedMove, Step};
 use crate::plan::file;
+use tokio_util::sync::CancellationToken;
 
 pub use cold::Cold;
 pub use live::Live;
@@ -33,7 +33,9 @@ pub struct Job<'a> {
     pub env: &'a RunEnv,
     pub mv: &'a PlannedMove,
     pub ctx: &'a mut JobCtx,
-    pub stop: StopSignal,
+    /// Cancelled when the step must stop waiting: by a first Ctrl-C for
+    /// a step, only by a stop at once for a rollback.
+    pub stop: CancellationToken,
 }
 
 /// A way of moving a server to another availability zone.

@@ -31,12 +31,12 @@ use tokio::time::Instant;
 
 use super::Job;
 use crate::apply::hosts::same_host;
-use crate::apply::signals::StopSignal;
-use crate::apply::step::{JobCtx, RunEnv, StepResult, read_servers};
+use crate::apply::step::{JobCtx, ReadError, RunEnv, StepResult, read_servers};
 use crate::apply::waiter::{WaitError, WaitKind, Waiter};
 use crate::openstack::Error;
 use crate::plan::changeset::{PlannedMove, Step};
 use crate::plan::inventory::{Server, tags};
+use tokio_util::sync::CancellationToken;
 
 pub(super) use migration::{Landing, resizing};
 pub(super) use rollback::rollback;
@@ -109,7 +109,7 @@ pub(in crate::apply::strategy) struct InPlace<'a> {
     /// The server's UUID (it stays the same through the move).
     pub(in crate::apply::strategy) id: &'a str,
     pub(in crate::apply::strategy) ctx: &'a mut JobCtx,
-    pub(in crate::apply::strategy) stop: StopSignal,
+    pub(in crate::apply::strategy) stop: CancellationToken,
     /// The step running; `None` while undoing a failed move.
     pub(in crate::apply::strategy) step: Option<Step>,
 }
@@ -218,10 +218,10 @@ impl InPlace<'_> {
         &mut self,
         max_age: Duration,
     ) -> Result<Server, StepResult> {
-        match read_servers(self.env, &mut self.stop, max_age).await {
+        match read_servers(self.env, &self.stop, max_age).await {
             Ok(()) => {}
-            Err(None) => return Err(StepResult::interrupted()),
-            Err(Some(e)) => {
+            Err(ReadError::Interrupted) => return Err(StepResult::interrupted()),
+            Err(ReadError::Failed(e)) => {
                 return Err(self.fail(format!("could not read the servers' state: {e}"), false));
             }
         }
@@ -261,7 +261,7 @@ impl InPlace<'_> {
         let id = self.id.to_string();
         self.env
             .waiter
-            .wait_server(self.id, kind, timeout, &mut self.stop, move |s| {
+            .wait_server(self.id, kind, timeout, &self.stop, move |s| {
                 judge(s, waiter.server_seen_since(&id, accepted))
             })
             .await

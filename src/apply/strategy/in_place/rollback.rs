@@ -21,7 +21,6 @@ use tokio::time::Instant;
 
 use super::super::Job;
 use super::{InPlace, StepOutcome, Timeouts, at_rest, place};
-use crate::apply::signals::StopSignal;
 use crate::apply::step::StepResult;
 use crate::apply::waiter::WaitKind;
 use crate::openstack::Error;
@@ -38,8 +37,8 @@ pub(in crate::apply::strategy) async fn rollback(job: Job<'_>) -> StepResult {
         id: source.id.as_str(),
         ctx: job.ctx,
         // A rollback puts a server back: the first Ctrl-C does not cut it
-        // short (a second one ends the process).
-        stop: StopSignal::never(),
+        // short (the executor gives it the token of a stop at once).
+        stop: job.stop,
         step: None,
     };
     let result = m.undo().await.unwrap_or_else(|r| r);

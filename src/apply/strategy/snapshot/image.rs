@@ -144,7 +144,7 @@ impl Steps<'_> {
         let waited = self
             .env
             .waiter
-            .wait_image(&id, disk, timeout, &mut self.stop, |i| match i {
+            .wait_image(&id, disk, timeout, &self.stop, |i| match i {
                 None => Some(None),
                 Some(i) if i.status == "active" => Some(Some(true)),
                 Some(i) if i.status == "killed" || i.status == "deleted" => Some(Some(false)),

@@ -34,13 +34,12 @@ use futures::future::BoxFuture;
 
 use super::{Job, Strategy};
 use crate::apply::cloud::Cloud;
-use crate::apply::signals::StopSignal;
-use crate::apply::step::read::READ_ATTEMPTS;
-use crate::apply::step::{JobCtx, RunEnv, StepResult, read_servers};
+use crate::apply::step::{JobCtx, ReadError, RunEnv, StepResult, read_images, read_servers};
 use crate::apply::waiter::{WaitError, WaitKind, Waiter};
 use crate::openstack::Error;
 use crate::plan::changeset::{PlannedMove, Step};
 use crate::plan::inventory::{Image, Server, tags};
+use tokio_util::sync::CancellationToken;
 
 pub use replacement::check_replacement;
 
@@ -161,7 +160,7 @@ struct Steps<'a> {
     mv: &'a PlannedMove,
     source_id: &'a str,
     ctx: &'a mut JobCtx,
-    stop: StopSignal,
+    stop: CancellationToken,
 }
 
 impl<'a> Steps<'a> {
@@ -229,45 +228,29 @@ impl Steps<'_> {
     }
 
     async fn servers_within(&mut self, step: Step, max_age: Duration) -> Result<(), StepResult> {
-        match read_servers(self.env, &mut self.stop, max_age).await {
-            Ok(()) => Ok(()),
-            Err(None) => Err(StepResult::interrupted()),
-            Err(Some(last)) => Err(failure(
-                self.ctx,
-                step,
-                format!("could not read the servers' state: {last}"),
-            )),
-        }
+        let read = read_servers(self.env, &self.stop, max_age).await;
+        self.read_failed(step, "servers", read)
     }
 
     async fn fresh_images(&mut self, step: Step) -> Result<(), StepResult> {
-        let mut last = String::new();
-        for attempt in 0..READ_ATTEMPTS {
-            if attempt > 0 {
-                self.pause_before_reading_again(attempt).await?;
-            }
-            let read = tokio::select! {
-                r = self.env.waiter.images_within(self.env.fresh_within) => r,
-                _ = self.stop.stopped() => return Err(StepResult::interrupted()),
-            };
-            match read {
-                Ok(()) => return Ok(()),
-                Err(e) => last = e,
-            }
-        }
-        Err(failure(
-            self.ctx,
-            step,
-            format!("could not read the snapshots' state: {last}"),
-        ))
+        let read = read_images(self.env, &self.stop, self.env.fresh_within).await;
+        self.read_failed(step, "snapshots", read)
     }
 
-    /// 2 s, 4 s, 8 s: long enough for an API that restarts to come back.
-    async fn pause_before_reading_again(&mut self, attempt: u32) -> Result<(), StepResult> {
-        let pause = Duration::from_secs(1u64 << attempt.min(6));
-        tokio::select! {
-            _ = tokio::time::sleep(pause) => Ok(()),
-            _ = self.stop.stopped() => Err(StepResult::interrupted()),
+    fn read_failed(
+        &self,
+        step: Step,
+        what: &str,
+        read: Result<(), ReadError>,
+    ) -> Result<(), StepResult> {
+        match read {
+            Ok(()) => Ok(()),
+            Err(ReadError::Interrupted) => Err(StepResult::interrupted()),
+            Err(ReadError::Failed(last)) => Err(failure(
+                self.ctx,
+                step,
+                format!("could not read the {what}' state: {last}"),
+            )),
         }
     }
 
@@ -292,7 +275,7 @@ impl Steps<'_> {
         let got = self
             .env
             .waiter
-            .wait_server(&id, WaitKind::Stop, timeout, &mut self.stop, |s| match s {
+            .wait_server(&id, WaitKind::Stop, timeout, &self.stop, |s| match s {
                 None => Some(None),
                 Some(s) if s.task_state.is_none() => Some(Some(s.clone())),
                 Some(_) => None,

@@ -110,7 +110,7 @@ impl Steps<'_> {
         let waited = self
             .env
             .waiter
-            .wait_server(&id, WaitKind::Boot, timeout, &mut self.stop, |s| match s {
+            .wait_server(&id, WaitKind::Boot, timeout, &self.stop, |s| match s {
                 None => Some(Err(None)),
                 Some(s) if s.status == "ACTIVE" && s.task_state.is_none() => Some(Ok(s.clone())),
                 Some(s) if s.status == "ERROR" => Some(Err(Some(

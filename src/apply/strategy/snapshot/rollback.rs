@@ -2,7 +2,6 @@
 //! deleted, and the source is started again if azmove stopped it.
 
 use super::Steps;
-use crate::apply::signals::StopSignal;
 use crate::apply::step::StepResult;
 use crate::apply::waiter::WaitKind;
 use crate::plan::changeset::Step;
@@ -130,7 +129,7 @@ impl Steps<'_> {
             let idle = self
                 .env
                 .waiter
-                .wait_server(&id, WaitKind::Stop, timeout, &mut self.stop, |s| {
+                .wait_server(&id, WaitKind::Stop, timeout, &self.stop, |s| {
                     s.is_none_or(|s| s.task_state.is_none()).then_some(())
                 })
                 .await;
@@ -148,11 +147,11 @@ impl Steps<'_> {
         }
         // Waiting here may be interrupted by a second Ctrl-C only; the
         // first one lets rollbacks finish.
-        let mut never = StopSignal::never();
+        let never = self.env.stop_now.clone();
         let waited = self
             .env
             .waiter
-            .wait_server(&id, WaitKind::Start, timeout, &mut never, |s| match s {
+            .wait_server(&id, WaitKind::Start, timeout, &never, |s| match s {
                 None => Some(false),
                 Some(s) if s.status == "ACTIVE" && s.task_state.is_none() => Some(true),
                 Some(_) => None,

@@ -7,7 +7,6 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{Steps, call_failed, wait_failed};
-use crate::apply::signals::StopSignal;
 use crate::apply::step::StepResult;
 use crate::apply::waiter::{WaitError, WaitKind};
 use crate::plan::changeset::Step;
@@ -71,7 +70,7 @@ impl Steps<'_> {
         let id = self.source_id.to_string();
         // A stopping server is not a safe point (a new plan sees it busy):
         // this short wait is seen through even after a first Ctrl-C.
-        let mut not_interrupted = StopSignal::never();
+        let not_interrupted = self.env.stop_now.clone();
         let waited = self
             .env
             .waiter
@@ -79,7 +78,7 @@ impl Steps<'_> {
                 &id,
                 WaitKind::Stop,
                 timeout,
-                &mut not_interrupted,
+                &not_interrupted,
                 |s| match s {
                     None => Some(Err(None)),
                     Some(s) if s.status == "SHUTOFF" && s.task_state.is_none() => Some(Ok(())),
@@ -180,7 +179,7 @@ impl Steps<'_> {
                     let waited = self
                         .env
                         .waiter
-                        .wait_server(&id, WaitKind::Stop, timeout, &mut self.stop, |s| match s {
+                        .wait_server(&id, WaitKind::Stop, timeout, &self.stop, |s| match s {
                             None => Some(false),
                             Some(s) if s.status == "SHUTOFF" && s.task_state.is_none() => {
                                 Some(true)
@@ -242,7 +241,7 @@ impl Steps<'_> {
         let waited = self
             .env
             .waiter
-            .wait_server(&id, WaitKind::Stop, timeout, &mut self.stop, |s| {
+            .wait_server(&id, WaitKind::Stop, timeout, &self.stop, |s| {
                 s.is_none().then_some(())
             })
             .await;
