@@ -4,6 +4,9 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use comfy_table::Table;
+use comfy_table::presets::NOTHING;
+
 use serde::Serialize;
 
 use crate::plan::changeset::Step;
@@ -294,27 +297,14 @@ impl ApplyReport {
                 "DOWNTIME",
                 "STEPS / DETAIL",
             ];
-            let mut width = header.map(|h| h.chars().count());
+            let mut table = Table::new();
+            table.load_style(NOTHING).set_header(header);
             for r in &rows {
-                for (i, c) in r.iter().enumerate().take(5) {
-                    width[i] = width[i].max(c.chars().count());
-                }
+                table.add_row(r.iter());
             }
             out.push('\n');
-            let mut line = |cols: [&str; 6]| {
-                let mut l = String::from(" ");
-                for (i, c) in cols.iter().enumerate() {
-                    if i < 5 {
-                        let _ = write!(l, " {c:<w$} ", w = width[i]);
-                    } else {
-                        let _ = write!(l, " {c}");
-                    }
-                }
-                let _ = writeln!(out, "{}", l.trim_end());
-            };
-            line(header);
-            for r in &rows {
-                line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]]);
+            for line in table.lines() {
+                let _ = writeln!(out, " {}", line.trim_end());
             }
         }
         if let Some(j) = &self.journal {
