@@ -16,6 +16,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::step::StepError;
+
 /// The journal could not be created.
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -76,6 +78,9 @@ pub enum Event {
         message: Option<String>,
         #[serde(skip_serializing_if = "Vec::is_empty")]
         request_ids: Vec<String>,
+        /// The failed call that ended the step, as the cloud reported it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<StepError>,
         /// Ids of what the step created or found (snapshot, replacement).
         #[serde(skip_serializing_if = "Option::is_none")]
         object_id: Option<String>,

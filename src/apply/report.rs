@@ -9,6 +9,7 @@ use comfy_table::presets::NOTHING;
 
 use serde::Serialize;
 
+use super::step::StepError;
 use crate::plan::changeset::Step;
 
 /// Version of the report's JSON format.
@@ -100,6 +101,9 @@ pub struct ServerReport {
     pub message: Option<String>,
     /// OpenStack request ids of the calls that failed, for the cloud's operators.
     pub request_ids: Vec<String>,
+    /// The calls that failed, with their HTTP status and request id.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<StepError>,
     /// Steps still to do (interrupted, failed without rollback).
     pub remaining_steps: Vec<Step>,
     pub steps: Vec<StepTiming>,
@@ -390,6 +394,7 @@ mod tests {
             message: (outcome == ServerOutcome::Failed)
                 .then(|| "boot ended in ERROR: No valid host".into()),
             request_ids: vec![],
+            errors: vec![],
             remaining_steps: vec![],
             steps: vec![StepTiming {
                 step: "snapshot".into(),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::{ClaimBook, ClaimResult};
 use crate::apply::dispatcher::Yielded;
-use crate::apply::step::{JobCtx, ReadError, RunEnv, StepResult, read_servers};
+use crate::apply::step::{JobCtx, ReadError, RunEnv, StepError, StepResult, read_servers};
 use crate::apply::strategy;
 use crate::plan::changeset::PlannedMove;
 use crate::plan::inventory::{Server, tags};
@@ -57,13 +57,15 @@ pub async fn pass(
             ));
         }
         Err(e) => {
-            let mut r = StepResult::failed(
-                format!("could not claim the server for this run (nothing was changed): {e}"),
-                false,
+            let error = StepError::call(
+                &source.id,
+                None,
+                "could not claim the server for this run (nothing was changed)",
+                &e,
             );
-            if let Some(id) = e.request_id() {
-                r.request_ids.push(id.to_string());
-            }
+            let mut r = StepResult::failed(error.message.clone(), false);
+            r.request_ids.extend(error.request_id.clone());
+            r.error = Some(Box::new(error));
             return Some(r);
         }
     }

@@ -54,6 +54,7 @@ pub(super) fn handle_finished(
         elapsed_ms: elapsed.as_millis() as u64,
         message: result.message.clone(),
         request_ids: result.request_ids.clone(),
+        error: result.error.as_deref().cloned(),
         object_id: result.object_id.clone(),
     });
     ctxs.insert(key.clone(), ctx);

@@ -18,7 +18,7 @@ use super::claims::fence::FencedCloud;
 use super::claims::gate;
 use super::claims::{ClaimBook, ServerSets};
 use super::cloud::Cloud;
-use super::dispatcher::{Command, Dispatcher, JobSpec, JobState, Outcome};
+use super::dispatcher::{Command, Dispatcher, JobSpec, JobState};
 use super::journal::{Event, Journal, now_rfc3339};
 use super::progress::{Progress, ProgressMode};
 use super::report::{ApplyReport, REPORT_FORMAT};
@@ -460,18 +460,7 @@ fn spawn_command(
             Ok(done) => done,
             Err(e) => {
                 let reason = format!("internal error while running {label}: {e}");
-                (
-                    backup,
-                    StepResult {
-                        outcome: Outcome::Failed {
-                            reason: reason.clone(),
-                            rollback: false,
-                        },
-                        message: Some(reason),
-                        object_id: None,
-                        request_ids: Vec::new(),
-                    },
-                )
+                (backup, StepResult::failed(reason, false))
             }
         };
         let _ = tx.send(Finished {

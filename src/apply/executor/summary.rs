@@ -45,6 +45,7 @@ pub(super) fn server_reports(
                 source_state: ctx.and_then(|c| c.source_state.clone()),
                 message: None,
                 request_ids: ctx.map(|c| c.request_ids.clone()).unwrap_or_default(),
+                errors: ctx.map(|c| c.errors.clone()).unwrap_or_default(),
                 remaining_steps: Vec::new(),
                 steps: Vec::new(),
                 elapsed_s: None,

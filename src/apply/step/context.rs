@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::StepError;
 use crate::apply::cloud::Cloud;
 use crate::apply::hosts::HostBook;
 use crate::apply::report::Downtime;
@@ -54,6 +55,8 @@ pub struct JobCtx {
     pub verified: bool,
     /// Request ids of the calls that failed.
     pub request_ids: Vec<String>,
+    /// The calls that failed, with what the cloud said.
+    pub errors: Vec<StepError>,
     /// The replacement as last seen (for the report).
     pub replacement: Option<Server>,
     /// What became of the source, in words (for the report). For in-place

@@ -3,9 +3,11 @@
 //! ([`StepResult`]) and reading the cloud's state before acting.
 
 mod context;
+mod error;
 mod read;
 mod result;
 
 pub use context::{JobCtx, RunEnv};
+pub use error::StepError;
 pub use read::{ReadError, read_images, read_servers};
 pub use result::StepResult;

@@ -1,5 +1,6 @@
 //! A step's answer to the dispatcher, and what it reports besides.
 
+use super::StepError;
 use crate::apply::dispatcher::{Outcome, Yielded};
 use crate::plan::changeset::Step;
 
@@ -11,6 +12,8 @@ pub struct StepResult {
     /// The object the step created or found (snapshot, replacement).
     pub object_id: Option<String>,
     pub request_ids: Vec<String>,
+    /// The failed call that ended the step, when one did.
+    pub error: Option<Box<StepError>>,
 }
 
 impl StepResult {
@@ -20,6 +23,7 @@ impl StepResult {
             message: None,
             object_id: None,
             request_ids: Vec::new(),
+            error: None,
         }
     }
 
@@ -29,6 +33,7 @@ impl StepResult {
             message: Some(message.into()),
             object_id,
             request_ids: Vec::new(),
+            error: None,
         }
     }
 
@@ -38,6 +43,7 @@ impl StepResult {
             message: None,
             object_id: None,
             request_ids: Vec::new(),
+            error: None,
         }
     }
 
@@ -48,6 +54,7 @@ impl StepResult {
             outcome: Outcome::Failed { reason, rollback },
             object_id: None,
             request_ids: Vec::new(),
+            error: None,
         }
     }
 
@@ -64,6 +71,7 @@ impl StepResult {
             },
             object_id: None,
             request_ids: Vec::new(),
+            error: None,
         }
     }
 
@@ -79,6 +87,7 @@ impl StepResult {
             },
             object_id: None,
             request_ids: Vec::new(),
+            error: None,
         }
     }
 
@@ -89,6 +98,7 @@ impl StepResult {
             outcome: Outcome::Redo { from, reason },
             object_id: None,
             request_ids: Vec::new(),
+            error: None,
         }
     }
 }

@@ -31,7 +31,7 @@ use tokio::time::Instant;
 
 use super::Job;
 use crate::apply::hosts::same_host;
-use crate::apply::step::{JobCtx, ReadError, RunEnv, StepResult, read_servers};
+use crate::apply::step::{JobCtx, ReadError, RunEnv, StepError, StepResult, read_servers};
 use crate::apply::waiter::{WaitError, WaitKind, Waiter};
 use crate::openstack::Error;
 use crate::plan::changeset::{PlannedMove, Step};
@@ -190,11 +190,9 @@ impl InPlace<'_> {
         e: &Error,
         rollback: bool,
     ) -> StepResult {
-        let mut r = self.fail(format!("{what}: {e}"), rollback);
-        if let Some(id) = e.request_id() {
-            self.ctx.request_ids.push(id.to_string());
-            r.request_ids.push(id.to_string());
-        }
+        let error = StepError::call(self.id, self.step, what, e);
+        let mut r = self.fail(error.message.clone(), rollback);
+        self.ctx.note_call_error(&mut r, error);
         r
     }
 

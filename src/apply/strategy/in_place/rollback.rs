@@ -21,7 +21,7 @@ use tokio::time::Instant;
 
 use super::super::Job;
 use super::{InPlace, StepOutcome, Timeouts, at_rest, place};
-use crate::apply::step::StepResult;
+use crate::apply::step::{StepError, StepResult};
 use crate::apply::waiter::WaitKind;
 use crate::openstack::Error;
 use crate::plan::inventory::Server;
@@ -100,11 +100,9 @@ impl InPlace<'_> {
     }
 
     fn undo_call_fail(&mut self, what: &str, e: &Error) -> StepResult {
-        let mut r = StepResult::failed(format!("{what}: {e}"), false);
-        if let Some(id) = e.request_id() {
-            self.ctx.request_ids.push(id.to_string());
-            r.request_ids.push(id.to_string());
-        }
+        let error = StepError::call(self.id, None, what, e);
+        let mut r = StepResult::failed(error.message.clone(), false);
+        self.ctx.note_call_error(&mut r, error);
         r
     }
 

@@ -31,6 +31,7 @@ impl Steps<'_> {
                 if let Err(e) = self.cloud().delete_image(&image.id).await {
                     return call_failed(
                         self.ctx,
+                        self.source_id,
                         STEP,
                         &format!("could not delete the failed snapshot {}", image.id),
                         &e,
@@ -112,7 +113,7 @@ impl Steps<'_> {
                     format!("createImage was refused while someone else acted on the source: {e}"),
                 )
             }
-            Err(e) => call_failed(self.ctx, STEP, "createImage failed", &e),
+            Err(e) => call_failed(self.ctx, self.source_id, STEP, "createImage failed", &e),
         }
     }
 
@@ -157,6 +158,7 @@ impl Steps<'_> {
                 if let Err(e) = self.cloud().delete_image(&id).await {
                     return call_failed(
                         self.ctx,
+                        self.source_id,
                         STEP,
                         &format!("could not delete the failed snapshot {id}"),
                         &e,
@@ -240,6 +242,7 @@ impl Steps<'_> {
             if let Err(e) = self.cloud().delete_image(id).await {
                 return call_failed(
                     self.ctx,
+                    self.source_id,
                     STEP,
                     &format!("could not delete snapshot {id}"),
                     &e,

@@ -34,7 +34,9 @@ use futures::future::BoxFuture;
 
 use super::{Job, Strategy};
 use crate::apply::cloud::Cloud;
-use crate::apply::step::{JobCtx, ReadError, RunEnv, StepResult, read_images, read_servers};
+use crate::apply::step::{
+    JobCtx, ReadError, RunEnv, StepError, StepResult, read_images, read_servers,
+};
 use crate::apply::waiter::{WaitError, WaitKind, Waiter};
 use crate::openstack::Error;
 use crate::plan::changeset::{PlannedMove, Step};
@@ -135,12 +137,10 @@ fn failure(ctx: &JobCtx, step: Step, reason: String) -> StepResult {
 }
 
 /// A failed call: its message and request id go to the report.
-fn call_failed(ctx: &mut JobCtx, step: Step, what: &str, e: &Error) -> StepResult {
-    let mut r = failure(ctx, step, format!("{what}: {e}"));
-    if let Some(id) = e.request_id() {
-        ctx.request_ids.push(id.to_string());
-        r.request_ids.push(id.to_string());
-    }
+fn call_failed(ctx: &mut JobCtx, server: &str, step: Step, what: &str, e: &Error) -> StepResult {
+    let error = StepError::call(server, Some(step), what, e);
+    let mut r = failure(ctx, step, error.message.clone());
+    ctx.note_call_error(&mut r, error);
     r
 }
 

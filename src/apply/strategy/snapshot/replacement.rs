@@ -31,6 +31,7 @@ impl Steps<'_> {
                 if let Err(e) = self.cloud().delete_server(&r.id).await {
                     return call_failed(
                         self.ctx,
+                        self.source_id,
                         STEP,
                         &format!("could not delete the failed replacement {}", r.id),
                         &e,
@@ -91,7 +92,13 @@ impl Steps<'_> {
                 self.ctx.replacement_id = Some(id.clone());
                 StepResult::done_with(Some(id), "replacement requested")
             }
-            Err(e) => call_failed(self.ctx, STEP, "booting the replacement failed", &e),
+            Err(e) => call_failed(
+                self.ctx,
+                self.source_id,
+                STEP,
+                "booting the replacement failed",
+                &e,
+            ),
         }
     }
 
@@ -140,6 +147,7 @@ impl Steps<'_> {
                 if let Err(e) = self.cloud().delete_server(&id).await {
                     return call_failed(
                         self.ctx,
+                        self.source_id,
                         STEP,
                         &format!("could not delete the failed replacement {id}"),
                         &e,

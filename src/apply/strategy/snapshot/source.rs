@@ -47,6 +47,7 @@ impl Steps<'_> {
         if let Err(e) = self.cloud().set_server_metadata(self.source_id, &tag).await {
             return call_failed(
                 self.ctx,
+                self.source_id,
                 STEP,
                 "could not tag the source before stopping it",
                 &e,
@@ -57,7 +58,13 @@ impl Steps<'_> {
         if let Err(e) = self.cloud().stop_server(self.source_id).await {
             // Stopped meanwhile (409 "in vm_state stopped")? Then it is fine.
             if !e.is_conflict() {
-                return call_failed(self.ctx, STEP, "could not stop the source", &e);
+                return call_failed(
+                    self.ctx,
+                    self.source_id,
+                    STEP,
+                    "could not stop the source",
+                    &e,
+                );
             }
             accepted = false;
         }
@@ -157,7 +164,13 @@ impl Steps<'_> {
         match self.mv.settings.source_after {
             SourceAfter::Delete => {
                 if let Err(e) = self.cloud().delete_server(self.source_id).await {
-                    return call_failed(self.ctx, STEP, "could not delete the source", &e);
+                    return call_failed(
+                        self.ctx,
+                        self.source_id,
+                        STEP,
+                        "could not delete the source",
+                        &e,
+                    );
                 }
                 // The deletion is load on the source's host until it ends:
                 // the move keeps its slot until then.
@@ -172,7 +185,13 @@ impl Steps<'_> {
                     if let Err(e) = self.cloud().stop_server(self.source_id).await
                         && !e.is_conflict()
                     {
-                        return call_failed(self.ctx, STEP, "could not stop the source", &e);
+                        return call_failed(
+                            self.ctx,
+                            self.source_id,
+                            STEP,
+                            "could not stop the source",
+                            &e,
+                        );
                     }
                     let id = self.source_id.to_string();
                     let timeout = self.mv.settings.timeout_source;
@@ -208,7 +227,13 @@ impl Steps<'_> {
                     .set_server_metadata(self.source_id, &moved_tag)
                     .await
                 {
-                    return call_failed(self.ctx, STEP, "could not tag the source as moved", &e);
+                    return call_failed(
+                        self.ctx,
+                        self.source_id,
+                        STEP,
+                        "could not tag the source as moved",
+                        &e,
+                    );
                 }
                 self.ctx.source_state = Some("stopped".into());
                 StepResult::done_with(
@@ -222,7 +247,13 @@ impl Steps<'_> {
                     .set_server_metadata(self.source_id, &moved_tag)
                     .await
                 {
-                    return call_failed(self.ctx, STEP, "could not tag the source as moved", &e);
+                    return call_failed(
+                        self.ctx,
+                        self.source_id,
+                        STEP,
+                        "could not tag the source as moved",
+                        &e,
+                    );
                 }
                 self.ctx.source_state = Some(format!("kept ({})", source.status));
                 StepResult::done_with(
@@ -267,6 +298,7 @@ impl Steps<'_> {
                 )),
                 Err(e) => Err(call_failed(
                     self.ctx,
+                    self.source_id,
                     step,
                     "could not check that the source is deleted",
                     &e,
