@@ -8,8 +8,9 @@
 use futures::future::BoxFuture;
 use tokio::time::Instant;
 
-use super::in_place::{self, InPlace, Landing, StepOutcome, Timeouts, at_rest, place, resizing};
-use super::{Job, Strategy};
+use super::in_place::{
+    InPlace, InPlaceStrategy, Landing, StepOutcome, Timeouts, at_rest, place, resizing,
+};
 use crate::apply::step::StepResult;
 use crate::apply::waiter::WaitKind;
 use crate::plan::changeset::Step;
@@ -19,51 +20,25 @@ use crate::plan::inventory::Server;
 /// then confirm.
 pub struct Cold;
 
-impl Strategy for Cold {
-    fn name(&self) -> &'static str {
-        "cold"
-    }
+impl InPlaceStrategy for Cold {
+    const NAME: &'static str = "cold";
 
-    fn moves_in_place(&self) -> bool {
-        true
-    }
+    const STEPS: &'static [Step] = &[
+        Step::MarkMoving,
+        Step::Unpin,
+        Step::ColdMigrate,
+        Step::ConfirmMigration,
+        Step::Verify,
+        Step::Repin,
+        Step::Finish,
+    ];
 
-    fn steps(&self) -> &'static [Step] {
-        &[
-            Step::MarkMoving,
-            Step::Unpin,
-            Step::ColdMigrate,
-            Step::ConfirmMigration,
-            Step::Verify,
-            Step::Repin,
-            Step::Finish,
-        ]
-    }
-
-    fn run<'a>(&'a self, job: Job<'a>, step: Step) -> BoxFuture<'a, StepResult> {
-        Box::pin(async move {
-            let Some(mut m) = InPlace::new(job, step) else {
-                return StepResult::failed("the entry resolved to no server", false);
-            };
-            let result = match step {
-                Step::MarkMoving => m.mark_moving().await,
-                Step::Unpin => m.unpin().await,
-                Step::ColdMigrate => m.cold_migrate().await,
-                Step::ConfirmMigration => m.confirm().await,
-                Step::Repin => m.repin().await,
-                Step::Finish => m.finish().await,
-                other => Err(m.not_a_step(other)),
-            };
-            m.end(result)
-        })
-    }
-
-    fn verify<'a>(&'a self, job: Job<'a>) -> BoxFuture<'a, StepResult> {
-        Box::pin(in_place::verify(job))
-    }
-
-    fn rollback<'a>(&'a self, job: Job<'a>) -> BoxFuture<'a, StepResult> {
-        Box::pin(in_place::rollback(job))
+    fn own_step<'m>(m: &'m mut InPlace<'_>, step: Step) -> Option<BoxFuture<'m, StepOutcome>> {
+        match step {
+            Step::ColdMigrate => Some(Box::pin(m.cold_migrate())),
+            Step::ConfirmMigration => Some(Box::pin(m.confirm())),
+            _ => None,
+        }
     }
 }
 

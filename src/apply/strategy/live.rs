@@ -15,8 +15,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use tokio::time::Instant;
 
-use super::in_place::{self, InPlace, Landing, StepOutcome, Timeouts, at_rest, place};
-use super::{Job, Strategy};
+use super::in_place::{InPlace, InPlaceStrategy, Landing, StepOutcome, Timeouts, at_rest, place};
 use crate::apply::step::StepResult;
 use crate::apply::waiter::{WaitError, WaitKind};
 use crate::plan::changeset::Step;
@@ -24,49 +23,23 @@ use crate::plan::changeset::Step;
 /// Migrate the running server to a chosen host of the target AZ.
 pub struct Live;
 
-impl Strategy for Live {
-    fn name(&self) -> &'static str {
-        "live"
-    }
+impl InPlaceStrategy for Live {
+    const NAME: &'static str = "live";
 
-    fn moves_in_place(&self) -> bool {
-        true
-    }
+    const STEPS: &'static [Step] = &[
+        Step::MarkMoving,
+        Step::Unpin,
+        Step::LiveMigrate,
+        Step::Verify,
+        Step::Repin,
+        Step::Finish,
+    ];
 
-    fn steps(&self) -> &'static [Step] {
-        &[
-            Step::MarkMoving,
-            Step::Unpin,
-            Step::LiveMigrate,
-            Step::Verify,
-            Step::Repin,
-            Step::Finish,
-        ]
-    }
-
-    fn run<'a>(&'a self, job: Job<'a>, step: Step) -> BoxFuture<'a, StepResult> {
-        Box::pin(async move {
-            let Some(mut m) = InPlace::new(job, step) else {
-                return StepResult::failed("the entry resolved to no server", false);
-            };
-            let result = match step {
-                Step::MarkMoving => m.mark_moving().await,
-                Step::Unpin => m.unpin().await,
-                Step::LiveMigrate => m.live_migrate().await,
-                Step::Repin => m.repin().await,
-                Step::Finish => m.finish().await,
-                other => Err(m.not_a_step(other)),
-            };
-            m.end(result)
-        })
-    }
-
-    fn verify<'a>(&'a self, job: Job<'a>) -> BoxFuture<'a, StepResult> {
-        Box::pin(in_place::verify(job))
-    }
-
-    fn rollback<'a>(&'a self, job: Job<'a>) -> BoxFuture<'a, StepResult> {
-        Box::pin(in_place::rollback(job))
+    fn own_step<'m>(m: &'m mut InPlace<'_>, step: Step) -> Option<BoxFuture<'m, StepOutcome>> {
+        match step {
+            Step::LiveMigrate => Some(Box::pin(m.live_migrate())),
+            _ => None,
+        }
     }
 }
 

@@ -8,7 +8,8 @@
 //!   UUID and ports; what they share is in `in_place`.
 //!
 //! A new strategy is a new implementation of [`Strategy`] and one arm in
-//! [`of`]; a new step of one strategy is one arm in its `run`.
+//! [`of`]; a new step of one strategy is one arm in its `run` (for an
+//! in-place strategy, its `own_step`).
 
 mod cold;
 mod in_place;

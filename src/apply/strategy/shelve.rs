@@ -7,8 +7,7 @@
 use futures::future::BoxFuture;
 use tokio::time::Instant;
 
-use super::in_place::{self, InPlace, StepOutcome, Timeouts, at_rest, place};
-use super::{Job, Strategy};
+use super::in_place::{InPlace, InPlaceStrategy, StepOutcome, Timeouts, at_rest, place};
 use crate::apply::step::StepResult;
 use crate::apply::waiter::WaitKind;
 use crate::plan::changeset::Step;
@@ -17,51 +16,26 @@ use crate::plan::inventory::Server;
 /// Shelve, offload, and unshelve into the target AZ.
 pub struct Shelve;
 
-impl Strategy for Shelve {
-    fn name(&self) -> &'static str {
-        "shelve"
-    }
+impl InPlaceStrategy for Shelve {
+    const NAME: &'static str = "shelve";
 
-    fn moves_in_place(&self) -> bool {
-        true
-    }
+    const STEPS: &'static [Step] = &[
+        Step::MarkMoving,
+        Step::Shelve,
+        Step::ShelveOffload,
+        Step::Unshelve,
+        Step::Verify,
+        Step::RestorePowerState,
+        Step::Finish,
+    ];
 
-    fn steps(&self) -> &'static [Step] {
-        &[
-            Step::MarkMoving,
-            Step::Shelve,
-            Step::ShelveOffload,
-            Step::Unshelve,
-            Step::Verify,
-            Step::RestorePowerState,
-            Step::Finish,
-        ]
-    }
-
-    fn run<'a>(&'a self, job: Job<'a>, step: Step) -> BoxFuture<'a, StepResult> {
-        Box::pin(async move {
-            let Some(mut m) = InPlace::new(job, step) else {
-                return StepResult::failed("the entry resolved to no server", false);
-            };
-            let result = match step {
-                Step::MarkMoving => m.mark_moving().await,
-                Step::Shelve => m.shelve().await,
-                Step::ShelveOffload => m.shelve_offload().await,
-                Step::Unshelve => m.unshelve().await,
-                Step::RestorePowerState => m.restore_power_state().await,
-                Step::Finish => m.finish().await,
-                other => Err(m.not_a_step(other)),
-            };
-            m.end(result)
-        })
-    }
-
-    fn verify<'a>(&'a self, job: Job<'a>) -> BoxFuture<'a, StepResult> {
-        Box::pin(in_place::verify(job))
-    }
-
-    fn rollback<'a>(&'a self, job: Job<'a>) -> BoxFuture<'a, StepResult> {
-        Box::pin(in_place::rollback(job))
+    fn own_step<'m>(m: &'m mut InPlace<'_>, step: Step) -> Option<BoxFuture<'m, StepOutcome>> {
+        match step {
+            Step::Shelve => Some(Box::pin(m.shelve())),
+            Step::ShelveOffload => Some(Box::pin(m.shelve_offload())),
+            Step::Unshelve => Some(Box::pin(m.unshelve())),
+            _ => None,
+        }
     }
 }
 

@@ -29,7 +29,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::Job;
+use futures::future::BoxFuture;
+
+use super::{Job, Strategy};
 use crate::apply::hosts::same_host;
 use crate::apply::step::{JobCtx, ReadError, RunEnv, StepError, StepResult, read_servers};
 use crate::apply::waiter::{WaitError, WaitKind, Waiter};
@@ -140,6 +142,64 @@ impl<'a> InPlace<'a> {
     /// A step the plan lists that this strategy does not know.
     pub(in crate::apply::strategy) fn not_a_step(&self, step: Step) -> StepResult {
         super::not_a_step(step, self.strategy())
+    }
+}
+
+/// What an in-place strategy adds to the steps all of them share (mark the
+/// move, unpin, verify, pin again, restore the power state, finish): its
+/// name, its list of steps, and its own steps.
+pub(in crate::apply::strategy) trait InPlaceStrategy: Sync {
+    const NAME: &'static str;
+
+    /// The steps of a fresh move, in order.
+    const STEPS: &'static [Step];
+
+    /// One of its own steps; `None` for a step it does not have.
+    fn own_step<'m>(m: &'m mut InPlace<'_>, step: Step) -> Option<BoxFuture<'m, StepOutcome>>;
+}
+
+impl<T: InPlaceStrategy> Strategy for T {
+    fn name(&self) -> &'static str {
+        T::NAME
+    }
+
+    fn moves_in_place(&self) -> bool {
+        true
+    }
+
+    fn steps(&self) -> &'static [Step] {
+        T::STEPS
+    }
+
+    fn run<'a>(&'a self, job: Job<'a>, step: Step) -> BoxFuture<'a, StepResult> {
+        Box::pin(async move {
+            let Some(mut m) = InPlace::new(job, step) else {
+                return StepResult::failed("the entry resolved to no server", false);
+            };
+            let result = match step {
+                Step::MarkMoving => m.mark_moving().await,
+                Step::Unpin => m.unpin().await,
+                Step::Repin => m.repin().await,
+                Step::RestorePowerState => m.restore_power_state().await,
+                Step::Finish => m.finish().await,
+                other => {
+                    let unknown = m.not_a_step(other);
+                    match T::own_step(&mut m, other) {
+                        Some(own) => own.await,
+                        None => Err(unknown),
+                    }
+                }
+            };
+            m.end(result)
+        })
+    }
+
+    fn verify<'a>(&'a self, job: Job<'a>) -> BoxFuture<'a, StepResult> {
+        Box::pin(verify(job))
+    }
+
+    fn rollback<'a>(&'a self, job: Job<'a>) -> BoxFuture<'a, StepResult> {
+        Box::pin(rollback(job))
     }
 }
 
