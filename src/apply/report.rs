@@ -56,15 +56,6 @@ impl ServerOutcome {
     }
 }
 
-/// How long a server did not serve during its move.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Downtime {
-    pub duration: Duration,
-    /// What it is measured from: `stop`, `shelve`, `migrate`, `live
-    /// switch-over`, or `snapshot (cut-over …)` when the source kept running.
-    pub from: &'static str,
-}
-
 /// One executed step and how long it took.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StepTiming {

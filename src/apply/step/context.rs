@@ -11,7 +11,6 @@ use tokio_util::sync::CancellationToken;
 use super::StepError;
 use crate::apply::cloud::Cloud;
 use crate::apply::hosts::HostBook;
-use crate::apply::report::Downtime;
 use crate::apply::waiter::Waiter;
 use crate::plan::inventory::{Host, Server};
 
@@ -42,6 +41,15 @@ impl RunEnv {
     pub fn marker(&self) -> String {
         self.run_id.clone().unwrap_or_else(|| "1".into())
     }
+}
+
+/// How long a server did not serve during its move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Downtime {
+    pub duration: Duration,
+    /// What it is measured from: `stop`, `shelve`, `migrate`, `live
+    /// switch-over`, or `snapshot (cut-over …)` when the source kept running.
+    pub from: &'static str,
 }
 
 /// What the executor knows about one move while it runs.

@@ -7,7 +7,7 @@ mod error;
 mod read;
 mod result;
 
-pub use context::{JobCtx, RunEnv};
+pub use context::{Downtime, JobCtx, RunEnv};
 pub use error::StepError;
 pub use read::{ReadError, read_images, read_servers};
 pub use result::StepResult;

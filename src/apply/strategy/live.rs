@@ -142,7 +142,7 @@ impl InPlace<'_> {
         let went_down = down.lock().ok().and_then(|d| *d);
         match got {
             Ok(Landing::There(s)) if self.in_target(&s) => {
-                self.ctx.downtime = Some(crate::apply::report::Downtime {
+                self.ctx.downtime = Some(crate::apply::step::Downtime {
                     duration: went_down.map_or(Duration::ZERO, |t| t.elapsed()),
                     from: "live switch-over",
                 });
