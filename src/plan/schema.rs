@@ -1,7 +1,7 @@
 //! The JSON Schema of plan files, generated from the types in `file.rs` so
 //! that it cannot drift from what the loader accepts. The checked-in copy in
 //! `schemas/plan.schema.json` is what editors use (through the
-//! `# yaml-language-server: $schema=…` line); `tests/schema.rs` fails when it
+//! `# yaml-language-server: $schema=…` line); `tests/it/schema.rs` fails when it
 //! is stale.
 
 use schemars::generate::SchemaSettings;

@@ -1,5 +1,5 @@
 //! Renderer behaviour on changesets planned from inventories built in code.
-//! Whole-output snapshots live in tests/plan_snapshots.rs.
+//! Whole-output snapshots live in tests/it/plan_sim.rs (tests/it/snapshots/).
 
 use super::*;
 use crate::plan::file::SourceAfter;

@@ -20,6 +20,7 @@ mod apply_limits;
 mod apply_saved;
 mod apply_seed;
 mod apply_strategies;
+mod architecture;
 mod claims_cli;
 mod diff;
 mod openstack_config;

@@ -387,7 +387,7 @@ mod tests {
     }
 
     /// As real Nova 34 sent it for a server booted with NICs on `net1`, then
-    /// `aaa-probe` (tests/real_cloud.rs checks the move keeps that order).
+    /// `aaa-probe` (tests/it/real_cloud/end_to_end.rs checks the move keeps that order).
     #[test]
     fn networks_keep_the_order_of_the_nics() {
         let body = br#"{"server": {"id": "s1", "addresses": {"net1": [{"version": 4, "addr": "10.0.0.221", "OS-EXT-IPS:type": "fixed", "OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:fb:d7:c9"}], "aaa-probe": [{"version": 4, "addr": "10.9.0.244", "OS-EXT-IPS:type": "fixed", "OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:41:65:be"}]}}}"#;

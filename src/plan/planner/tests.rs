@@ -173,7 +173,7 @@ fn ports_give_network_ids_when_observed() {
 
 /// `addresses` of a server booted with two NICs on net1, a dual-stack port
 /// on net2 and a floating IP, as real Nova 34 (2.100) sends them
-/// (tests/real_cloud.rs boots such a server): one entry per address, ports
+/// (tests/it/real_cloud/end_to_end.rs boots such a server): one entry per address, ports
 /// told apart by `OS-EXT-IPS-MAC:mac_addr`.
 #[test]
 fn every_port_of_the_source_gets_a_port_on_the_replacement() {
